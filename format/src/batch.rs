@@ -1,0 +1,67 @@
+//! Which examples an optimizer step consumes.
+//!
+//! The reference trains step `s` (1-based) on global examples `[B·(s−1), B·s)` of the
+//! training order, the cursor wrapping to 0 at the end of the data. `pipeline inspect
+//! --step` and the trainer's data feed both use this one definition.
+
+use std::ops::Range;
+
+/// The batch of optimizer step `step` (1-based) at `batch_size` examples per step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepBatch {
+    /// The step.
+    pub step: u64,
+    /// Unwrapped global positions `[B·(s−1), B·s)`.
+    pub positions: Range<u64>,
+    /// Number of examples in the build, by which positions wrap.
+    pub total: u64,
+}
+
+impl StepBatch {
+    /// The batch of `step`; fails for step 0, batch size 0 or an empty build.
+    pub fn new(step: u64, batch_size: u64, total: u64) -> Result<StepBatch, String> {
+        if step == 0 {
+            return Err("steps are numbered from 1".into());
+        }
+        if batch_size == 0 {
+            return Err("batch size must be at least 1".into());
+        }
+        if total == 0 {
+            return Err("the build holds no example".into());
+        }
+        let start = (step - 1)
+            .checked_mul(batch_size)
+            .ok_or_else(|| format!("step {step} × batch {batch_size} overflows"))?;
+        Ok(StepBatch {
+            step,
+            positions: start..start + batch_size,
+            total,
+        })
+    }
+
+    /// The global example indices, in the order the step consumes them.
+    pub fn examples(&self) -> impl Iterator<Item = u64> + '_ {
+        self.positions.clone().map(|p| p % self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_one_based_and_wrap() {
+        let batch = StepBatch::new(1, 256, 1000).unwrap();
+        assert_eq!(batch.examples().next(), Some(0));
+        assert_eq!(batch.examples().last(), Some(255));
+        let batch = StepBatch::new(4, 256, 1000).unwrap();
+        let examples: Vec<u64> = batch.examples().collect();
+        assert_eq!(examples[0], 768);
+        assert_eq!(examples[231], 999);
+        assert_eq!(examples[232], 0);
+        assert_eq!(examples.len(), 256);
+        assert!(StepBatch::new(0, 256, 1000).is_err());
+        assert!(StepBatch::new(1, 0, 1000).is_err());
+        assert!(StepBatch::new(1, 256, 0).is_err());
+    }
+}

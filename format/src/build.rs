@@ -1,0 +1,244 @@
+//! A build directory: shards plus `manifest.json`.
+//!
+//! ```text
+//! BUILD/
+//! ├── manifest.json          written last: its rename commits the build
+//! └── shards/
+//!     ├── 000000.ebs.zst     examples 0 .. examples_per_shard
+//!     └── 000001.ebs.zst     ...
+//! ```
+//!
+//! [`BuildWriter`] writes shards independently of each other (so a caller can write them
+//! in parallel) and commits the manifest; [`Build`] reads examples by global index.
+
+use std::{
+    fs,
+    ops::Range,
+    path::{Path, PathBuf},
+};
+
+use rayon::prelude::*;
+
+use crate::{
+    Error, Example, InputFile, MANIFEST_FILE, Manifest, RecipeInfo, Result, SHARD_DIR, ShardEntry,
+    ShardLayout, ShardReader, ShardWriter, VocabInfo, manifest::shard_file_name,
+};
+
+/// What a build records besides its shards.
+#[derive(Clone, Debug)]
+pub struct BuildInfo {
+    pub recipe: RecipeInfo,
+    pub seed: u64,
+    pub inputs: Vec<InputFile>,
+    pub vocab: VocabInfo,
+}
+
+/// Writes the shards of a build of `total_examples` examples, then its manifest.
+pub struct BuildWriter {
+    dir: PathBuf,
+    layout: ShardLayout,
+    total_examples: u64,
+}
+
+impl BuildWriter {
+    /// Prepares `dir` (created if needed) for a build.
+    pub fn new(dir: impl Into<PathBuf>, layout: ShardLayout, total_examples: u64) -> Result<Self> {
+        let dir = dir.into();
+        layout.validate().map_err(|reason| Error::InvalidExample {
+            index: 0,
+            reason: format!("invalid shard layout: {reason}"),
+        })?;
+        let shards = dir.join(SHARD_DIR);
+        fs::create_dir_all(&shards).map_err(|e| Error::io(&shards, e))?;
+        Ok(BuildWriter {
+            dir,
+            layout,
+            total_examples,
+        })
+    }
+
+    /// The global example range of every shard, in order.
+    pub fn shard_ranges(&self) -> Vec<Range<u64>> {
+        let per = self.layout.examples_per_shard;
+        (0..self.total_examples.div_ceil(per))
+            .map(|i| i * per..((i + 1) * per).min(self.total_examples))
+            .collect()
+    }
+
+    /// Writes shard `index` from exactly the examples of its range, in order.
+    pub fn write_shard<'a>(
+        &self,
+        index: usize,
+        examples: impl IntoIterator<Item = &'a Example>,
+    ) -> Result<ShardEntry> {
+        let range = self.shard_ranges()[index].clone();
+        let path = self.dir.join(shard_file_name(index));
+        let mut writer =
+            ShardWriter::create(path, range.start, range.end - range.start, &self.layout)?;
+        for example in examples {
+            writer.push(example)?;
+        }
+        let stats = writer.finish()?;
+        Ok(ShardEntry::new(index, range.start, &stats))
+    }
+
+    /// Writes the manifest (the commit point of the build) and returns it.
+    pub fn commit(&self, info: BuildInfo, shards: Vec<ShardEntry>) -> Result<Manifest> {
+        let manifest = Manifest::new(
+            info.recipe,
+            info.seed,
+            info.inputs,
+            info.vocab,
+            self.layout,
+            shards,
+        );
+        manifest.save(&self.dir)?;
+        Ok(manifest)
+    }
+}
+
+/// Writes a whole build from examples held in memory, shards in parallel.
+pub fn write_build(
+    dir: impl Into<PathBuf>,
+    layout: ShardLayout,
+    info: BuildInfo,
+    examples: &[Example],
+) -> Result<Manifest> {
+    let writer = BuildWriter::new(dir, layout, examples.len() as u64)?;
+    let shards = writer
+        .shard_ranges()
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, range)| {
+            writer.write_shard(i, &examples[range.start as usize..range.end as usize])
+        })
+        .collect::<Result<Vec<_>>>()?;
+    writer.commit(info, shards)
+}
+
+/// A committed build, opened for reading.
+pub struct Build {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl Build {
+    /// Opens the build in `dir` by reading its manifest.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Build> {
+        let dir = dir.into();
+        let manifest = Manifest::load(&dir.join(MANIFEST_FILE))?;
+        Ok(Build { dir, manifest })
+    }
+
+    /// The build directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The build's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> u64 {
+        self.manifest.len()
+    }
+
+    /// Whether the build holds no example.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.is_empty()
+    }
+
+    /// Path of shard `index`.
+    pub fn shard_path(&self, index: usize) -> PathBuf {
+        self.dir.join(&self.manifest.shards[index].file)
+    }
+
+    /// A stream of the examples from global index `start` on, opening shards as it goes.
+    pub fn stream_from(&self, start: u64) -> Result<ExampleStream<'_>> {
+        if start > self.len() {
+            return Err(Error::OutOfRange {
+                index: start,
+                len: self.len(),
+            });
+        }
+        let mut stream = ExampleStream {
+            build: self,
+            shard: self
+                .manifest
+                .shard_of(start)
+                .unwrap_or(self.manifest.shards.len()),
+            reader: None,
+            next: start,
+        };
+        if stream.shard < self.manifest.shards.len() {
+            let entry = &self.manifest.shards[stream.shard];
+            let mut reader = stream.open_shard()?;
+            reader.seek(start - entry.first_example)?;
+            stream.reader = Some(reader);
+        }
+        Ok(stream)
+    }
+
+    /// Example `index`, decoding only the block that holds it.
+    pub fn example(&self, index: u64) -> Result<Example> {
+        let mut example = Example::default();
+        match self.stream_from(index)?.read_next(&mut example)? {
+            Some(_) => Ok(example),
+            None => Err(Error::OutOfRange {
+                index,
+                len: self.len(),
+            }),
+        }
+    }
+}
+
+/// Examples of a build in global order, across shard boundaries.
+pub struct ExampleStream<'a> {
+    build: &'a Build,
+    shard: usize,
+    reader: Option<ShardReader>,
+    next: u64,
+}
+
+impl ExampleStream<'_> {
+    /// Reads the next example into `example`; returns its global index, `None` at the end.
+    pub fn read_next(&mut self, example: &mut Example) -> Result<Option<u64>> {
+        loop {
+            if let Some(reader) = self.reader.as_mut() {
+                if reader.read_next(example)? {
+                    self.next += 1;
+                    return Ok(Some(self.next - 1));
+                }
+                self.reader = None;
+                self.shard += 1;
+            }
+            if self.shard >= self.build.manifest.shards.len() {
+                return Ok(None);
+            }
+            self.reader = Some(self.open_shard()?);
+        }
+    }
+
+    fn open_shard(&self) -> Result<ShardReader> {
+        let entry = &self.build.manifest.shards[self.shard];
+        let path = self.build.shard_path(self.shard);
+        let reader = ShardReader::open(&path)?;
+        let header = reader.header();
+        if header.first_example != entry.first_example || header.example_count != entry.examples {
+            return Err(Error::ManifestInconsistent {
+                path: self.build.dir.join(MANIFEST_FILE),
+                reason: format!(
+                    "it lists '{}' as examples {}..{} but the shard holds {}..{}",
+                    entry.file,
+                    entry.first_example,
+                    entry.first_example + entry.examples,
+                    header.first_example,
+                    header.first_example + header.example_count
+                ),
+            });
+        }
+        Ok(reader)
+    }
+}

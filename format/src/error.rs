@@ -1,0 +1,85 @@
+//! The one error type of this crate.
+//!
+//! Variants carry structured context (the file, the shard, the example) so the
+//! binaries can print a single line such as
+//! `shard 'shards/000003.ebs.zst': example 3172 is malformed: mlm position 600 is past the end (length 512)`.
+
+use std::{io, path::PathBuf};
+
+/// Everything that can go wrong reading or writing shards, manifests and vocabularies.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system level failure on a file.
+    #[error("'{}'", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A file that does not have the structure of a shard (wrong magic, truncated, bad index).
+    #[error("'{}' is not a valid shard: {reason}", path.display())]
+    NotAShard { path: PathBuf, reason: String },
+    /// A shard or manifest written by a format version this build does not read.
+    #[error("'{}' has format version {found}; this build reads version {supported} (use a matching earlyberts release)", path.display())]
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    /// A zstd block that cannot be decompressed (flipped bits, truncation inside a frame).
+    #[error("'{}': block {block} (examples {first_example}..{end_example} of the shard) is corrupt", path.display())]
+    CorruptBlock {
+        path: PathBuf,
+        block: usize,
+        first_example: u64,
+        end_example: u64,
+        #[source]
+        source: io::Error,
+    },
+    /// A decoded record that breaks an invariant of the format.
+    #[error("'{}': example {index} of the shard is malformed: {reason}", path.display())]
+    MalformedExample {
+        path: PathBuf,
+        index: u64,
+        reason: String,
+    },
+    /// An example handed to the writer that cannot be stored.
+    #[error("example {index} cannot be written: {reason}")]
+    InvalidExample { index: u64, reason: String },
+    /// A manifest that is not valid JSON of the manifest schema.
+    #[error("'{}' is not a valid manifest", path.display())]
+    ManifestSyntax {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A manifest that parses but contradicts itself.
+    #[error("'{}' is inconsistent: {reason}", path.display())]
+    ManifestInconsistent { path: PathBuf, reason: String },
+    /// A vocabulary file that cannot serve as a BERT WordPiece vocabulary.
+    #[error("vocabulary '{}' is invalid: {reason}", path.display())]
+    Vocab { path: PathBuf, reason: String },
+    /// An example index outside the build.
+    #[error("example {index} is out of range: the build holds {len} examples")]
+    OutOfRange { index: u64, len: u64 },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn not_a_shard(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::NotAShard {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

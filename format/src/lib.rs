@@ -1,0 +1,44 @@
+//! The earlyberts example-shard format, build manifests and their verification.
+//!
+//! This crate is the on-disk contract between the `pipeline` (which writes builds) and the
+//! `trainer` (which reads them). It knows nothing of tokenizers, parquet or burn.
+//!
+//! - [`Example`]: one training-ready example (token ids, segment A length, MLM labels,
+//!   NSP label) and its binary record.
+//! - [`ShardWriter`] / [`ShardReader`]: one shard file — zstd frames of records plus a
+//!   block index for random access; the payload hash covers the uncompressed bytes.
+//! - [`Manifest`]: `manifest.json`, what a build holds and how it was made.
+//! - [`BuildWriter`] / [`Build`]: a directory of shards committed by its manifest.
+//! - [`verify::verify_build`]: recompute every hash and count, compare with a golden manifest.
+//! - [`Vocab`]: the WordPiece vocabulary the ids refer to; [`StepBatch`]: which examples an
+//!   optimizer step consumes.
+//!
+//! docs/FORMAT.md specifies the bytes.
+
+mod atomic;
+mod batch;
+mod build;
+mod error;
+mod example;
+mod hash;
+mod manifest;
+mod reader;
+mod shard;
+pub mod verify;
+mod vocab;
+mod writer;
+
+pub use atomic::{AtomicFile, write_atomic};
+pub use batch::StepBatch;
+pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, write_build};
+pub use error::{Error, Result};
+pub use example::{Example, NspLabel, RECORD_HEADER_LEN};
+pub use hash::{PayloadHash, sha256_file, sha256_hex};
+pub use manifest::{
+    InputFile, MANIFEST_FILE, Manifest, RecipeInfo, SHARD_DIR, ShardEntry, Totals, VocabInfo,
+    shard_file_name,
+};
+pub use reader::ShardReader;
+pub use shard::{FORMAT_VERSION, HEADER_LEN, NspCounts, ShardHeader, ShardStats};
+pub use vocab::{BERT_BASE_UNCASED_SHA256, SpecialTokens, Vocab};
+pub use writer::{ShardLayout, ShardWriter};

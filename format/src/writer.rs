@@ -1,0 +1,195 @@
+//! [`ShardWriter`]: streams examples into one shard file.
+//!
+//! Records are gathered into blocks of `examples_per_block`; each block becomes one zstd
+//! frame (with zstd's content checksum, so a reader notices bit rot even without the
+//! manifest). The payload hash is computed on the uncompressed bytes as they go by.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::{
+    AtomicFile, Error, Example, PayloadHash, Result,
+    shard::{BlockEntry, ShardHeader, ShardStats, StatsAccumulator, encode_index},
+};
+
+/// Physical layout choices for writing shards. None of them changes a shard's payload
+/// except `examples_per_shard`, which decides where shards begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardLayout {
+    /// Examples per shard (the last shard may hold fewer).
+    pub examples_per_shard: u64,
+    /// Examples per zstd frame: the unit of random access.
+    pub examples_per_block: u32,
+    /// zstd compression level.
+    pub zstd_level: i32,
+}
+
+impl Default for ShardLayout {
+    /// 200,000 examples of on average ~300 tokens make a shard of roughly 120 MB of payload.
+    fn default() -> Self {
+        ShardLayout {
+            examples_per_shard: 200_000,
+            examples_per_block: 1024,
+            zstd_level: 3,
+        }
+    }
+}
+
+impl ShardLayout {
+    /// Checks the values are usable.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.examples_per_shard == 0 {
+            return Err("examples_per_shard must be at least 1".into());
+        }
+        if self.examples_per_block == 0 {
+            return Err("examples_per_block must be at least 1".into());
+        }
+        let levels = zstd::compression_level_range();
+        if !levels.contains(&self.zstd_level) {
+            return Err(format!(
+                "zstd_level {} is outside {}..={}",
+                self.zstd_level,
+                levels.start(),
+                levels.end()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Writes one shard: exactly `example_count` examples, then [`ShardWriter::finish`].
+pub struct ShardWriter {
+    file: AtomicFile,
+    compressor: zstd::bulk::Compressor<'static>,
+    examples_per_block: u32,
+    header: ShardHeader,
+    block: Vec<u8>,
+    block_examples: u32,
+    compressed: Vec<u8>,
+    index: Vec<BlockEntry>,
+    hasher: Xxh3,
+    payload_bytes: u64,
+    stats: StatsAccumulator,
+}
+
+impl ShardWriter {
+    /// Creates `path` (under a temporary name until `finish`) for the examples
+    /// `first_example .. first_example + example_count` of a build.
+    pub fn create(
+        path: impl Into<PathBuf>,
+        first_example: u64,
+        example_count: u64,
+        layout: &ShardLayout,
+    ) -> Result<ShardWriter> {
+        let file = AtomicFile::create(path)?;
+        let mut compressor = zstd::bulk::Compressor::new(layout.zstd_level)
+            .map_err(|e| Error::io(file.path(), e))?;
+        compressor
+            .include_checksum(true)
+            .and_then(|()| compressor.include_contentsize(true))
+            .map_err(|e| Error::io(file.path(), e))?;
+        let mut writer = ShardWriter {
+            file,
+            compressor,
+            examples_per_block: layout.examples_per_block,
+            header: ShardHeader {
+                example_count,
+                first_example,
+            },
+            block: Vec::new(),
+            block_examples: 0,
+            compressed: Vec::new(),
+            index: Vec::new(),
+            hasher: Xxh3::new(),
+            payload_bytes: 0,
+            stats: StatsAccumulator::default(),
+        };
+        writer.block.extend_from_slice(&writer.header.encode());
+        writer.flush_block()?;
+        Ok(writer)
+    }
+
+    /// The final path of the shard.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Appends one example.
+    pub fn push(&mut self, example: &Example) -> Result<()> {
+        let index = self.header.first_example + self.stats.examples;
+        if self.stats.examples == self.header.example_count {
+            return Err(Error::InvalidExample {
+                index,
+                reason: format!(
+                    "shard '{}' is full ({} examples)",
+                    self.path().display(),
+                    self.header.example_count
+                ),
+            });
+        }
+        example
+            .validate()
+            .map_err(|reason| Error::InvalidExample { index, reason })?;
+        example.encode_into(&mut self.block);
+        self.block_examples += 1;
+        self.stats.add(example);
+        if self.block_examples == self.examples_per_block {
+            self.flush_block()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the last block and the index, and publishes the file.
+    pub fn finish(mut self) -> Result<ShardStats> {
+        if self.stats.examples != self.header.example_count {
+            return Err(Error::InvalidExample {
+                index: self.header.first_example + self.stats.examples,
+                reason: format!(
+                    "shard '{}' was promised {} examples but got {}",
+                    self.path().display(),
+                    self.header.example_count,
+                    self.stats.examples
+                ),
+            });
+        }
+        if self.block_examples > 0 {
+            self.flush_block()?;
+        }
+        let index = encode_index(&self.index);
+        self.file.write_all(&index)?;
+        let hash = PayloadHash(self.hasher.digest128());
+        let stats = self.stats.finish(self.payload_bytes, hash);
+        self.file.commit()?;
+        Ok(stats)
+    }
+
+    fn flush_block(&mut self) -> Result<()> {
+        let too_big = |what: &str| Error::InvalidExample {
+            index: self.header.first_example + self.stats.examples,
+            reason: format!("a block's {what} exceeds 4 GiB; lower examples_per_block"),
+        };
+        let payload_len = u32::try_from(self.block.len()).map_err(|_| too_big("payload"))?;
+        self.compressed.clear();
+        self.compressed
+            .reserve(zstd::zstd_safe::compress_bound(self.block.len()));
+        self.compressor
+            .compress_to_buffer(&self.block, &mut self.compressed)
+            .map_err(|e| Error::io(self.file.path(), e))?;
+        let compressed_len =
+            u32::try_from(self.compressed.len()).map_err(|_| too_big("compressed size"))?;
+        self.file.write_all(&self.compressed)?;
+        self.hasher.update(&self.block);
+        self.payload_bytes += self.block.len() as u64;
+        self.index.push(BlockEntry {
+            compressed_len,
+            payload_len,
+            examples: self.block_examples,
+        });
+        self.block.clear();
+        self.block_examples = 0;
+        Ok(())
+    }
+}
