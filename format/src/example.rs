@@ -210,7 +210,8 @@ mod tests {
 
     #[test]
     fn invariants_are_enforced() {
-        let cases: Vec<(fn(&mut Example), &str)> = vec![
+        type Edit = fn(&mut Example);
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 |e| e.segment_a_len = 7,
                 "segment A length 7 is past the end",

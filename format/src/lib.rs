@@ -24,6 +24,7 @@ mod hash;
 mod manifest;
 mod reader;
 mod shard;
+pub mod synthetic;
 pub mod verify;
 mod vocab;
 mod writer;

@@ -1,1 +1,74 @@
-fn main() {}
+//! `pipeline`: rebuilds the EarlyBERTs pretraining data and proves a build is the published one.
+//!
+//! This binary is glue: it parses arguments, calls the libraries and renders their results.
+//! Exit codes: 0 success, 1 the command ran and found differences, 2 an error
+//! (bad arguments, unreadable input). A broken pipe (`pipeline inspect ... | head`) exits 0.
+
+use std::{io, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod progress;
+
+/// Rebuilds BERT pretraining data deterministically and verifies builds.
+#[derive(Parser)]
+#[command(name = "pipeline", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(clap::Args)]
+pub struct GlobalArgs {
+    /// Print no progress bars.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Worker threads (default: RAYON_NUM_THREADS, else one per core).
+    #[arg(long, short = 'j', global = true, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Recompute every shard hash of a build and compare with its manifest and a golden one.
+    Verify(cmd::verify::VerifyArgs),
+    /// Print examples of a build as text or JSON lines.
+    Inspect(cmd::inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pipeline: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(threads) = cli.global.threads {
+        anyhow::ensure!(threads > 0, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
+    }
+    match cli.command {
+        Command::Verify(args) => cmd::verify::run(&cli.global, args),
+        Command::Inspect(args) => cmd::inspect::run(&cli.global, args),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

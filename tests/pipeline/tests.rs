@@ -1,1 +1,13 @@
+//! End-to-end tests of the `pipeline` binary, run as a user would run it.
 
+// Temp directories, running the binary with failure dumps, synthetic builds.
+mod util;
+
+// `pipeline verify` on good builds and on every kind of damage.
+mod verify;
+
+// `pipeline inspect`: text, JSON lines, ranges and optimizer steps.
+mod inspect;
+
+// The numpy reader printed in docs/FORMAT.md decodes shards exactly as the Rust reader does.
+mod format_doc;

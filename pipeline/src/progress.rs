@@ -1,0 +1,30 @@
+//! Progress bars on stderr, shown only on a terminal and never with `--quiet`.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A byte-counting bar; hidden when stderr is not a terminal or `quiet` is set.
+pub fn bytes_bar(total: u64, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Lets the libraries report progress without knowing indicatif.
+pub struct Bar(pub ProgressBar);
+
+impl earlyberts_format::verify::Progress for Bar {
+    fn advance(&self, payload_bytes: u64) {
+        self.0.inc(payload_bytes);
+    }
+}

@@ -1,0 +1,217 @@
+//! Shared helpers: a temp directory per test, the binary under test, synthetic builds.
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use earlyberts_format::{
+    BuildInfo, Example, InputFile, Manifest, RecipeInfo, ShardLayout, Vocab, write_build,
+};
+
+/// The `pipeline` binary built for these tests.
+pub fn pipeline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pipeline"))
+}
+
+/// What a finished command printed, with its exit code.
+pub struct Output {
+    pub command: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Panics, dumping everything, unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Output {
+        if self.code != Some(code) {
+            panic!("expected exit code {code}\n{}", self.dump());
+        }
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the command panicked\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    /// Panics, dumping everything, unless stdout or stderr contains `needle`.
+    #[track_caller]
+    pub fn expect_output(self, needle: &str) -> Output {
+        if !self.stdout.contains(needle) && !self.stderr.contains(needle) {
+            panic!("expected output containing {needle:?}\n{}", self.dump());
+        }
+        self
+    }
+
+    pub fn dump(&self) -> String {
+        format!(
+            "command: {}\nexit code: {:?}\n--- stdout\n{}--- stderr\n{}---",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `command` to completion.
+pub fn run(command: &mut Command) -> Output {
+    let out = command.output().expect("the pipeline binary runs");
+    Output {
+        command: format!("{command:?}"),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `pipeline ARGS...`.
+pub fn pipeline_run<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run(pipeline().args(args))
+}
+
+/// Deterministic BERT-shaped examples (the format crate's generator).
+pub use earlyberts_format::synthetic::examples as synthetic_examples;
+
+/// Writes a build of `examples` into `dir` with `examples_per_shard` per shard.
+pub fn write_synthetic_build(
+    dir: &Path,
+    examples: &[Example],
+    examples_per_shard: u64,
+) -> Manifest {
+    let layout = ShardLayout {
+        examples_per_shard,
+        examples_per_block: 16,
+        zstd_level: 3,
+    };
+    let info = BuildInfo {
+        recipe: RecipeInfo::new(
+            "synthetic",
+            serde_json::json!({ "batch_size": 8, "examples": examples.len() }),
+        ),
+        seed: 1,
+        inputs: vec![InputFile {
+            path: "synthetic".into(),
+            bytes: 0,
+            sha256: earlyberts_format::sha256_hex(b""),
+        }],
+        vocab: Vocab::bert_base_uncased().info(),
+    };
+    write_build(dir, layout, info, examples).expect("the synthetic build is written")
+}
+
+/// A fresh temporary directory holding a synthetic build at `build/` (100 examples, 4
+/// shards of 32, 25 and so on), and the examples it holds.
+pub struct Fixture {
+    pub root: tempfile::TempDir,
+    pub examples: Vec<Example>,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let examples = synthetic_examples(100, 7);
+        write_synthetic_build(&root.path().join("build"), &examples, 32);
+        Fixture { root, examples }
+    }
+
+    pub fn build(&self) -> PathBuf {
+        self.root.path().join("build")
+    }
+
+    pub fn shard(&self, index: usize) -> PathBuf {
+        self.build().join(earlyberts_format::shard_file_name(index))
+    }
+
+    /// A byte-for-byte copy of the build at `name/`, to serve as the golden build.
+    pub fn copy_build(&self, name: &str) -> PathBuf {
+        let to = self.root.path().join(name);
+        copy_dir(&self.build(), &to);
+        to
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` with its size and sha256, sorted: equal before and after means
+/// nothing was modified.
+pub fn snapshot(dir: &Path) -> String {
+    let mut files = Vec::new();
+    collect(dir, &mut files);
+    files.sort();
+    let mut out = String::new();
+    for file in files {
+        let bytes = fs::read(&file).unwrap();
+        writeln!(
+            out,
+            "{} {} {}",
+            file.display(),
+            bytes.len(),
+            earlyberts_format::sha256_hex(&bytes)
+        )
+        .unwrap();
+    }
+    out
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// `(offset, compressed_len)` of every zstd frame of a shard (frame 0 is the header), read
+/// from its index as docs/FORMAT.md describes.
+pub fn frames(path: &Path) -> Vec<(usize, usize)> {
+    let data = fs::read(path).unwrap();
+    let u32_at = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+    let count = u32_at(data.len() - 16);
+    let start = data.len() - 16 - 12 * count;
+    let mut offset = 0;
+    (0..count)
+        .map(|i| {
+            let len = u32_at(start + 12 * i);
+            offset += len;
+            (offset - len, len)
+        })
+        .collect()
+}
+
+/// Replaces frame `index` of a shard by a valid zstd frame of `payload`, fixing the index,
+/// so that only the payload differs.
+pub fn replace_frame(path: &Path, index: usize, payload: &[u8]) {
+    let data = fs::read(path).unwrap();
+    let frames = frames(path);
+    let (offset, len) = frames[index];
+    let frame = zstd::bulk::compress(payload, 3).unwrap();
+    let mut out = Vec::new();
+    out.extend_from_slice(&data[..offset]);
+    out.extend_from_slice(&frame);
+    out.extend_from_slice(&data[offset + len..]);
+    let entry = out.len() - 16 - 12 * (frames.len() - index);
+    out[entry..entry + 4].copy_from_slice(&(frame.len() as u32).to_le_bytes());
+    out[entry + 4..entry + 8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    fs::write(path, out).unwrap();
+}
