@@ -34,6 +34,14 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Split text on stdin into sentences, one per line.
+    Sentences(cmd::sentences::SentencesArgs),
+    /// WordPiece-tokenize lines on stdin.
+    Tokenize(cmd::tokenize::TokenizeArgs),
+    /// Write the bundled sample corpus as parquet and tar.bz2 files.
+    Fixture(cmd::fixture::FixtureArgs),
+    /// Run the text stages (read, clean, split, tokenize) into a sentence store.
+    Prepare(cmd::prepare::PrepareArgs),
     /// Recompute every shard hash of a build and compare with its manifest and a golden one.
     Verify(cmd::verify::VerifyArgs),
     /// Print examples of a build as text or JSON lines.
@@ -60,6 +68,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .build_global()?;
     }
     match cli.command {
+        Command::Sentences(args) => cmd::sentences::run(&cli.global, args),
+        Command::Tokenize(args) => cmd::tokenize::run(&cli.global, args),
+        Command::Fixture(args) => cmd::fixture::run(&cli.global, args),
+        Command::Prepare(args) => cmd::prepare::run(&cli.global, args),
         Command::Verify(args) => cmd::verify::run(&cli.global, args),
         Command::Inspect(args) => cmd::inspect::run(&cli.global, args),
     }

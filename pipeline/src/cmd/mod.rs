@@ -1,4 +1,8 @@
 //! One module per subcommand: its arguments (`XArgs`) beside its `run`.
 
+pub mod fixture;
 pub mod inspect;
+pub mod prepare;
+pub mod sentences;
+pub mod tokenize;
 pub mod verify;

@@ -1,0 +1,50 @@
+//! The pipeline library's error type.
+
+use std::path::PathBuf;
+
+/// Everything the pipeline stages can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From the shard format crate (shards, manifests, vocabularies).
+    #[error(transparent)]
+    Format(#[from] earlyberts_format::Error),
+    /// An operating-system failure on a file.
+    #[error("'{}'", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HF `tokenizers` crate refused a vocabulary or an input.
+    #[error("tokenizer: {reason}")]
+    Tokenizer { reason: String },
+    /// A corpus file that cannot be read as the input format it should be.
+    #[error("'{}' is not a usable {format} file: {reason}", path.display())]
+    Corpus {
+        path: PathBuf,
+        format: &'static str,
+        reason: String,
+    },
+    /// A document whose text is not UTF-8.
+    #[error("'{}': document {document} is not valid UTF-8", path.display())]
+    NotUtf8 { path: PathBuf, document: u64 },
+    /// A recipe that cannot be used.
+    #[error("recipe '{}': {reason}", path.display())]
+    Recipe { path: PathBuf, reason: String },
+    /// A sentence store that is damaged or does not match what it should hold.
+    #[error("sentence store '{}': {reason}", path.display())]
+    Store { path: PathBuf, reason: String },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The pipeline library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

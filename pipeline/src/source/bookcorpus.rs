@@ -1,0 +1,112 @@
+//! The original BookCorpus archive (`bookcorpus.tar.bz2`): text files, one row per line,
+//! read streaming through bzip2 and tar without unpacking to disk.
+//!
+//! Files are read in archive order (`books_large_p1.txt`, then `books_large_p2.txt`); a
+//! row is a line without its `\n` (and a `\r` before it, if any). Decompression runs on a
+//! thread of its own, a few chunks ahead of the consumer (bzip2 is the slow part).
+
+use std::{
+    fs::File,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    sync::mpsc::{Receiver, SyncSender, sync_channel},
+    thread,
+};
+
+use super::{CHUNK_TEXTS, Chunk, CorpusReader};
+use crate::{Error, Result};
+
+/// Chunks decoded ahead of the consumer.
+const READ_AHEAD: usize = 4;
+
+/// Streams the lines of the text files in a `.tar.bz2` archive.
+pub struct BookArchiveReader {
+    chunks: Receiver<Result<Chunk>>,
+}
+
+impl BookArchiveReader {
+    /// Opens the archive and starts decoding it.
+    pub fn open(path: &Path) -> Result<BookArchiveReader> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let (sender, chunks) = sync_channel(READ_AHEAD);
+        let path = path.to_path_buf();
+        thread::Builder::new()
+            .name("bookcorpus-reader".into())
+            .spawn(move || {
+                if let Err(e) = read_archive(&path, file, &sender) {
+                    let _ = sender.send(Err(e));
+                }
+            })
+            .map_err(|e| Error::io("<thread>", e))?;
+        Ok(BookArchiveReader { chunks })
+    }
+}
+
+impl CorpusReader for BookArchiveReader {
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        // A closed channel means the reader thread finished every file.
+        self.chunks.recv().ok().transpose()
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        None
+    }
+}
+
+fn corrupt(path: &Path, reason: String) -> Error {
+    Error::Corpus {
+        path: PathBuf::from(path),
+        format: "tar.bz2",
+        reason,
+    }
+}
+
+/// Sends every line of every regular file as chunks; stops early if the consumer is gone.
+fn read_archive(path: &Path, file: File, sender: &SyncSender<Result<Chunk>>) -> Result<()> {
+    let decoder = bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(1 << 20, file));
+    let mut archive = tar::Archive::new(decoder);
+    let entries = archive
+        .entries()
+        .map_err(|e| corrupt(path, e.to_string()))?;
+    let mut chunk = Chunk::default();
+    let mut bytes = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| corrupt(path, e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut reader = BufReader::with_capacity(1 << 20, entry);
+        for line in 1u64.. {
+            bytes.clear();
+            let n = reader
+                .read_until(b'\n', &mut bytes)
+                .map_err(|e| corrupt(path, format!("{name}: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+            }
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| corrupt(path, format!("{name}: line {line} is not valid UTF-8")))?;
+            chunk.bytes += text.len() as u64;
+            chunk.texts.push(text.to_owned());
+            if chunk.texts.len() == CHUNK_TEXTS
+                && sender.send(Ok(std::mem::take(&mut chunk))).is_err()
+            {
+                return Ok(());
+            }
+        }
+    }
+    if !chunk.texts.is_empty() {
+        let _ = sender.send(Ok(chunk));
+    }
+    Ok(())
+}

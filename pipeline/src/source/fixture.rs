@@ -1,0 +1,178 @@
+//! The bundled fixture corpus (`tests/fixtures/corpus/`), written in the published input
+//! formats: Wikipedia and BookCorpus parquet, and a BookCorpus `.tar.bz2` archive.
+//!
+//! Output bytes are deterministic (fixed parquet `created_by`, tar headers with mtime 0), so
+//! the fixture's input sha256s are stable.
+
+use std::{
+    fs::{self, File},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
+
+use crate::{Error, Result};
+
+/// The files written by [`write_fixture`].
+#[derive(Debug)]
+pub struct FixtureFiles {
+    pub wikipedia_parquet: PathBuf,
+    pub bookcorpus_parquet: PathBuf,
+    pub bookcorpus_archive: PathBuf,
+}
+
+/// Writes the corpus in `corpus_dir` (`wikipedia.txt`, `bookcorpus.txt`) under `out`.
+pub fn write_fixture(corpus_dir: &Path, out: &Path) -> Result<FixtureFiles> {
+    let read = |name: &str| {
+        let path = corpus_dir.join(name);
+        fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+    };
+    let articles = parse_articles(&read("wikipedia.txt")?);
+    let rows: Vec<String> = read("bookcorpus.txt")?.lines().map(str::to_owned).collect();
+    let files = FixtureFiles {
+        wikipedia_parquet: out.join("wikipedia/train-00000-of-00001.parquet"),
+        bookcorpus_parquet: out.join("bookcorpus/train-00000-of-00001.parquet"),
+        bookcorpus_archive: out.join("bookcorpus/bookcorpus.tar.bz2"),
+    };
+    let column = |values: Vec<String>| Arc::new(StringArray::from(values)) as ArrayRef;
+    write_parquet(
+        &files.wikipedia_parquet,
+        vec![
+            (
+                "id",
+                column(articles.iter().map(|a| a.id.clone()).collect()),
+            ),
+            (
+                "url",
+                column(
+                    articles
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "https://en.wikipedia.org/wiki/{}",
+                                a.title.replace(' ', "_")
+                            )
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "title",
+                column(articles.iter().map(|a| a.title.clone()).collect()),
+            ),
+            (
+                "text",
+                column(articles.iter().map(|a| a.text.clone()).collect()),
+            ),
+        ],
+    )?;
+    write_parquet(
+        &files.bookcorpus_parquet,
+        vec![("text", column(rows.clone()))],
+    )?;
+    let half = rows.len() / 2;
+    write_archive(
+        &files.bookcorpus_archive,
+        &[
+            ("books_large_p1.txt", &rows[..half]),
+            ("books_large_p2.txt", &rows[half..]),
+        ],
+    )?;
+    Ok(files)
+}
+
+struct Article {
+    id: String,
+    title: String,
+    text: String,
+}
+
+/// Articles start at lines `### <id> <title>`.
+fn parse_articles(text: &str) -> Vec<Article> {
+    let mut articles: Vec<Article> = Vec::new();
+    for line in text.lines() {
+        if let Some(header) = line.strip_prefix("### ") {
+            let (id, title) = header.split_once(' ').unwrap_or((header, ""));
+            articles.push(Article {
+                id: id.to_string(),
+                title: title.to_string(),
+                text: String::new(),
+            });
+        } else if let Some(article) = articles.last_mut() {
+            if !article.text.is_empty() {
+                article.text.push('\n');
+            }
+            article.text.push_str(line);
+        }
+    }
+    for article in &mut articles {
+        article.text.truncate(article.text.trim_end().len());
+    }
+    articles
+}
+
+/// Writes string columns to a parquet file (snappy-compressed, as the Hub's files are).
+pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
+    let fail = |reason: String| Error::Corpus {
+        path: path.to_path_buf(),
+        format: "parquet",
+        reason,
+    };
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, c)| c).collect(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_created_by("earlyberts fixture".into())
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut writer =
+        ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| fail(e.to_string()))?;
+    writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+    writer.close().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// Writes text files of rows (one per line) into a `.tar.bz2` archive.
+pub fn write_archive(path: &Path, files: &[(&str, &[String])]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let io = |e| Error::io(path, e);
+    let file = File::create(path).map_err(io)?;
+    let mut archive = tar::Builder::new(bzip2::write::BzEncoder::new(
+        file,
+        bzip2::Compression::best(),
+    ));
+    for (name, rows) in files {
+        let mut data = rows.join("\n");
+        data.push('\n');
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        archive
+            .append_data(&mut header, name, data.as_bytes())
+            .map_err(io)?;
+    }
+    archive
+        .into_inner()
+        .and_then(|bz| bz.finish())
+        .map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! `source`: reading the corpora as they are published, in bounded memory.
+//!
+//! A [`CorpusReader`] yields [`Chunk`]s of texts in file order: a record batch of a parquet
+//! file, or a block of lines of the BookCorpus archive. What a text is depends on the
+//! corpus ([`CorpusKind`]): a Wikipedia article (split into sentences later) or a BookCorpus
+//! row (taken as one sentence, as the reference does).
+
+mod bookcorpus;
+pub mod fixture;
+mod parquet;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use self::{bookcorpus::BookArchiveReader, parquet::ParquetTextReader};
+use crate::Result;
+
+/// Which corpus a file belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorpusKind {
+    /// One article per row, column `text`; split into sentences.
+    Wikipedia,
+    /// One line of a book per row (column `text`, or a line of the archive's text files);
+    /// each row is one sentence.
+    Bookcorpus,
+}
+
+/// Texts read from a corpus file, in order.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// The texts.
+    pub texts: Vec<String>,
+    /// Bytes of text in `texts`.
+    pub bytes: u64,
+}
+
+/// Reads a corpus file chunk by chunk.
+pub trait CorpusReader: Send {
+    /// The next chunk, or `None` at the end.
+    fn next_chunk(&mut self) -> Result<Option<Chunk>>;
+    /// Number of texts in the file, when the format records it (parquet does).
+    fn len_hint(&self) -> Option<u64>;
+}
+
+/// Texts per chunk: small enough for bounded memory, large enough to amortise the
+/// parallel hand-off.
+pub const CHUNK_TEXTS: usize = 1024;
+
+/// Opens `path` with the reader its extension calls for (`.parquet`, `.tar.bz2`).
+pub fn open(path: &Path) -> Result<Box<dyn CorpusReader>> {
+    let name = path.to_string_lossy();
+    if name.ends_with(".parquet") {
+        Ok(Box::new(ParquetTextReader::open(path)?))
+    } else if name.ends_with(".tar.bz2") {
+        Ok(Box::new(BookArchiveReader::open(path)?))
+    } else {
+        Err(crate::Error::Corpus {
+            path: PathBuf::from(path),
+            format: "corpus",
+            reason: "unknown extension (expected .parquet or .tar.bz2)".into(),
+        })
+    }
+}
