@@ -9,5 +9,8 @@ mod verify;
 // `pipeline inspect`: text, JSON lines, ranges and optimizer steps.
 mod inspect;
 
+// The text stages: fixture corpus, prepare (thread-count independence), sentences, tokenize.
+mod text;
+
 // The numpy reader printed in docs/FORMAT.md decodes shards exactly as the Rust reader does.
 mod format_doc;

@@ -1,9 +1,16 @@
-//! The fast path: WordPiece over printable ASCII.
+//! The fast path: BERT normalisation, pre-tokenisation and WordPiece in one pass per char.
 //!
-//! For such text BERT's normaliser only lower-cases (no accents, no Chinese characters, no
-//! control characters to drop), and its pre-tokeniser splits on whitespace and isolates
-//! ASCII punctuation. Words are then matched greedily, longest piece first, against two
-//! hash tables (word-initial pieces and `##` continuations) keyed by the piece text.
+//! It reproduces the `tokenizers` pipeline char by char — clean_text (drop controls, `\0`,
+//! U+FFFD; whitespace splits), Chinese characters isolated, NFD with non-spacing marks
+//! dropped, lower-casing, splitting on whitespace and punctuation — using the same Unicode
+//! tables (`unicode-normalization-alignments`, `unicode_categories`). Words are matched
+//! greedily, longest piece first, against two hash tables (word-initial pieces and `##`
+//! continuations). ASCII takes a shortcut that needs no table at all.
+//!
+//! Two rare cases go to the `tokenizers` crate instead ([`FastWordPiece::applies`]): a `[`,
+//! which may open a literal special token such as `[MASK]`, and spacing or enclosing
+//! combining marks (categories Mc, Me), around which NFD's canonical reordering could
+//! differ from a char-by-char decomposition.
 
 use std::{
     collections::HashMap,
@@ -11,6 +18,8 @@ use std::{
 };
 
 use earlyberts_format::Vocab;
+use unicode_categories::UnicodeCategories;
+use unicode_normalization_alignments::char::decompose_canonical;
 
 use super::MAX_CHARS_PER_WORD;
 
@@ -39,17 +48,43 @@ impl Hasher for FxHasher {
 
 type PieceMap = HashMap<Box<[u8]>, u16, BuildHasherDefault<FxHasher>>;
 
-/// WordPiece for sentences of printable ASCII without `[` (see [`AsciiWordPiece::applies`]).
-pub struct AsciiWordPiece {
+/// BERT's "Chinese character" ranges (the CJK ideograph blocks), as in `tokenizers`.
+fn is_chinese(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x4E00..=0x9FFF
+            | 0x3400..=0x4DBF
+            | 0x20000..=0x2A6DF
+            | 0x2A700..=0x2B73F
+            | 0x2B740..=0x2B81F
+            | 0x2B920..=0x2CEAF
+            | 0xF900..=0xFAFF
+            | 0x2F800..=0x2FA1F
+    )
+}
+
+fn is_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation() || c.is_punctuation()
+}
+
+/// The word being assembled: normalised text and its length in chars.
+#[derive(Default)]
+struct Word {
+    text: String,
+    chars: usize,
+}
+
+/// WordPiece over normalised text, for sentences [`FastWordPiece::applies`] to.
+pub struct FastWordPiece {
     initial: PieceMap,
     continuation: PieceMap,
     longest_piece: usize,
     unk: u16,
 }
 
-impl AsciiWordPiece {
+impl FastWordPiece {
     /// Indexes the vocabulary's pieces.
-    pub fn new(vocab: &Vocab) -> AsciiWordPiece {
+    pub fn new(vocab: &Vocab) -> FastWordPiece {
         let mut initial = PieceMap::default();
         let mut continuation = PieceMap::default();
         let mut longest_piece = 0;
@@ -62,7 +97,7 @@ impl AsciiWordPiece {
             longest_piece = longest_piece.max(piece.len());
             map.entry(piece.as_bytes().into()).or_insert(id as u16);
         }
-        AsciiWordPiece {
+        FastWordPiece {
             initial,
             continuation,
             longest_piece,
@@ -70,62 +105,111 @@ impl AsciiWordPiece {
         }
     }
 
-    /// Printable ASCII, tab, newline and carriage return only, and no `[` (which could open
-    /// a literal special token such as `[MASK]`).
+    /// No `[` and no spacing or enclosing combining mark.
     pub fn applies(sentence: &str) -> bool {
-        sentence
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'[' || matches!(b, b'\t' | b'\n' | b'\r'))
+        sentence.chars().all(|c| {
+            if c.is_ascii() {
+                c != '['
+            } else {
+                !(c.is_mark_spacing_combining() || c.is_mark_enclosing())
+            }
+        })
     }
 
-    /// Appends the ids of `sentence`, which must satisfy [`AsciiWordPiece::applies`].
+    /// Appends the ids of `sentence`, which must satisfy [`FastWordPiece::applies`].
     pub fn encode_into(&self, sentence: &str, out: &mut Vec<u16>) {
-        let mut word = [0u8; MAX_CHARS_PER_WORD + 1];
-        let mut len = 0usize;
-        for &b in sentence.as_bytes() {
-            if b.is_ascii_alphanumeric() {
-                if len <= MAX_CHARS_PER_WORD {
-                    word[len] = b.to_ascii_lowercase();
+        let mut word = Word::default();
+        for c in sentence.chars() {
+            if c.is_ascii() {
+                match c {
+                    'A'..='Z' | 'a'..='z' | '0'..='9' => {
+                        word.text.push(c.to_ascii_lowercase());
+                        word.chars += 1;
+                    }
+                    ' ' | '\t' | '\n' | '\r' => self.flush(&mut word, out),
+                    c if c.is_ascii_punctuation() => {
+                        self.flush(&mut word, out);
+                        self.encode_single(c, out);
+                    }
+                    // Other ASCII controls (and DEL) are dropped by clean_text, joining
+                    // what surrounds them.
+                    _ => {}
                 }
-                len += 1;
-                continue;
-            }
-            if len > 0 {
-                self.encode_word(&word[..len.min(MAX_CHARS_PER_WORD + 1)], out);
-                len = 0;
-            }
-            if b.is_ascii_punctuation() {
-                self.encode_word(&[b], out);
+            } else if c == '\u{FFFD}' || c.is_other() {
+                // dropped by clean_text
+            } else if c.is_whitespace() {
+                self.flush(&mut word, out);
+            } else if is_chinese(c) {
+                self.flush(&mut word, out);
+                self.push_normalized(c, &mut word, out);
+                self.flush(&mut word, out);
+            } else {
+                self.push_normalized(c, &mut word, out);
             }
         }
-        if len > 0 {
-            self.encode_word(&word[..len.min(MAX_CHARS_PER_WORD + 1)], out);
+        self.flush(&mut word, out);
+    }
+
+    /// NFD, drop non-spacing marks, lower-case; then split on whitespace and punctuation.
+    fn push_normalized(&self, c: char, word: &mut Word, out: &mut Vec<u16>) {
+        decompose_canonical(c, |d| {
+            if d.is_mark_nonspacing() {
+                return;
+            }
+            for l in d.to_lowercase() {
+                if l.is_whitespace() {
+                    self.flush(word, out);
+                } else if is_punctuation(l) {
+                    self.flush(word, out);
+                    self.encode_single(l, out);
+                } else {
+                    word.text.push(l);
+                    word.chars += 1;
+                }
+            }
+        });
+    }
+
+    fn encode_single(&self, c: char, out: &mut Vec<u16>) {
+        let mut buf = [0u8; 4];
+        self.encode_word(c.encode_utf8(&mut buf), 1, out);
+    }
+
+    fn flush(&self, word: &mut Word, out: &mut Vec<u16>) {
+        if word.chars > 0 {
+            self.encode_word(&word.text, word.chars, out);
+            word.text.clear();
+            word.chars = 0;
         }
     }
 
     /// Greedy longest-match-first; a word with an uncoverable rest, or longer than the
     /// limit, is one `[UNK]`.
-    fn encode_word(&self, word: &[u8], out: &mut Vec<u16>) {
-        if word.len() > MAX_CHARS_PER_WORD {
+    fn encode_word(&self, word: &str, chars: usize, out: &mut Vec<u16>) {
+        if chars > MAX_CHARS_PER_WORD {
             out.push(self.unk);
             return;
         }
+        let bytes = word.as_bytes();
         let mark = out.len();
         let mut start = 0;
-        while start < word.len() {
+        while start < bytes.len() {
             let map = if start == 0 {
                 &self.initial
             } else {
                 &self.continuation
             };
-            let mut end = word.len().min(start + self.longest_piece);
+            let mut end = bytes.len().min(start + self.longest_piece);
             let id = loop {
+                while !word.is_char_boundary(end) {
+                    end -= 1;
+                }
                 if end == start {
                     out.truncate(mark);
                     out.push(self.unk);
                     return;
                 }
-                if let Some(&id) = map.get(&word[start..end]) {
+                if let Some(&id) = map.get(&bytes[start..end]) {
                     break id;
                 }
                 end -= 1;

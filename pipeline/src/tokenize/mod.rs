@@ -5,8 +5,8 @@
 //!   (BertNormalizer with clean_text, Chinese characters, lowercase and accent stripping;
 //!   BertPreTokenizer; WordPiece with `##`, `[UNK]`, 100 characters per word at most; the
 //!   five special tokens registered so that a literal `[MASK]` in text is the special id);
-//! - a fast path ([`fast::AsciiWordPiece`]) for sentences of printable ASCII without `[`:
-//!   there normalisation is only lower-casing, so words can be cut and looked up directly.
+//! - a fast path ([`fast::FastWordPiece`]) doing the same normalisation char by char;
+//!   it leaves to the crate only sentences with a `[` or a spacing combining mark.
 //!
 //! A differential test runs both over fixture and generated text and requires 0 differences.
 
@@ -26,7 +26,7 @@ pub const MAX_CHARS_PER_WORD: usize = 100;
 /// Uncased BERT WordPiece with an exact fast path.
 pub struct BertWordPiece {
     reference: tokenizers::Tokenizer,
-    fast: fast::AsciiWordPiece,
+    fast: fast::FastWordPiece,
 }
 
 impl BertWordPiece {
@@ -63,7 +63,7 @@ impl BertWordPiece {
             })?;
         Ok(BertWordPiece {
             reference,
-            fast: fast::AsciiWordPiece::new(vocab),
+            fast: fast::FastWordPiece::new(vocab),
         })
     }
 
@@ -81,13 +81,13 @@ impl BertWordPiece {
 
     /// Whether `sentence` takes the fast path.
     pub fn is_fast(sentence: &str) -> bool {
-        fast::AsciiWordPiece::applies(sentence)
+        fast::FastWordPiece::applies(sentence)
     }
 }
 
 impl Tokenizer for BertWordPiece {
     fn encode_into(&self, sentence: &str, out: &mut Vec<u16>) -> Result<()> {
-        if fast::AsciiWordPiece::applies(sentence) {
+        if fast::FastWordPiece::applies(sentence) {
             self.fast.encode_into(sentence, out);
             Ok(())
         } else {

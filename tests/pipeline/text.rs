@@ -1,0 +1,332 @@
+//! The text stages end to end: `fixture`, `prepare`, `sentences`, `tokenize`.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::Stdio,
+};
+
+use earlyberts_format::Vocab;
+use earlyberts_pipeline::{stage::Tokenizer, store::SentenceStore, tokenize::BertWordPiece};
+
+use crate::util::{Output, pipeline, pipeline_run, snapshot};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/corpus")
+}
+
+/// A temp dir holding the fixture inputs (`in/`) and a recipe with small store shards.
+struct TextFixture {
+    root: tempfile::TempDir,
+}
+
+impl TextFixture {
+    fn new() -> TextFixture {
+        let root = tempfile::tempdir().unwrap();
+        pipeline_run([
+            "fixture".as_ref(),
+            "--corpus".as_ref(),
+            corpus_dir().as_os_str(),
+            "--out".as_ref(),
+            root.path().join("in").as_os_str(),
+        ])
+        .expect_code(0);
+        let recipe = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/recipes/earlyberts.toml"),
+        )
+        .unwrap()
+        .replace("sentences_per_shard = 8388608", "sentences_per_shard = 100");
+        fs::write(root.path().join("recipe.toml"), recipe).unwrap();
+        TextFixture { root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    fn prepare(&self, out: &str, books: &str, threads: &str) -> Output {
+        crate::util::run(
+            pipeline()
+                .env("RAYON_NUM_THREADS", threads)
+                .arg("prepare")
+                .arg("--recipe")
+                .arg(self.path("recipe.toml"))
+                .arg("--out")
+                .arg(self.path(out))
+                .arg("--wiki")
+                .arg(self.path("in/wikipedia/*.parquet"))
+                .arg("--books")
+                .arg(self.path(books)),
+        )
+    }
+}
+
+#[test]
+fn store_is_identical_for_any_thread_count() {
+    let fx = TextFixture::new();
+    fx.prepare("one", "in/bookcorpus/bookcorpus.tar.bz2", "1")
+        .expect_code(0)
+        .expect_output("prepared 7 documents");
+    fx.prepare("two", "in/bookcorpus/bookcorpus.tar.bz2", "2")
+        .expect_code(0);
+    let strip = |s: String, dir: &str| s.replace(&fx.path(dir).display().to_string(), "STORE");
+    let one = strip(snapshot(&fx.path("one")), "one");
+    let two = strip(snapshot(&fx.path("two")), "two");
+    assert_eq!(one, two);
+    assert!(
+        one.contains("000002.tokens"),
+        "expected several shards:\n{one}"
+    );
+}
+
+#[test]
+fn archive_and_parquet_bookcorpus_give_the_same_sentences() {
+    let fx = TextFixture::new();
+    fx.prepare("archive", "in/bookcorpus/bookcorpus.tar.bz2", "2")
+        .expect_code(0);
+    fx.prepare("parquet", "in/bookcorpus/*.parquet", "2")
+        .expect_code(0);
+    let (a, b) = (
+        SentenceStore::open(&fx.path("archive")).unwrap(),
+        SentenceStore::open(&fx.path("parquet")).unwrap(),
+    );
+    assert_eq!(a.manifest().shards, b.manifest().shards);
+    assert_eq!(a.manifest().totals, b.manifest().totals);
+}
+
+#[test]
+fn store_holds_the_tokenized_sentences_in_corpus_order() {
+    let fx = TextFixture::new();
+    fx.prepare("store", "in/bookcorpus/bookcorpus.tar.bz2", "2")
+        .expect_code(0);
+    let store = SentenceStore::open(&fx.path("store")).unwrap();
+    let vocab = Vocab::bert_base_uncased();
+    let tokenizer = BertWordPiece::new(&vocab).unwrap();
+    let mut ids = Vec::new();
+    let mut expected = Vec::new();
+    // The first sentence of the first article, and the last BookCorpus row.
+    store.sentence_into(0, &mut ids);
+    tokenizer
+        .encode_into(
+            "Lake Varrow is a glacial lake in the fictional province of Eastmark.",
+            &mut expected,
+        )
+        .unwrap();
+    assert_eq!(ids, expected);
+    assert_eq!(store.document(0), 0);
+    ids.clear();
+    expected.clear();
+    store.sentence_into(store.len() - 1, &mut ids);
+    tokenizer.encode_into("the end", &mut expected).unwrap();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        store.document(store.len() - 1),
+        6,
+        "six articles, then BookCorpus as one document"
+    );
+    // Headings and list items are sentences of their own.
+    let sentences: Vec<String> = (0..store.len())
+        .map(|i| {
+            let mut ids = Vec::new();
+            store.sentence_into(i, &mut ids);
+            ids.iter()
+                .map(|&id| vocab.token(id).unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(sentences.contains(&"history".to_string()), "{sentences:#?}");
+    assert!(
+        sentences.contains(&"* the little tam ##m ;".to_string()),
+        "{sentences:#?}"
+    );
+}
+
+#[test]
+fn sentences_and_tokenize_commands() {
+    let stdin_run = |args: &[&str], input: &str| -> Output {
+        let mut child = pipeline()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Output {
+            command: format!("pipeline {args:?}"),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let out = stdin_run(
+        &["sentences"],
+        "Dr. Watson arrived. He was\nlate.\n\nNew paragraph! Yes.\n",
+    )
+    .expect_code(0);
+    assert_eq!(
+        out.stdout,
+        "Dr. Watson arrived.\nHe was late.\n\nNew paragraph!\nYes.\n"
+    );
+    let out = stdin_run(&["tokenize"], "Hello, world!\n\nunaffable\n").expect_code(0);
+    assert_eq!(out.stdout, "7592 1010 2088 999\n\n14477 20961 3468\n");
+    let out = stdin_run(&["tokenize", "--pieces"], "The [MASK] sat.\n").expect_code(0);
+    assert_eq!(out.stdout, "the [MASK] sat .\n");
+    stdin_run(&["sentences", "--clean", "nfkc"], "x")
+        .expect_code(2)
+        .expect_output("unknown cleaning rule 'nfkc'");
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors_and_leave_no_store() {
+    let fx = TextFixture::new();
+    let wiki = fx.path("in/wikipedia/train-00000-of-00001.parquet");
+    let good = fs::read(&wiki).unwrap();
+    let bad_dir = fx.path("bad");
+    fs::create_dir_all(&bad_dir).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.parquet",
+            good[..good.len() / 2].to_vec(),
+            "is not a usable parquet file",
+        ),
+        (
+            "garbage.parquet",
+            b"PAR1 not really".to_vec(),
+            "is not a usable parquet file",
+        ),
+        ("empty.parquet", Vec::new(), "is not a usable parquet file"),
+        (
+            "truncated.tar.bz2",
+            fs::read(fx.path("in/bookcorpus/bookcorpus.tar.bz2")).unwrap()[..1000].to_vec(),
+            "is not a usable tar.bz2 file",
+        ),
+        ("notes.txt", b"hello".to_vec(), "unknown extension"),
+    ];
+    for (name, bytes, message) in cases {
+        let path = bad_dir.join(name);
+        fs::write(&path, bytes).unwrap();
+        let (wiki, books) = if name.ends_with(".tar.bz2") {
+            (fx.path("in/wikipedia/*.parquet"), path.clone())
+        } else {
+            (path.clone(), fx.path("in/bookcorpus/bookcorpus.tar.bz2"))
+        };
+        let out = crate::util::run(
+            pipeline()
+                .args(["prepare", "--recipe"])
+                .arg(fx.path("recipe.toml"))
+                .arg("--out")
+                .arg(fx.path("store"))
+                .arg("--wiki")
+                .arg(&wiki)
+                .arg("--books")
+                .arg(&books),
+        )
+        .expect_code(2)
+        .expect_output(message)
+        .expect_output(name);
+        assert_eq!(out.stderr.lines().count(), 1, "{name}\n{}", out.dump());
+        assert!(
+            !fx.path("store/store.json").exists(),
+            "{name} left a store behind"
+        );
+    }
+    // A parquet file without a `text` column.
+    let no_text = bad_dir.join("no_text.parquet");
+    earlyberts_pipeline::source::fixture::write_parquet(
+        &no_text,
+        vec![(
+            "body",
+            std::sync::Arc::new(arrow_array::StringArray::from(vec!["x"])) as arrow_array::ArrayRef,
+        )],
+    )
+    .unwrap();
+    pipeline_run([
+        "prepare".as_ref(),
+        "--recipe".as_ref(),
+        fx.path("recipe.toml").as_os_str(),
+        "--out".as_ref(),
+        fx.path("store").as_os_str(),
+        "--wiki".as_ref(),
+        no_text.as_os_str(),
+        "--books".as_ref(),
+        no_text.as_os_str(),
+    ])
+    .expect_code(2)
+    .expect_output("it has no column 'text' (columns: body)");
+    // A vocabulary that is not the recipe's.
+    let vocab = bad_dir.join("vocab.txt");
+    fs::write(&vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n").unwrap();
+    pipeline_run([
+        "prepare".as_ref(),
+        "--recipe".as_ref(),
+        fx.path("recipe.toml").as_os_str(),
+        "--out".as_ref(),
+        fx.path("store").as_os_str(),
+        "--vocab".as_ref(),
+        vocab.as_os_str(),
+    ])
+    .expect_code(2)
+    .expect_output("pass it with --vocab");
+    // Duplicate tokens in a vocabulary.
+    fs::write(&vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\na\n").unwrap();
+    pipeline_run(["tokenize".as_ref(), "--vocab".as_ref(), vocab.as_os_str()])
+        .expect_code(2)
+        .expect_output("'a' appears on lines 6 and 7");
+    // Globs that match nothing.
+    pipeline_run([
+        "prepare".as_ref(),
+        "--recipe".as_ref(),
+        fx.path("recipe.toml").as_os_str(),
+        "--out".as_ref(),
+        fx.path("store").as_os_str(),
+        "--wiki".as_ref(),
+        "/nonexistent/*.parquet".as_ref(),
+    ])
+    .expect_code(2)
+    .expect_output("no file matches");
+}
+
+#[test]
+fn non_utf8_rows_are_named() {
+    let fx = TextFixture::new();
+    let archive = fx.path("bad.tar.bz2");
+    // An archive whose second line holds a lone 0xFF byte.
+    let raw = {
+        let data = b"fine\nbad \xff\n".to_vec();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(bzip2::write::BzEncoder::new(
+            Vec::new(),
+            bzip2::Compression::fast(),
+        ));
+        builder
+            .append_data(&mut header, "books_large_p1.txt", &data[..])
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap()
+    };
+    fs::write(&archive, raw).unwrap();
+    pipeline_run([
+        "prepare".as_ref(),
+        "--recipe".as_ref(),
+        fx.path("recipe.toml").as_os_str(),
+        "--out".as_ref(),
+        fx.path("store").as_os_str(),
+        "--wiki".as_ref(),
+        fx.path("in/wikipedia/*.parquet").as_os_str(),
+        "--books".as_ref(),
+        archive.as_os_str(),
+    ])
+    .expect_code(2)
+    .expect_output("books_large_p1.txt: line 2 is not valid UTF-8");
+}
