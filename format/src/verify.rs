@@ -18,10 +18,13 @@ use crate::{
     ShardStats,
 };
 
-/// Receives progress as shards are verified; the binary adapts it to a progress bar.
+/// Receives progress of long work (bytes verified, bytes of text processed); the binaries
+/// adapt it to a progress bar.
 pub trait Progress: Sync {
-    /// `payload_bytes` more bytes of payload were verified.
-    fn advance(&self, payload_bytes: u64);
+    /// The work is about `total` bytes (an estimate is fine).
+    fn set_total(&self, _total: u64) {}
+    /// `bytes` more bytes were done.
+    fn advance(&self, bytes: u64);
 }
 
 /// No progress reporting.

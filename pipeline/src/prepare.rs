@@ -53,6 +53,12 @@ struct ChunkOutput {
 /// Runs the text stages and writes the store to `plan.out`; `progress` advances by input
 /// text bytes.
 pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest> {
+    let mut readers = plan
+        .inputs
+        .iter()
+        .map(|(_, path)| source::open(path))
+        .collect::<Result<Vec<_>>>()?;
+    progress.set_total(readers.iter().map(|r| r.text_bytes_hint()).sum());
     let inputs = hash_inputs(&plan.inputs)?;
     let stages = Stages {
         cleaner: TextCleaner::new(plan.clean),
@@ -63,8 +69,7 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
     let mut totals = StoreTotals::default();
     let mut counts = CleanCounts::default();
     let window = 2 * rayon::current_num_threads().max(1);
-    for (kind, path) in &plan.inputs {
-        let mut reader = source::open(path)?;
+    for ((kind, _), reader) in plan.inputs.iter().zip(&mut readers) {
         // BookCorpus has no book boundaries: each file is one document.
         let file_document = totals.documents;
         if *kind == CorpusKind::Bookcorpus {

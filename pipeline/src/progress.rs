@@ -24,7 +24,11 @@ pub fn bytes_bar(total: u64, quiet: bool) -> ProgressBar {
 pub struct Bar(pub ProgressBar);
 
 impl earlyberts_format::verify::Progress for Bar {
-    fn advance(&self, payload_bytes: u64) {
-        self.0.inc(payload_bytes);
+    fn set_total(&self, total: u64) {
+        self.0.set_length(total);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
     }
 }

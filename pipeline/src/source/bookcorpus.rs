@@ -22,12 +22,17 @@ const READ_AHEAD: usize = 4;
 /// Streams the lines of the text files in a `.tar.bz2` archive.
 pub struct BookArchiveReader {
     chunks: Receiver<Result<Chunk>>,
+    compressed_bytes: u64,
 }
+
+/// bzip2 shrinks English text about fourfold (BookCorpus: 1.18 GB → 4.85 GB).
+const BZIP2_TEXT_RATIO: u64 = 4;
 
 impl BookArchiveReader {
     /// Opens the archive and starts decoding it.
     pub fn open(path: &Path) -> Result<BookArchiveReader> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let compressed_bytes = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let (sender, chunks) = sync_channel(READ_AHEAD);
         let path = path.to_path_buf();
         thread::Builder::new()
@@ -38,7 +43,10 @@ impl BookArchiveReader {
                 }
             })
             .map_err(|e| Error::io("<thread>", e))?;
-        Ok(BookArchiveReader { chunks })
+        Ok(BookArchiveReader {
+            chunks,
+            compressed_bytes,
+        })
     }
 }
 
@@ -48,8 +56,8 @@ impl CorpusReader for BookArchiveReader {
         self.chunks.recv().ok().transpose()
     }
 
-    fn len_hint(&self) -> Option<u64> {
-        None
+    fn text_bytes_hint(&self) -> u64 {
+        self.compressed_bytes * BZIP2_TEXT_RATIO
     }
 }
 

@@ -40,8 +40,9 @@ pub struct Chunk {
 pub trait CorpusReader: Send {
     /// The next chunk, or `None` at the end.
     fn next_chunk(&mut self) -> Result<Option<Chunk>>;
-    /// Number of texts in the file, when the format records it (parquet does).
-    fn len_hint(&self) -> Option<u64>;
+    /// About how many bytes of text the file holds, for progress and ETA: parquet records
+    /// the column's uncompressed size; a bzip2 archive is estimated from its size.
+    fn text_bytes_hint(&self) -> u64;
 }
 
 /// Texts per chunk: small enough for bounded memory, large enough to amortise the

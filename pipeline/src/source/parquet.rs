@@ -23,7 +23,7 @@ const TEXT_COLUMN: &str = "text";
 pub struct ParquetTextReader {
     path: PathBuf,
     batches: ParquetRecordBatchReader,
-    rows: u64,
+    text_bytes: u64,
     row: u64,
 }
 
@@ -55,7 +55,13 @@ impl ParquetTextReader {
                 field.data_type()
             )));
         }
-        let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+        let text_bytes = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .filter_map(|group| group.columns().get(index))
+            .map(|column| column.uncompressed_size().max(0) as u64)
+            .sum();
         let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
         let batches = builder
             .with_projection(mask)
@@ -65,7 +71,7 @@ impl ParquetTextReader {
         Ok(ParquetTextReader {
             path: path.to_path_buf(),
             batches,
-            rows,
+            text_bytes,
             row: 0,
         })
     }
@@ -119,7 +125,7 @@ impl CorpusReader for ParquetTextReader {
         Ok(Some(chunk))
     }
 
-    fn len_hint(&self) -> Option<u64> {
-        Some(self.rows)
+    fn text_bytes_hint(&self) -> u64 {
+        self.text_bytes
     }
 }
