@@ -11,7 +11,10 @@
 
 pub mod clean;
 mod error;
+pub mod mask;
+pub mod pairs;
 pub mod prepare;
+pub mod random;
 pub mod recipe;
 pub mod source;
 pub mod split;

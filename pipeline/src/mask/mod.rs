@@ -1,0 +1,160 @@
+//! `mask`: static masking and the length rule, as the reference does them
+//! (../shared/docs/earlyberts-procedure.md, steps 6–8).
+//!
+//! For example `k`, from its own stream `(seed, "mask", k)`, in this order:
+//! 1. every token of `[CLS] A [SEP] B [SEP]` that is not a special token (`[PAD]`, `[UNK]`,
+//!    `[CLS]`, `[SEP]`, `[MASK]`) is chosen with probability `probability`, one draw per
+//!    token in position order; a chosen token is replaced right away (draws in the same
+//!    order): by `[MASK]` with probability `mask_token`, else by a uniform id of
+//!    `random_token_range` with probability `random_token_of_rest`, else kept;
+//! 2. if more than `max_predictions` are chosen, randomly chosen ones are un-chosen (their
+//!    original id restored) until exactly `max_predictions` remain: a partial Fisher–Yates
+//!    shuffle of the chosen positions picks the ones to drop;
+//! 3. a sequence longer than `max_length` keeps its first `max_length − 1` tokens and gets
+//!    `[SEP]` as its last (labels past the cut are dropped); if that removes all of B, the
+//!    segment boundary moves to the end and the NSP label becomes 0 ("is next").
+
+use earlyberts_format::{Example, NspLabel, SpecialTokens};
+use serde::{Deserialize, Serialize};
+
+use crate::random::Stream;
+
+/// The masking parameters of a recipe.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingPolicy {
+    /// Chance that a non-special token is chosen (0.15).
+    pub probability: f64,
+    /// Chance that a chosen token becomes `[MASK]` (0.8).
+    pub mask_token: f64,
+    /// Chance that a chosen token that did not become `[MASK]` becomes a random id (0.5).
+    pub random_token_of_rest: f64,
+    /// Random ids are uniform in `[start, end)` (the whole vocabulary: `[0, 30522)`).
+    pub random_token_range: [u32; 2],
+    /// At most this many labelled tokens per sequence (80).
+    pub max_predictions: u32,
+    /// Longest sequence kept (512).
+    pub max_length: u32,
+}
+
+impl MaskingPolicy {
+    /// Checks every value is in range.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("masking.probability", self.probability),
+            ("masking.mask_token", self.mask_token),
+            ("masking.random_token_of_rest", self.random_token_of_rest),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} is {p}, outside [0, 1]"));
+            }
+        }
+        let [start, end] = self.random_token_range;
+        if start >= end || end > 1 << 16 {
+            return Err(format!(
+                "masking.random_token_range [{start}, {end}) is empty or exceeds u16 ids"
+            ));
+        }
+        if self.max_predictions == 0 {
+            return Err("masking.max_predictions must be at least 1".into());
+        }
+        if self.max_length < 3 || self.max_length > u32::from(u16::MAX) {
+            return Err(format!(
+                "masking.max_length is {}, outside [3, 65535]",
+                self.max_length
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the training-ready example of the pair `(first, second)`.
+    pub fn apply(
+        &self,
+        first: &[u16],
+        second: &[u16],
+        label: NspLabel,
+        special: &SpecialTokens,
+        stream: &mut Stream,
+    ) -> Example {
+        let mut tokens = Vec::with_capacity(first.len() + second.len() + 3);
+        tokens.push(special.cls);
+        tokens.extend_from_slice(first);
+        tokens.push(special.sep);
+        let mut segment_a_len = tokens.len();
+        tokens.extend_from_slice(second);
+        tokens.push(special.sep);
+        let is_special = |t: u16| {
+            t == special.pad
+                || t == special.unk
+                || t == special.cls
+                || t == special.sep
+                || t == special.mask
+        };
+
+        // 1. choose and replace
+        let mut chosen: Vec<(u16, u16)> = Vec::new(); // (position, original id)
+        let [start, end] = self.random_token_range;
+        for position in 0..tokens.len() {
+            let original = tokens[position];
+            if is_special(original) || !stream.chance(self.probability) {
+                continue;
+            }
+            chosen.push((position as u16, original));
+            if stream.chance(self.mask_token) {
+                tokens[position] = special.mask;
+            } else if stream.chance(self.random_token_of_rest) {
+                tokens[position] = (u64::from(start) + stream.below(u64::from(end - start))) as u16;
+            }
+        }
+        // 2. the cap
+        let cap = self.max_predictions as usize;
+        if chosen.len() > cap {
+            let extra = chosen.len() - cap;
+            for i in 0..extra {
+                let j = i + stream.below((chosen.len() - i) as u64) as usize;
+                chosen.swap(i, j);
+            }
+            for &(position, original) in &chosen[..extra] {
+                tokens[position as usize] = original;
+            }
+            chosen.drain(..extra);
+            chosen.sort_unstable();
+        }
+        // 3. the length rule
+        let mut label = label;
+        let max = self.max_length as usize;
+        if tokens.len() > max {
+            tokens.truncate(max - 1);
+            tokens.push(special.sep);
+            chosen.retain(|&(position, _)| (position as usize) < max - 1);
+            if segment_a_len >= max - 1 {
+                segment_a_len = max;
+                label = NspLabel::IsNext;
+            }
+        }
+        Example {
+            token_ids: tokens,
+            segment_a_len: segment_a_len as u16,
+            mlm_positions: chosen.iter().map(|&(p, _)| p).collect(),
+            mlm_labels: chosen.iter().map(|&(_, original)| original).collect(),
+            nsp_label: label,
+        }
+    }
+}
+
+impl Default for MaskingPolicy {
+    /// The reference's values.
+    fn default() -> Self {
+        MaskingPolicy {
+            probability: 0.15,
+            mask_token: 0.8,
+            random_token_of_rest: 0.5,
+            random_token_range: [0, 30522],
+            max_predictions: 80,
+            max_length: 512,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
