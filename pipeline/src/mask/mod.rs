@@ -94,16 +94,16 @@ impl MaskingPolicy {
         // 1. choose and replace
         let mut chosen: Vec<(u16, u16)> = Vec::new(); // (position, original id)
         let [start, end] = self.random_token_range;
-        for position in 0..tokens.len() {
-            let original = tokens[position];
+        for (position, token) in tokens.iter_mut().enumerate() {
+            let original = *token;
             if is_special(original) || !stream.chance(self.probability) {
                 continue;
             }
             chosen.push((position as u16, original));
             if stream.chance(self.mask_token) {
-                tokens[position] = special.mask;
+                *token = special.mask;
             } else if stream.chance(self.random_token_of_rest) {
-                tokens[position] = (u64::from(start) + stream.below(u64::from(end - start))) as u16;
+                *token = (u64::from(start) + stream.below(u64::from(end - start))) as u16;
             }
         }
         // 2. the cap
