@@ -63,6 +63,7 @@ fn shard(c: &mut Criterion) {
         seed: 0,
         inputs: vec![],
         vocab: Vocab::bert_base_uncased().info(),
+        stages: serde_json::json!({}),
     };
     let manifest = write_build(&build, layout(), info, &examples).unwrap();
     let mut group = c.benchmark_group("build");

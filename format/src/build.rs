@@ -12,6 +12,7 @@
 //! in parallel) and commits the manifest; [`Build`] reads examples by global index.
 
 use std::{
+    borrow::Borrow,
     fs,
     ops::Range,
     path::{Path, PathBuf},
@@ -31,6 +32,8 @@ pub struct BuildInfo {
     pub seed: u64,
     pub inputs: Vec<InputFile>,
     pub vocab: VocabInfo,
+    /// Per-stage counts, recorded as the manifest's `stages`.
+    pub stages: serde_json::Value,
 }
 
 /// Writes the shards of a build of `total_examples` examples, then its manifest.
@@ -66,17 +69,17 @@ impl BuildWriter {
     }
 
     /// Writes shard `index` from exactly the examples of its range, in order.
-    pub fn write_shard<'a>(
+    pub fn write_shard<E: Borrow<Example>>(
         &self,
         index: usize,
-        examples: impl IntoIterator<Item = &'a Example>,
+        examples: impl IntoIterator<Item = E>,
     ) -> Result<ShardEntry> {
         let range = self.shard_ranges()[index].clone();
         let path = self.dir.join(shard_file_name(index));
         let mut writer =
             ShardWriter::create(path, range.start, range.end - range.start, &self.layout)?;
         for example in examples {
-            writer.push(example)?;
+            writer.push(example.borrow())?;
         }
         let stats = writer.finish()?;
         Ok(ShardEntry::new(index, range.start, &stats))
@@ -90,6 +93,7 @@ impl BuildWriter {
             info.inputs,
             info.vocab,
             self.layout,
+            info.stages,
             shards,
         );
         manifest.save(&self.dir)?;

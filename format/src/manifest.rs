@@ -42,6 +42,9 @@ pub struct Manifest {
     pub vocab: VocabInfo,
     /// How the shards were cut and compressed.
     pub layout: ShardLayout,
+    /// What each stage of the pipeline reported (counts per stage), as the pipeline
+    /// records it; an empty object when there is nothing to say.
+    pub stages: Value,
     /// Sums over all shards.
     pub totals: Totals,
     /// The shards in training order.
@@ -189,6 +192,7 @@ impl Manifest {
         inputs: Vec<InputFile>,
         vocab: VocabInfo,
         layout: ShardLayout,
+        stages: Value,
         shards: Vec<ShardEntry>,
     ) -> Manifest {
         let mut manifest = Manifest {
@@ -198,6 +202,7 @@ impl Manifest {
             inputs,
             vocab,
             layout,
+            stages,
             totals: Totals::default(),
             shards,
             root_hash: PayloadHash(0),
@@ -429,6 +434,7 @@ mod tests {
                 size: 30522,
             },
             ShardLayout::default(),
+            serde_json::json!({}),
             vec![ShardEntry::new(0, 0, &stats), ShardEntry::new(1, 3, &stats)],
         )
     }

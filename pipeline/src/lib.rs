@@ -9,8 +9,10 @@
 //! The traits of the text stages live in [`stage`]. Shards, manifests and verification
 //! belong to `earlyberts-format`, shared with the trainer.
 
+pub mod audit;
 pub mod clean;
 mod error;
+pub mod examples;
 pub mod mask;
 pub mod pairs;
 pub mod prepare;

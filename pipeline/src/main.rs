@@ -42,6 +42,10 @@ enum Command {
     Fixture(cmd::fixture::FixtureArgs),
     /// Run the text stages (read, clean, split, tokenize) into a sentence store.
     Prepare(cmd::prepare::PrepareArgs),
+    /// Build example shards from the inputs: text stages, pairs, masking, shards, audit.
+    Build(cmd::build::BuildArgs),
+    /// Check a build's statistics and integrity against its recipe.
+    Audit(cmd::audit::AuditArgs),
     /// Recompute every shard hash of a build and compare with its manifest and a golden one.
     Verify(cmd::verify::VerifyArgs),
     /// Print examples of a build as text or JSON lines.
@@ -72,6 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokenize(args) => cmd::tokenize::run(&cli.global, args),
         Command::Fixture(args) => cmd::fixture::run(&cli.global, args),
         Command::Prepare(args) => cmd::prepare::run(&cli.global, args),
+        Command::Build(args) => cmd::build::run(&cli.global, args),
+        Command::Audit(args) => cmd::audit::run(&cli.global, args),
         Command::Verify(args) => cmd::verify::run(&cli.global, args),
         Command::Inspect(args) => cmd::inspect::run(&cli.global, args),
     }

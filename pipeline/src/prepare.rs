@@ -125,8 +125,8 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
     Ok(manifest)
 }
 
-/// sha256 and size of every input, in parallel.
-fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
+/// Name, size and sha256 of every input, in parallel.
+pub fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
     inputs
         .par_iter()
         .map(|(_, path)| {

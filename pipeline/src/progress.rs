@@ -20,6 +20,22 @@ pub fn bytes_bar(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// A counting bar (examples); hidden like [`bytes_bar`].
+pub fn count_bar(total: u64, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
 /// Lets the libraries report progress without knowing indicatif.
 pub struct Bar(pub ProgressBar);
 

@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, clean::CleanRules, source::CorpusKind, split::LineBreaks};
+use earlyberts_format::ShardLayout;
+
+use crate::{
+    Error, Result, clean::CleanRules, mask::MaskingPolicy, pairs::PairingOptions,
+    source::CorpusKind, split::LineBreaks,
+};
 
 /// A recipe file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,6 +24,22 @@ pub struct Recipe {
     pub inputs: Inputs,
     /// The text stages.
     pub text: TextParams,
+    /// Next-sentence-prediction pairs and their order.
+    pub pairs: PairingOptions,
+    /// Static masking and the length rule.
+    pub masking: MaskingPolicy,
+    /// How examples are cut into shards and compressed.
+    pub shards: ShardLayout,
+    /// What the trainer will do with the build.
+    pub training: TrainingParams,
+}
+
+/// Training facts a build needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingParams {
+    /// Examples per optimizer step (the reference: 256); `inspect --step` uses it.
+    pub batch_size: u64,
 }
 
 /// Input files, as globs; Wikipedia's sentences come first, then BookCorpus's.
@@ -78,6 +99,17 @@ impl Recipe {
         }
         if self.text.sentences_per_shard == 0 {
             return Err("text.sentences_per_shard must be at least 1".into());
+        }
+        let fraction = self.pairs.random_next_fraction;
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(format!(
+                "pairs.random_next_fraction is {fraction}, outside [0, 1]"
+            ));
+        }
+        self.masking.validate()?;
+        self.shards.validate().map_err(|e| format!("shards: {e}"))?;
+        if self.training.batch_size == 0 {
+            return Err("training.batch_size must be at least 1".into());
         }
         Ok(())
     }
@@ -153,6 +185,23 @@ wikipedia = ["w/*.parquet"]
 vocab_sha256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
 line_breaks = "paragraph"
 sentences_per_shard = 10
+[pairs]
+random_next_fraction = 0.5
+respect_documents = false
+derangement = false
+[masking]
+probability = 0.15
+mask_token = 0.8
+random_token_of_rest = 0.5
+random_token_range = [0, 30522]
+max_predictions = 80
+max_length = 512
+[shards]
+examples_per_shard = 200000
+examples_per_block = 1024
+zstd_level = 3
+[training]
+batch_size = 256
 "#;
 
     fn load(text: &str) -> Result<Recipe> {
@@ -172,15 +221,42 @@ sentences_per_shard = 10
                 "unknown field `surprise`",
             ),
             (
-                RECIPE.replace("= 10", "= 0"),
+                RECIPE.replace("sentences_per_shard = 10", "sentences_per_shard = 0"),
                 "sentences_per_shard must be at least 1",
             ),
-            (RECIPE.replace("= 10", "= \"ten\""), "invalid type"),
+            (
+                RECIPE.replace("sentences_per_shard = 10", "sentences_per_shard = \"ten\""),
+                "invalid type",
+            ),
             (
                 RECIPE.replace("\"paragraph\"", "\"lines\""),
                 "unknown variant `lines`",
             ),
             (RECIPE.replace("07eced", "zz"), "is not a sha256"),
+            (
+                RECIPE.replace("probability = 0.15", "probability = 1.5"),
+                "masking.probability is 1.5, outside [0, 1]",
+            ),
+            (
+                RECIPE.replace("max_predictions = 80", "max_predictions = 0"),
+                "max_predictions must be at least 1",
+            ),
+            (
+                RECIPE.replace("max_length = 512", "max_length = 2"),
+                "max_length is 2",
+            ),
+            (
+                RECIPE.replace("random_next_fraction = 0.5", "random_next_fraction = -1"),
+                "outside [0, 1]",
+            ),
+            (
+                RECIPE.replace("examples_per_shard = 200000", "examples_per_shard = 0"),
+                "examples_per_shard must be at least 1",
+            ),
+            (
+                RECIPE.replace("[training]\nbatch_size = 256", ""),
+                "missing field `training`",
+            ),
         ];
         for (text, message) in cases {
             let err = load(&text).unwrap_err().to_string();

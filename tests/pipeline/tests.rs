@@ -12,5 +12,8 @@ mod inspect;
 // The text stages: fixture corpus, prepare (thread-count independence), sentences, tokenize.
 mod text;
 
+// The example stages: golden fixture builds, determinism, prefixes, audits.
+mod build;
+
 // The numpy reader printed in docs/FORMAT.md decodes shards exactly as the Rust reader does.
 mod format_doc;

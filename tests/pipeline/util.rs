@@ -102,6 +102,7 @@ pub fn write_synthetic_build(
             sha256: earlyberts_format::sha256_hex(b""),
         }],
         vocab: Vocab::bert_base_uncased().info(),
+        stages: serde_json::json!({}),
     };
     write_build(dir, layout, info, examples).expect("the synthetic build is written")
 }

@@ -26,7 +26,7 @@ pub struct InspectArgs {
     /// Print the batch that optimizer step S (1-based) trains on.
     #[arg(long, value_name = "S")]
     pub step: Option<u64>,
-    /// Examples per optimizer step for --step (default: the recipe's batch_size, else 256).
+    /// Examples per optimizer step for --step (default: the recipe's training.batch_size, else 256).
     #[arg(long, value_name = "N", requires = "step")]
     pub batch_size: Option<u64>,
     /// Output format.

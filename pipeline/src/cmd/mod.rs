@@ -1,5 +1,7 @@
 //! One module per subcommand: its arguments (`XArgs`) beside its `run`.
 
+pub mod audit;
+pub mod build;
 pub mod fixture;
 pub mod inspect;
 pub mod prepare;

@@ -126,6 +126,11 @@ impl Pairing {
         self.pairs == 0
     }
 
+    /// Number of pairs given a random second sentence.
+    pub fn random_next_pairs(&self) -> u64 {
+        self.drawn
+    }
+
     /// Counts for the manifest.
     pub fn stats(&self, sentences: u64) -> PairingStats {
         PairingStats {

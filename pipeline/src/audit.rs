@@ -1,0 +1,265 @@
+//! `audit`: does a build keep the recipe's promises?
+//!
+//! Over a strided sample of examples (or all of them), it measures the NSP balance, the
+//! masked share of eligible tokens, the [MASK] / random / kept split of masked tokens, the
+//! cap and the lengths, and checks each against its expectation with a tolerance of five
+//! standard errors for the sample size. Integrity facts are exact: every example decodes
+//! to `[CLS] A [SEP] B [SEP]` once its labels are put back, and — when the sentence store
+//! is at hand — A and B are the sentences the recipe's pairing names, with B the sentence
+//! after A for label 0.
+
+use earlyberts_format::{Build, Example, NspLabel, SpecialTokens, Vocab};
+use serde::Serialize;
+
+use crate::{Result, examples::ExampleMaker, recipe::Recipe, store::SentenceStore};
+
+/// One line of the audit table.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRow {
+    pub check: &'static str,
+    pub observed: String,
+    pub expected: String,
+    pub ok: bool,
+}
+
+/// The audit's table.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditReport {
+    pub examples_checked: u64,
+    pub rows: Vec<AuditRow>,
+}
+
+impl AuditReport {
+    /// Every check passed.
+    pub fn is_ok(&self) -> bool {
+        self.rows.iter().all(|r| r.ok)
+    }
+}
+
+/// Tallies over the sample.
+#[derive(Default)]
+struct Tally {
+    examples: u64,
+    untruncated: u64,
+    random_next_untruncated: u64,
+    eligible: u64,
+    chosen: u64,
+    labelled: u64,
+    masked: u64,
+    random: u64,
+    kept: u64,
+    over_cap: u64,
+    too_long: u64,
+    truncated: u64,
+    malformed: u64,
+    length_sum: u64,
+    max_length_seen: usize,
+    pair_mismatches: u64,
+    first_problem: Option<String>,
+}
+
+/// Audits `sample` examples spread evenly over the build (all when `None`).
+pub fn audit(
+    build: &Build,
+    recipe: &Recipe,
+    vocab: &Vocab,
+    store: Option<&SentenceStore>,
+    sample: Option<u64>,
+) -> Result<AuditReport> {
+    let total = build.len();
+    let count = sample.map_or(total, |s| s.min(total));
+    let special = vocab.special();
+    let maker = store.map(|s| ExampleMaker::new(s, recipe, vocab, build.manifest().seed));
+    let policy = &recipe.masking;
+    let mut tally = Tally::default();
+    let mut example = Example::default();
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let mut stream = build.stream_from(0)?;
+    let mut next = 0u64;
+    for i in 0..count {
+        // Strided sample: example floor(i · total / count), read by streaming forward.
+        let k = (u128::from(i) * u128::from(total) / u128::from(count)) as u64;
+        if k < next {
+            continue;
+        }
+        if k > next {
+            stream = build.stream_from(k)?;
+        }
+        stream
+            .read_next(&mut example)?
+            .expect("sampled indices lie inside the build");
+        next = k + 1;
+        tally_example(
+            &mut tally,
+            &example,
+            &special,
+            policy.max_length as usize,
+            policy.max_predictions as usize,
+        );
+        if let Some(maker) = &maker {
+            let expected = maker.example(k, &mut first, &mut second);
+            let pair = maker.pairing().example(k);
+            let successor_ok = pair.label == NspLabel::RandomNext || pair.second == pair.first + 1;
+            if expected != example || !successor_ok {
+                tally.pair_mismatches += 1;
+                tally.first_problem.get_or_insert(format!(
+                    "example {k} is not what the recipe makes of the store"
+                ));
+            }
+        }
+    }
+    Ok(report(
+        &tally,
+        recipe,
+        maker
+            .as_ref()
+            .map(|m| (m.pairing().random_next_pairs(), m.pairing().len())),
+    ))
+}
+
+fn tally_example(
+    t: &mut Tally,
+    e: &Example,
+    special: &SpecialTokens,
+    max_length: usize,
+    cap: usize,
+) {
+    t.examples += 1;
+    let len = e.token_ids.len();
+    t.length_sum += len as u64;
+    t.max_length_seen = t.max_length_seen.max(len);
+    let truncated = len == max_length;
+    t.truncated += u64::from(truncated);
+    t.too_long += u64::from(len > max_length);
+    t.over_cap += u64::from(e.mlm_positions.len() > cap);
+    let mut original = e.token_ids.clone();
+    for (&p, &l) in e.mlm_positions.iter().zip(&e.mlm_labels) {
+        original[p as usize] = l;
+        t.labelled += 1;
+        match e.token_ids[p as usize] {
+            id if id == special.mask => t.masked += 1,
+            id if id == l => t.kept += 1,
+            _ => t.random += 1,
+        }
+    }
+    let a = e.segment_a_len as usize;
+    let structured = len >= 2
+        && original[0] == special.cls
+        && original[len - 1] == special.sep
+        && (a == len || (a >= 2 && original[a - 1] == special.sep));
+    if !structured {
+        t.malformed += 1;
+    }
+    if !truncated {
+        t.untruncated += 1;
+        t.random_next_untruncated += u64::from(e.nsp_label == NspLabel::RandomNext);
+        let is_special = |id: u16| {
+            [
+                special.pad,
+                special.unk,
+                special.cls,
+                special.sep,
+                special.mask,
+            ]
+            .contains(&id)
+        };
+        let eligible = original.iter().filter(|&&id| !is_special(id)).count();
+        // Below 200 eligible tokens the cap of 80 practically never binds (over 10 sd).
+        if eligible <= 200 {
+            t.eligible += eligible as u64;
+            t.chosen += e.mlm_positions.len() as u64;
+        }
+    }
+}
+
+/// Checks `observed` against `p` with five standard errors of a proportion over `n`.
+fn proportion(check: &'static str, hits: u64, n: u64, p: f64) -> AuditRow {
+    let observed = if n == 0 { p } else { hits as f64 / n as f64 };
+    let tolerance = 5.0 * (p * (1.0 - p) / n.max(1) as f64).sqrt() + 1e-9;
+    AuditRow {
+        check,
+        observed: format!("{observed:.4} ({hits}/{n})"),
+        expected: format!("{p:.4} ± {tolerance:.4}"),
+        ok: (observed - p).abs() <= tolerance,
+    }
+}
+
+fn exact(check: &'static str, bad: u64, what: &str) -> AuditRow {
+    AuditRow {
+        check,
+        observed: format!("{bad} {what}"),
+        expected: format!("0 {what}"),
+        ok: bad == 0,
+    }
+}
+
+fn report(t: &Tally, recipe: &Recipe, pairing: Option<(u64, u64)>) -> AuditReport {
+    let policy = &recipe.masking;
+    let expected_random_next = match pairing {
+        Some((drawn, pairs)) if pairs > 0 => drawn as f64 / pairs as f64,
+        _ => recipe.pairs.random_next_fraction,
+    };
+    let [start, end] = policy.random_token_range;
+    let rest = 1.0 - policy.mask_token;
+    // A random id equal to the original counts as "kept".
+    let random_share = rest * policy.random_token_of_rest * (1.0 - 1.0 / f64::from(end - start));
+    let mut rows = vec![
+        proportion(
+            "NSP random-next share (untruncated)",
+            t.random_next_untruncated,
+            t.untruncated,
+            expected_random_next,
+        ),
+        proportion(
+            "masked share of eligible tokens",
+            t.chosen,
+            t.eligible,
+            policy.probability,
+        ),
+        proportion(
+            "masked tokens shown as [MASK]",
+            t.masked,
+            t.labelled,
+            policy.mask_token,
+        ),
+        proportion(
+            "masked tokens shown as a random id",
+            t.random,
+            t.labelled,
+            random_share,
+        ),
+        exact("labels per example over the cap", t.over_cap, "examples"),
+        exact("examples longer than max_length", t.too_long, "examples"),
+        exact(
+            "examples not [CLS] A [SEP] B [SEP]",
+            t.malformed,
+            "examples",
+        ),
+    ];
+    rows.push(AuditRow {
+        check: "length: mean / max / truncated share",
+        observed: format!(
+            "{:.1} / {} / {:.4}",
+            t.length_sum as f64 / t.examples.max(1) as f64,
+            t.max_length_seen,
+            t.truncated as f64 / t.examples.max(1) as f64
+        ),
+        expected: format!("max ≤ {}", policy.max_length),
+        ok: true,
+    });
+    if pairing.is_some() {
+        let mut row = exact(
+            "examples differing from store + recipe + seed",
+            t.pair_mismatches,
+            "examples",
+        );
+        if let Some(problem) = &t.first_problem {
+            row.observed = format!("{} (first: {problem})", row.observed);
+        }
+        rows.push(row);
+    }
+    AuditReport {
+        examples_checked: t.examples,
+        rows,
+    }
+}

@@ -1,0 +1,271 @@
+//! `pipeline build` and `pipeline audit` on the fixture corpus: golden manifests for seeds
+//! 0–4 (regenerated only with EARLYBERTS_BLESS=1), thread-count and shard-size
+//! independence, prefixes, audits that pass and one that catches a skewed build.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use earlyberts_format::{Manifest, RecipeInfo};
+
+use crate::util::{Output, pipeline, pipeline_run, run};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Fixture inputs, built once per test in a temp dir, and a shared sentence store.
+struct Fixture {
+    root: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let root = tempfile::tempdir().unwrap();
+        pipeline_run([
+            "fixture".as_ref(),
+            "--corpus".as_ref(),
+            repo().join("tests/fixtures/corpus").as_os_str(),
+            "--out".as_ref(),
+            root.path().join("in").as_os_str(),
+        ])
+        .expect_code(0);
+        Fixture { root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    fn build(&self, out: &str, seed: u64, threads: usize, recipe: &Path, extra: &[&str]) -> Output {
+        run(pipeline()
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .arg("build")
+            .arg("--recipe")
+            .arg(recipe)
+            .arg("--seed")
+            .arg(seed.to_string())
+            .arg("--out")
+            .arg(self.path(out))
+            .arg("--store")
+            .arg(self.path("store"))
+            .arg("--wiki")
+            .arg(self.path("in/wikipedia/*.parquet"))
+            .arg("--books")
+            .arg(self.path("in/bookcorpus/bookcorpus.tar.bz2"))
+            .args(extra))
+    }
+
+    fn jsonl(&self, build: &str) -> String {
+        let manifest = Manifest::load(&self.path(build).join("manifest.json")).unwrap();
+        pipeline_run([
+            "inspect".as_ref(),
+            self.path(build).as_os_str(),
+            "--examples".as_ref(),
+            format!("0..{}", manifest.len()).as_ref(),
+            "--format".as_ref(),
+            "jsonl".as_ref(),
+        ])
+        .expect_code(0)
+        .stdout
+    }
+}
+
+fn recipe() -> PathBuf {
+    repo().join("manifests/recipes/earlyberts.toml")
+}
+
+#[test]
+fn fixture_builds_match_their_golden_manifests() {
+    let fx = Fixture::new();
+    let bless = std::env::var("EARLYBERTS_BLESS").as_deref() == Ok("1");
+    for seed in 0..5 {
+        let golden = repo().join(format!("golden/fixture-earlyberts-seed{seed}.json"));
+        for threads in [1, 2] {
+            let out = format!("seed{seed}-t{threads}");
+            fx.build(&out, seed, threads, &recipe(), &[])
+                .expect_code(0)
+                .expect_output("audit: all checks pass");
+            let manifest = fs::read_to_string(fx.path(&out).join("manifest.json")).unwrap();
+            if bless && threads == 1 {
+                fs::write(&golden, &manifest).unwrap();
+            }
+            let expected = fs::read_to_string(&golden).unwrap_or_else(|_| {
+                panic!(
+                    "{} is missing; run with EARLYBERTS_BLESS=1",
+                    golden.display()
+                )
+            });
+            assert_eq!(
+                manifest,
+                expected,
+                "seed {seed}, {threads} threads: manifest differs from {}",
+                golden.display()
+            );
+            pipeline_run([
+                "verify".as_ref(),
+                fx.path(&out).as_os_str(),
+                "--golden".as_ref(),
+                golden.as_os_str(),
+            ])
+            .expect_code(0)
+            .expect_output("matches golden");
+        }
+    }
+    // Different seeds give different orders.
+    assert_ne!(fx.jsonl("seed0-t1"), fx.jsonl("seed1-t1"));
+}
+
+#[test]
+fn examples_do_not_depend_on_shard_size_and_prefixes_match() {
+    let fx = Fixture::new();
+    fx.build("full", 1, 2, &recipe(), &[]).expect_code(0);
+    fx.build(
+        "small-shards",
+        1,
+        2,
+        &recipe(),
+        &["--examples-per-shard", "16"],
+    )
+    .expect_code(0);
+    let small = Manifest::load(&fx.path("small-shards/manifest.json")).unwrap();
+    assert!(small.shards.len() > 5, "{} shards", small.shards.len());
+    // A per-example digest: the decoded examples, one JSON line each.
+    assert_eq!(fx.jsonl("full"), fx.jsonl("small-shards"));
+    fx.build("prefix", 1, 2, &recipe(), &["--limit-examples", "50"])
+        .expect_code(0);
+    let full = fx.jsonl("full");
+    let prefix: Vec<&str> = full.lines().take(50).collect();
+    assert_eq!(fx.jsonl("prefix"), format!("{}\n", prefix.join("\n")));
+}
+
+#[test]
+fn a_second_build_does_no_work() {
+    let fx = Fixture::new();
+    fx.build("b", 2, 2, &recipe(), &[]).expect_code(0);
+    let before = crate::util::snapshot(&fx.path("b"));
+    fx.build("b", 2, 2, &recipe(), &[])
+        .expect_code(0)
+        .expect_output("store: up to date")
+        .expect_output("examples: up to date and verified");
+    assert_eq!(crate::util::snapshot(&fx.path("b")), before);
+}
+
+#[test]
+fn audit_catches_a_skewed_build() {
+    let fx = Fixture::new();
+    let skewed = fx.path("skewed.toml");
+    fs::write(
+        &skewed,
+        fs::read_to_string(recipe())
+            .unwrap()
+            .replace("probability = 0.15", "probability = 0.3"),
+    )
+    .unwrap();
+    fx.build("skewed", 1, 2, &skewed, &[]).expect_code(0);
+    // Pass it off as a 0.15 build: rewrite its manifest's recipe, keep its shards.
+    let path = fx.path("skewed/manifest.json");
+    let m = Manifest::load(&path).unwrap();
+    let mut params = m.recipe.params.clone();
+    params["masking"]["probability"] = serde_json::json!(0.15);
+    let forged = Manifest::new(
+        RecipeInfo::new(m.recipe.name.clone(), params),
+        m.seed,
+        m.inputs.clone(),
+        m.vocab.clone(),
+        m.layout,
+        m.stages.clone(),
+        m.shards.clone(),
+    );
+    forged.save(&fx.path("skewed")).unwrap();
+    pipeline_run(["verify".as_ref(), fx.path("skewed").as_os_str()]).expect_code(0);
+    pipeline_run([
+        "audit".as_ref(),
+        fx.path("skewed").as_os_str(),
+        "--store".as_ref(),
+        fx.path("store").as_os_str(),
+    ])
+    .expect_code(1)
+    .expect_output("FAIL masked share of eligible tokens")
+    .expect_output("audit: FAILED");
+}
+
+#[test]
+fn bad_build_requests_fail_before_any_work() {
+    let fx = Fixture::new();
+    let bad_recipe = fx.path("bad.toml");
+    let cases: Vec<(Vec<&str>, Option<String>, &str)> = vec![
+        (
+            vec!["--seed", "99999999999"],
+            None,
+            "--seed 99999999999 is out of range",
+        ),
+        (
+            vec!["--limit-examples", "100000"],
+            None,
+            "--limit-examples 100000 is more than the 141 examples",
+        ),
+        (
+            vec![],
+            Some(
+                fs::read_to_string(recipe())
+                    .unwrap()
+                    .replace("max_predictions = 80", "max_predictions = 0"),
+            ),
+            "max_predictions must be at least 1",
+        ),
+        (
+            vec![],
+            Some(
+                fs::read_to_string(recipe())
+                    .unwrap()
+                    .replace("mask_token = 0.8", "mask_token = 1.8"),
+            ),
+            "masking.mask_token is 1.8",
+        ),
+        (
+            vec![],
+            Some(
+                fs::read_to_string(recipe())
+                    .unwrap()
+                    .replace("[training]", "[training]\nepochs = 3"),
+            ),
+            "unknown field `epochs`",
+        ),
+        (
+            vec![],
+            Some(
+                fs::read_to_string(recipe())
+                    .unwrap()
+                    .replace("[0, 30522]", "[0, 40000]"),
+            ),
+            "past the vocabulary's 30522 entries",
+        ),
+    ];
+    for (extra, recipe_text, message) in cases {
+        let recipe_path = match recipe_text {
+            Some(text) => {
+                fs::write(&bad_recipe, text).unwrap();
+                bad_recipe.clone()
+            }
+            None => recipe(),
+        };
+        let seed_given = extra.contains(&"--seed");
+        let out = if seed_given {
+            run(pipeline()
+                .args(["build", "--recipe"])
+                .arg(&recipe_path)
+                .args(["--out"])
+                .arg(fx.path("x"))
+                .args(&extra))
+        } else {
+            fx.build("x", 1, 2, &recipe_path, &extra)
+        };
+        out.expect_code(2).expect_output(message);
+        assert!(
+            !fx.path("x/manifest.json").exists(),
+            "{message}: a build was written"
+        );
+    }
+}
