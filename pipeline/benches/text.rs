@@ -13,13 +13,16 @@ use std::{
 };
 
 use arrow_array::{ArrayRef, StringArray};
-use earlyberts_format::Vocab;
+use earlyberts_format::{Vocab, verify::verify_build};
 use earlyberts_pipeline::{
     clean::{CleanRules, TextCleaner},
+    examples::write_examples,
     prepare::{TextPlan, prepare},
+    recipe::Recipe,
     source::{CorpusKind, fixture::write_parquet},
     split::{LineBreaks, RuleSplitter, eval},
     stage::{Cleaner, SentenceSplitter, Tokenizer},
+    store::SentenceStore,
     tokenize::BertWordPiece,
 };
 
@@ -134,6 +137,7 @@ fn main() {
         .unwrap();
         inputs.push((CorpusKind::Wikipedia, path));
     }
+    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts.toml")).unwrap();
     for threads in [1, 2] {
         let plan = TextPlan {
             inputs: inputs.clone(),
@@ -147,13 +151,31 @@ fn main() {
             .num_threads(threads)
             .build()
             .unwrap();
-        let label = format!(
-            "prepare (parquet → store, {threads} thread{})",
-            if threads == 1 { "" } else { "s" }
+        let plural = if threads == 1 { "" } else { "s" };
+        let prepare_time = report(
+            &format!("prepare (parquet → store, {threads} thread{plural})"),
+            bytes,
+            || {
+                pool.install(|| prepare(&plan, &()).unwrap());
+            },
         );
-        report(&label, bytes, || {
-            pool.install(|| prepare(&plan, &()).unwrap());
-        });
+        let store = SentenceStore::open(&plan.out).unwrap();
+        let build = dir.path().join(format!("build-{threads}"));
+        let examples_time = report(
+            &format!("  then pair + mask + write + verify ({threads}t)"),
+            bytes,
+            || {
+                pool.install(|| {
+                    write_examples(&build, &store, &recipe, &plan.vocab, 1, None, &()).unwrap();
+                    assert!(verify_build(&build, None, &()).unwrap().is_ok());
+                });
+            },
+        );
+        println!(
+            "{:<48} {:>8.1} MB/s of input text",
+            format!("whole pipeline, parquet → verified shards ({threads}t)"),
+            bytes as f64 / 1e6 / (prepare_time + examples_time).as_secs_f64()
+        );
     }
 
     let ewt = root.join("../shared/data/bench/en_ewt-ud-dev.conllu");

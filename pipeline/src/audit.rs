@@ -66,6 +66,9 @@ pub fn audit(
     store: Option<&SentenceStore>,
     sample: Option<u64>,
 ) -> Result<AuditReport> {
+    if let Some(store) = store {
+        crate::examples::check_store(store, vocab, build.dir())?;
+    }
     let total = build.len();
     let count = sample.map_or(total, |s| s.min(total));
     let special = vocab.special();

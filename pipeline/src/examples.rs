@@ -67,6 +67,22 @@ impl<'a> ExampleMaker<'a> {
     }
 }
 
+/// Refuses a store whose ids refer to another vocabulary than `vocab`.
+pub fn check_store(store: &SentenceStore, vocab: &Vocab, context: &Path) -> Result<()> {
+    let recorded = &store.manifest().vocab;
+    if recorded.sha256 != vocab.sha256() {
+        return Err(Error::Store {
+            path: context.to_path_buf(),
+            reason: format!(
+                "its ids refer to the vocabulary with sha256 {}, but the recipe's is {}; rebuild the store",
+                recorded.sha256,
+                vocab.sha256()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Writes the first `limit` examples (all, if `None`) into `out`; `progress` advances by
 /// examples.
 pub fn write_examples(
@@ -78,6 +94,7 @@ pub fn write_examples(
     limit: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<Manifest> {
+    check_store(store, vocab, out)?;
     let maker = ExampleMaker::new(store, recipe, vocab, seed);
     let available = maker.pairing().len();
     let total = limit.unwrap_or(available);
