@@ -2,22 +2,43 @@
 
 CARGO ?= cargo
 
-PIPELINE = target/release/pipeline
+PIPELINE ?= target/release/pipeline
+BUILD_PIPELINE ?= $(CARGO) build --release --quiet -p earlyberts-pipeline
 DEMO = demo
+DATA ?= data
+SEEDS ?= 0 1 2 3 4
+SOURCES ?= manifests/sources.toml
+RECIPE ?= manifests/recipes/earlyberts.toml
+CORPUS ?= wikibooks
+LIMIT ?=
 
-.PHONY: help demo test check unit-test bench
+.PHONY: help demo data test check unit-test bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 demo: ## build the bundled sample corpus (seed 1), verify it against its golden manifest, audit it, show examples
-	$(CARGO) build --release --quiet -p earlyberts-pipeline
+	$(BUILD_PIPELINE)
 	$(PIPELINE) fixture --out $(DEMO)/inputs > /dev/null
 	$(PIPELINE) build --recipe manifests/recipes/earlyberts.toml --seed 1 --out $(DEMO)/seed1 \
 		--wiki '$(DEMO)/inputs/wikipedia/*.parquet' --books $(DEMO)/inputs/bookcorpus/bookcorpus.tar.bz2
 	$(PIPELINE) verify $(DEMO)/seed1 --golden golden/fixture-earlyberts-seed1.json
 	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..3
 	@echo "demo: the build is in $(DEMO)/seed1; try: $(PIPELINE) inspect $(DEMO)/seed1 --step 1 --batch-size 4"
+
+data: ## fetch the pinned sources, build SEEDS (LIMIT=N: first N examples), verify against golden manifests, audit
+	$(BUILD_PIPELINE)
+	$(PIPELINE) fetch --sources $(SOURCES) --data-dir $(DATA)/sources
+	@for seed in $(SEEDS); do \
+	  build=$(DATA)/builds/$(CORPUS)-earlyberts-seed$$seed; \
+	  echo "== seed $$seed -> $$build"; \
+	  $(PIPELINE) build --recipe $(RECIPE) --seed $$seed --out $$build --store $(DATA)/store \
+	    --wiki '$(DATA)/sources/wikipedia/20220301.en/*.parquet' \
+	    --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2 $(if $(LIMIT),--limit-examples $(LIMIT)) || exit $$?; \
+	  golden=golden/$(CORPUS)-earlyberts-seed$$seed.json; \
+	  if [ -f $$golden ]; then $(PIPELINE) verify $$build --golden $$golden || exit $$?; \
+	  else echo "no published manifest $$golden yet: build not compared"; fi; \
+	done
 
 test: check unit-test ## everything CI runs: formatting, lints, docs, all tests, benchmarks compile
 

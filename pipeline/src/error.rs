@@ -29,6 +29,15 @@ pub enum Error {
     /// A document whose text is not UTF-8.
     #[error("'{}': document {document} is not valid UTF-8", path.display())]
     NotUtf8 { path: PathBuf, document: u64 },
+    /// A download that failed for good.
+    #[error("{url}: {reason}")]
+    Fetch { url: String, reason: String },
+    /// A downloaded or present file whose size or hash is not the pinned one.
+    #[error("'{}': {reason}", path.display())]
+    Verify { path: PathBuf, reason: String },
+    /// A source entry that cannot be fetched as it stands.
+    #[error("source '{dest}': {reason}")]
+    Source { dest: String, reason: String },
     /// A recipe that cannot be used.
     #[error("recipe '{}': {reason}", path.display())]
     Recipe { path: PathBuf, reason: String },

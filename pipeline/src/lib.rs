@@ -13,6 +13,7 @@ pub mod audit;
 pub mod clean;
 mod error;
 pub mod examples;
+pub mod fetch;
 pub mod mask;
 pub mod pairs;
 pub mod prepare;

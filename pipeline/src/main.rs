@@ -38,6 +38,8 @@ enum Command {
     Sentences(cmd::sentences::SentencesArgs),
     /// WordPiece-tokenize lines on stdin.
     Tokenize(cmd::tokenize::TokenizeArgs),
+    /// Download the pinned public sources, resumable and verified.
+    Fetch(cmd::fetch::FetchArgs),
     /// Write the bundled sample corpus as parquet and tar.bz2 files.
     Fixture(cmd::fixture::FixtureArgs),
     /// Run the text stages (read, clean, split, tokenize) into a sentence store.
@@ -74,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sentences(args) => cmd::sentences::run(&cli.global, args),
         Command::Tokenize(args) => cmd::tokenize::run(&cli.global, args),
+        Command::Fetch(args) => cmd::fetch::run(&cli.global, args),
         Command::Fixture(args) => cmd::fixture::run(&cli.global, args),
         Command::Prepare(args) => cmd::prepare::run(&cli.global, args),
         Command::Build(args) => cmd::build::run(&cli.global, args),

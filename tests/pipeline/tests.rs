@@ -15,5 +15,9 @@ mod text;
 // The example stages: golden fixture builds, determinism, prefixes, audits.
 mod build;
 
+// `pipeline fetch` against a local server with faults; `make data` end to end.
+mod fetch;
+mod server;
+
 // The numpy reader printed in docs/FORMAT.md decodes shards exactly as the Rust reader does.
 mod format_doc;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod build;
+pub mod fetch;
 pub mod fixture;
 pub mod inspect;
 pub mod prepare;

@@ -1,0 +1,237 @@
+//! `pipeline fetch`: download the pinned sources into the data directory, verified.
+
+use std::{
+    collections::BTreeMap, io::IsTerminal, path::PathBuf, process::ExitCode, sync::Mutex,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use earlyberts_format::write_atomic;
+use earlyberts_pipeline::fetch::{
+    Digest, Downloader, FetchOptions, FetchProgress, LockFile, Outcome, Sources, lock_sources,
+    resolve_targets,
+};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::GlobalArgs;
+
+/// Exit status: 0 when every file is present and verified, 2 otherwise.
+///
+/// Environment: HF_ENDPOINT replaces the `hf` host, HF_TOKEN is sent to it as a bearer
+/// token, EARLYBERTS_OFFLINE=1 is --offline, EARLYBERTS_FETCH_BACKOFF_MS sets the first
+/// retry delay (default 1000).
+#[derive(clap::Args)]
+pub struct FetchArgs {
+    /// Accept files whose hash is neither pinned nor locked (recorded as unpinned).
+    #[arg(long)]
+    pub allow_unpinned: bool,
+    /// Where the files go.
+    #[arg(long, value_name = "DIR", default_value = "data/sources")]
+    pub data_dir: PathBuf,
+    /// Downloads at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// Ask the Hub for the commit and hashes of every Hub entry and write the lock file.
+    #[arg(long)]
+    pub lock: bool,
+    /// The lock file.
+    #[arg(long, value_name = "FILE", default_value = "manifests/sources.lock")]
+    pub lock_file: PathBuf,
+    /// Replace a host's base URL, e.g. `--mirror hf=https://hf-mirror.example`.
+    #[arg(long, value_name = "NAME=URL")]
+    pub mirror: Vec<String>,
+    /// No network: every file must already be present and verify.
+    #[arg(long)]
+    pub offline: bool,
+    /// Only these groups (comma-separated), default groups otherwise.
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub only: Vec<String>,
+    /// The source manifest.
+    #[arg(long, value_name = "FILE", default_value = "manifests/sources.toml")]
+    pub sources: PathBuf,
+    /// Attempts per file.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub tries: u32,
+}
+
+/// One line of `fetched.json`.
+#[derive(Serialize)]
+struct FetchedFile<'a> {
+    dest: &'a str,
+    url: &'a str,
+    pinned: bool,
+    hash: String,
+}
+
+pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
+    let sources = Sources::load(&args.sources)?;
+    let hosts = hosts(&sources, &args.mirror)?;
+    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+    let offline = args.offline || std::env::var("EARLYBERTS_OFFLINE").as_deref() == Ok("1");
+    if args.lock {
+        if offline {
+            bail!("--lock needs the network, but fetching is offline");
+        }
+        let lock = lock_sources(&sources, &hosts, token.as_deref())?;
+        let text = toml::to_string(&lock).context("cannot write the lock file")?;
+        write_atomic(&args.lock_file, format!("# Written by `pipeline fetch --lock`: Hub files at fixed commits, with the hashes the Hub publishes.\n{text}").as_bytes())?;
+        println!(
+            "locked {} files into '{}'",
+            lock.files.len(),
+            args.lock_file.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let lock = LockFile::load(&args.lock_file)?;
+    let targets = resolve_targets(&sources, &lock, &args.only, args.allow_unpinned)?;
+    let backoff = std::env::var("EARLYBERTS_FETCH_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let downloader = Downloader::new(FetchOptions {
+        data_dir: args.data_dir.clone(),
+        hosts,
+        hf_token: token,
+        offline,
+        jobs: args.jobs,
+        tries: args.tries.max(1),
+        backoff: Duration::from_millis(backoff),
+    });
+    let bars = Bars::new(&targets, global.quiet);
+    let results = downloader.fetch_all(&targets, &bars);
+    bars.total.finish_and_clear();
+    let mut failed = 0;
+    let (mut downloaded, mut present) = (0, 0);
+    let mut record = Vec::new();
+    for (target, result) in targets.iter().zip(&results) {
+        match result {
+            Ok(outcome) => {
+                match outcome {
+                    Outcome::Downloaded => downloaded += 1,
+                    Outcome::Present => present += 1,
+                }
+                let hash = match &target.digest {
+                    Digest::Sha256(h) => format!("sha256:{h}"),
+                    Digest::GitSha1(h) => format!("git-sha1:{h}"),
+                    Digest::Unpinned => format!(
+                        "sha256:{}",
+                        earlyberts_format::sha256_file(&args.data_dir.join(&target.dest))?
+                    ),
+                };
+                record.push(FetchedFile {
+                    dest: &target.dest,
+                    url: &target.url,
+                    pinned: target.digest != Digest::Unpinned,
+                    hash,
+                });
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("pipeline: {}: {e:#}", target.dest);
+            }
+        }
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create '{}'", args.data_dir.display()))?;
+    write_atomic(
+        args.data_dir.join("fetched.json"),
+        format!("{}\n", serde_json::to_string_pretty(&record)?).as_bytes(),
+    )?;
+    if failed > 0 {
+        println!(
+            "FAILED: {failed} of {} files; {downloaded} downloaded, {present} already present",
+            targets.len()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if downloaded == 0 {
+        println!(
+            "up to date: {present} files present and verified in '{}'",
+            args.data_dir.display()
+        );
+    } else {
+        println!(
+            "fetched {downloaded} files, {present} already present, all verified, in '{}'",
+            args.data_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Host bases: sources.toml, then HF_ENDPOINT, then --mirror.
+fn hosts(sources: &Sources, mirrors: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut hosts = sources.hosts.clone();
+    if let Ok(endpoint) = std::env::var("HF_ENDPOINT")
+        && !endpoint.is_empty()
+    {
+        hosts.insert("hf".into(), endpoint);
+    }
+    for mirror in mirrors {
+        let Some((name, url)) = mirror.split_once('=') else {
+            bail!("--mirror '{mirror}' is not NAME=URL");
+        };
+        if !hosts.contains_key(name) {
+            bail!(
+                "--mirror names host '{name}', which the sources do not use (hosts: {})",
+                hosts.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        hosts.insert(name.into(), url.into());
+    }
+    Ok(hosts)
+}
+
+/// A bar per file in flight and one for the total.
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    files: Mutex<BTreeMap<usize, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(targets: &[earlyberts_pipeline::fetch::Target], quiet: bool) -> Bars {
+        let multi = MultiProgress::new();
+        if quiet || !std::io::stderr().is_terminal() {
+            multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        let total = multi.add(ProgressBar::new(
+            targets.iter().filter_map(|t| t.size).sum(),
+        ));
+        total.set_style(style("total"));
+        Bars {
+            multi,
+            total,
+            files: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+fn style(prefix: &str) -> ProgressStyle {
+    ProgressStyle::with_template(&format!("{prefix} {{wide_msg}} [{{bar:25}}] {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}} eta {{eta}}"))
+        .expect("the template is valid")
+        .progress_chars("=> ")
+}
+
+impl FetchProgress for Bars {
+    fn started(&self, file: usize, dest: &str, size: Option<u64>) {
+        let bar = self.multi.add(ProgressBar::new(size.unwrap_or(0)));
+        bar.set_style(style(""));
+        bar.set_message(dest.to_string());
+        self.files.lock().expect("bars lock").insert(file, bar);
+    }
+
+    fn advanced(&self, file: usize, bytes: u64) {
+        if let Some(bar) = self.files.lock().expect("bars lock").get(&file) {
+            bar.inc(bytes);
+        }
+        self.total.inc(bytes);
+    }
+
+    fn finished(&self, file: usize, _ok: bool) {
+        if let Some(bar) = self.files.lock().expect("bars lock").remove(&file) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! `sources.toml` and `sources.lock`: what to download, from where, with which hash.
+
+use std::{collections::BTreeMap, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// `manifests/sources.toml`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    /// Base URLs by host name; `{name}` in a URL is replaced by the base (after mirrors).
+    pub hosts: BTreeMap<String, String>,
+    /// The files and Hub directories.
+    #[serde(rename = "file")]
+    pub files: Vec<SourceFile>,
+}
+
+/// One remote file, or one Hub directory (`hub.dir`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    /// Group name, for `--only`.
+    pub group: String,
+    /// Path under the data directory (a directory for `hub.dir` entries).
+    pub dest: String,
+    /// Whether a plain `pipeline fetch` downloads it.
+    #[serde(default = "yes")]
+    pub default: bool,
+    /// A plain URL, with a `{host}` placeholder.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A file or directory of a Hugging Face Hub repository.
+    #[serde(default)]
+    pub hub: Option<HubRef>,
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where on the Hub.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubRef {
+    pub kind: HubKind,
+    pub repo: String,
+    /// A branch, tag or commit; `--lock` resolves it to a commit.
+    pub revision: String,
+    /// A file of the repository ...
+    #[serde(default)]
+    pub path: Option<String>,
+    /// ... or a directory, every file of which is fetched.
+    #[serde(default)]
+    pub dir: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubKind {
+    Dataset,
+    Model,
+}
+
+/// `manifests/sources.lock`: Hub files resolved to a commit, with the host's hashes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockFile {
+    #[serde(rename = "file", default)]
+    pub files: Vec<LockedFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedFile {
+    pub group: String,
+    pub dest: String,
+    pub url: String,
+    pub size: u64,
+    /// sha256 of an LFS file, as the Hub publishes it.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// git blob sha1 of a small (non-LFS) file, as the Hub publishes it.
+    #[serde(default)]
+    pub git_sha1: Option<String>,
+}
+
+/// How a download is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Digest {
+    Sha256(String),
+    GitSha1(String),
+    /// No known hash: allowed only with `--allow-unpinned`, and recorded as such.
+    Unpinned,
+}
+
+/// One file to fetch.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub group: String,
+    pub dest: String,
+    pub url: String,
+    pub size: Option<u64>,
+    pub digest: Digest,
+}
+
+impl Sources {
+    /// Reads a sources file.
+    pub fn load(path: &Path) -> Result<Sources> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| Error::Source {
+            dest: path.display().to_string(),
+            reason: e.message().to_string(),
+        })
+    }
+}
+
+impl LockFile {
+    /// Reads a lock file; a missing one is empty.
+    pub fn load(path: &Path) -> Result<LockFile> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| Error::Source {
+                dest: path.display().to_string(),
+                reason: e.message().to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LockFile::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}
+
+/// The files to fetch for `groups` (all default groups when empty), with their hashes.
+pub fn resolve_targets(
+    sources: &Sources,
+    lock: &LockFile,
+    groups: &[String],
+    allow_unpinned: bool,
+) -> Result<Vec<Target>> {
+    let wanted = |f: &SourceFile| {
+        if groups.is_empty() {
+            f.default
+        } else {
+            groups.contains(&f.group)
+        }
+    };
+    let mut targets = Vec::new();
+    for file in sources.files.iter().filter(|f| wanted(f)) {
+        if let Some(sha256) = &file.sha256 {
+            let url = file
+                .url
+                .clone()
+                .ok_or_else(|| unusable(file, "a pinned file needs a url"))?;
+            targets.push(Target {
+                group: file.group.clone(),
+                dest: file.dest.clone(),
+                url,
+                size: file.size,
+                digest: Digest::Sha256(sha256.to_lowercase()),
+            });
+            continue;
+        }
+        let locked: Vec<&LockedFile> = lock
+            .files
+            .iter()
+            .filter(|l| {
+                l.group == file.group
+                    && (l.dest == file.dest || l.dest.starts_with(&format!("{}/", file.dest)))
+            })
+            .collect();
+        if !locked.is_empty() {
+            targets.extend(locked.into_iter().map(|l| Target {
+                group: l.group.clone(),
+                dest: l.dest.clone(),
+                url: l.url.clone(),
+                size: Some(l.size),
+                digest: match (&l.sha256, &l.git_sha1) {
+                    (Some(sha), _) => Digest::Sha256(sha.clone()),
+                    (None, Some(sha1)) => Digest::GitSha1(sha1.clone()),
+                    (None, None) => Digest::Unpinned,
+                },
+            }));
+            continue;
+        }
+        match (&file.url, allow_unpinned) {
+            (Some(url), true) => targets.push(Target {
+                group: file.group.clone(),
+                dest: file.dest.clone(),
+                url: url.clone(),
+                size: file.size,
+                digest: Digest::Unpinned,
+            }),
+            _ => {
+                return Err(unusable(
+                    file,
+                    "its hash is not pinned or locked: run `pipeline fetch --lock` (needs the network), or pass --allow-unpinned for a plain URL",
+                ));
+            }
+        }
+    }
+    for t in &targets {
+        if t.digest == Digest::Unpinned && !allow_unpinned {
+            return Err(Error::Source {
+                dest: t.dest.clone(),
+                reason: "no hash is known for it; pass --allow-unpinned to accept it anyway".into(),
+            });
+        }
+    }
+    Ok(targets)
+}
+
+fn unusable(file: &SourceFile, reason: &str) -> Error {
+    Error::Source {
+        dest: format!("{} ({})", file.dest, file.group),
+        reason: reason.to_string(),
+    }
+}
+
+/// Replaces `{name}` placeholders with host bases.
+pub fn expand_url(url: &str, hosts: &BTreeMap<String, String>) -> Result<String> {
+    let mut out = url.to_string();
+    for (name, base) in hosts {
+        out = out.replace(&format!("{{{name}}}"), base.trim_end_matches('/'));
+    }
+    if out.contains('{') {
+        return Err(Error::Source {
+            dest: url.to_string(),
+            reason: "the URL names a host that sources.toml does not define".into(),
+        });
+    }
+    Ok(out)
+}
