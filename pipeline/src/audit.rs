@@ -1,7 +1,7 @@
 //! `audit`: does a build keep the recipe's promises?
 //!
 //! Over a strided sample of examples (or all of them), it measures the NSP balance, the
-//! masked share of eligible tokens, the [MASK] / random / kept split of masked tokens, the
+//! masked share of eligible tokens, the `[MASK]` / random / kept split of masked tokens, the
 //! cap and the lengths, and checks each against its expectation with a tolerance of five
 //! standard errors for the sample size. Integrity facts are exact: every example decodes
 //! to `[CLS] A [SEP] B [SEP]` once its labels are put back, and — when the sentence store
