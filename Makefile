@@ -49,7 +49,7 @@ check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are error
 
 unit-test: ## unit, property and end-to-end tests
 	$(CARGO) test --workspace
-	$(CARGO) bench --workspace --no-run --quiet
+	$(CARGO) bench -p earlyberts-format -p earlyberts-pipeline --no-run --quiet
 
 bench: ## run the benchmarks (criterion; results in target/criterion)
 	$(CARGO) bench --workspace

@@ -43,6 +43,19 @@ impl StepBatch {
     pub fn examples(&self) -> impl Iterator<Item = u64> + '_ {
         self.positions.clone().map(|p| p % self.total)
     }
+
+    /// The same indices as runs of consecutive examples (one run, or more where the batch
+    /// wraps around the end of the build), for streaming reads.
+    pub fn runs(&self) -> Vec<Range<u64>> {
+        let mut runs: Vec<Range<u64>> = Vec::new();
+        for i in self.examples() {
+            match runs.last_mut() {
+                Some(run) if run.end == i => run.end += 1,
+                _ => runs.push(i..i + 1),
+            }
+        }
+        runs
+    }
 }
 
 #[cfg(test)]
@@ -60,6 +73,12 @@ mod tests {
         assert_eq!(examples[231], 999);
         assert_eq!(examples[232], 0);
         assert_eq!(examples.len(), 256);
+        assert_eq!(batch.runs(), vec![768..1000, 0..24]);
+        assert_eq!(StepBatch::new(2, 3, 10).unwrap().runs(), vec![3..6]);
+        assert_eq!(
+            StepBatch::new(1, 25, 10).unwrap().runs(),
+            vec![0..10, 0..10, 0..5]
+        );
         assert!(StepBatch::new(0, 256, 1000).is_err());
         assert!(StepBatch::new(1, 0, 1000).is_err());
         assert!(StepBatch::new(1, 256, 0).is_err());

@@ -22,6 +22,7 @@ mod error;
 mod example;
 mod hash;
 mod manifest;
+pub mod random;
 mod reader;
 mod shard;
 pub mod synthetic;

@@ -8,18 +8,13 @@
 
 use std::path::Path;
 
+use earlyberts_format::random::{Stage, Stream};
 use earlyberts_format::{
     BuildInfo, BuildWriter, Example, Manifest, RecipeInfo, SpecialTokens, Vocab, verify::Progress,
 };
 use rayon::prelude::*;
 
-use crate::{
-    Error, Result,
-    pairs::Pairing,
-    random::{Stage, Stream},
-    recipe::Recipe,
-    store::SentenceStore,
-};
+use crate::{Error, Result, pairs::Pairing, recipe::Recipe, store::SentenceStore};
 
 /// Builds example `k` from the store.
 pub struct ExampleMaker<'a> {

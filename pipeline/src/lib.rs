@@ -17,7 +17,6 @@ pub mod fetch;
 pub mod mask;
 pub mod pairs;
 pub mod prepare;
-pub mod random;
 pub mod recipe;
 pub mod source;
 pub mod split;

@@ -97,7 +97,7 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
             .or(recipe_batch)
             .unwrap_or(REFERENCE_BATCH_SIZE);
         let batch = StepBatch::new(step, batch_size, total).map_err(anyhow::Error::msg)?;
-        return Ok(consecutive_runs(batch.examples()));
+        return Ok(batch.runs());
     }
     let range = args.examples.clone().unwrap_or(0..5.min(total));
     if range.end > total {
@@ -108,18 +108,6 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
         );
     }
     Ok(vec![range])
-}
-
-/// Groups indices into maximal runs of consecutive values.
-fn consecutive_runs(indices: impl Iterator<Item = u64>) -> Vec<Range<u64>> {
-    let mut runs: Vec<Range<u64>> = Vec::new();
-    for i in indices {
-        match runs.last_mut() {
-            Some(run) if run.end == i => run.end += 1,
-            _ => runs.push(i..i + 1),
-        }
-    }
-    runs
 }
 
 fn vocabulary(args: &InspectArgs, build: &Build) -> anyhow::Result<Vocab> {
@@ -212,11 +200,5 @@ mod tests {
         assert_eq!(parse_range("1_000..2_000"), Ok(1000..2000));
         assert!(parse_range("5..5").is_err());
         assert!(parse_range("a..b").is_err());
-    }
-
-    #[test]
-    fn runs_split_at_wraps() {
-        let runs = consecutive_runs([8, 9, 0, 1, 2].into_iter());
-        assert_eq!(runs, vec![8..10, 0..3]);
     }
 }

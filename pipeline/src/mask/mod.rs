@@ -17,7 +17,7 @@
 use earlyberts_format::{Example, NspLabel, SpecialTokens};
 use serde::{Deserialize, Serialize};
 
-use crate::random::Stream;
+use earlyberts_format::random::Stream;
 
 /// The masking parameters of a recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 use earlyberts_format::Vocab;
 
 use super::*;
-use crate::random::Stage;
+use earlyberts_format::random::Stage;
 
 fn special() -> SpecialTokens {
     static SPECIAL: std::sync::OnceLock<SpecialTokens> = std::sync::OnceLock::new();

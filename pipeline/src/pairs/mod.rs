@@ -22,7 +22,7 @@ use earlyberts_format::NspLabel;
 use serde::{Deserialize, Serialize};
 
 pub use self::permutation::KeyedPermutation;
-use crate::random::{Stage, Stream};
+use earlyberts_format::random::{Stage, Stream};
 
 /// Pairing options of a recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 //! Round `r` maps `(L, R)` to `(R, L ⊕ (mix(R ⊕ k_r) mod 2^h))`, where `mix` is the
 //! splitmix64 finaliser and `k_0..k_3` are four draws from the stage's stream.
 
-use crate::random::Stream;
+use earlyberts_format::random::Stream;
 
 /// A keyed bijection of `[0, n)`.
 #[derive(Clone, Debug)]
@@ -96,7 +96,7 @@ impl KeyedPermutation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::Stage;
+    use earlyberts_format::random::Stage;
 
     #[test]
     fn is_a_bijection_with_its_inverse() {

@@ -1,4 +1,5 @@
-//! Seeded randomness: one PCG stream per (seed, stage, global index).
+//! Seeded randomness: one PCG stream per (seed, stage, global index), shared by the
+//! pipeline (pairs, order, masking) and the trainer (initialisation).
 //!
 //! docs/DETERMINISM.md specifies this module precisely enough to reimplement it. In short:
 //! the stream of `(seed, stage, index)` is `Pcg64::new(state, STREAM)` (rand_pcg's PCG XSL
@@ -20,6 +21,8 @@ pub enum Stage {
     Order,
     /// The masking of example `index` (its position in the training order).
     Mask,
+    /// The trainer's random initialisation of a model (index 0).
+    Init,
 }
 
 impl Stage {
@@ -28,6 +31,7 @@ impl Stage {
             Stage::Pairs => "pairs",
             Stage::Order => "order",
             Stage::Mask => "mask",
+            Stage::Init => "init",
         }
     }
 }
@@ -59,6 +63,19 @@ impl Stream {
     /// `true` with probability `p`: `unit() < p`.
     pub fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
+    }
+
+    /// A normal draw with standard deviation `std`, truncated to `[−2·std, 2·std]` by
+    /// redrawing (TensorFlow's `truncated_normal`, as BERT initialises): Box–Muller's cosine
+    /// branch over two `unit()` draws, `sqrt(−2 ln(1 − u1)) · cos(2π u2)`.
+    pub fn truncated_normal(&mut self, std: f64) -> f64 {
+        loop {
+            let (u1, u2) = (self.unit(), self.unit());
+            let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            if z.abs() <= 2.0 {
+                return z * std;
+            }
+        }
     }
 
     /// Uniform in `[0, n)` by multiply-shift: `(draw × n) >> 64` (bias below n/2⁶⁴).

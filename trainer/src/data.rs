@@ -1,0 +1,102 @@
+//! The data feed: the examples of optimizer step `s` — global examples `[B·(s−1), B·s)`,
+//! wrapping at the end of the build — collated into padded micro-batches.
+
+use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
+use earlyberts_format::{Build, Example, StepBatch};
+
+/// One micro-batch, padded to its longest sequence.
+pub struct Batch<B: Backend> {
+    /// `[batch, seq]`
+    pub input_ids: Tensor<B, 2, Int>,
+    /// `[batch, seq]`
+    pub token_type_ids: Tensor<B, 2, Int>,
+    /// `[batch, seq]`, true on padding
+    pub padding: Tensor<B, 2, Bool>,
+    /// `[n_labels]`: row `b · seq + position` of each labelled token
+    pub mlm_rows: Tensor<B, 1, Int>,
+    /// `[n_labels]`
+    pub mlm_labels: Tensor<B, 1, Int>,
+    /// `[batch]`
+    pub nsp_labels: Tensor<B, 1, Int>,
+    /// Number of labelled tokens.
+    pub labelled: usize,
+    /// Real (unpadded) tokens.
+    pub tokens: usize,
+}
+
+/// Reads the examples of optimizer steps from a build.
+pub struct StepFeed {
+    build: Build,
+    batch_size: u64,
+}
+
+impl StepFeed {
+    pub fn new(build: Build, batch_size: u64) -> StepFeed {
+        StepFeed { build, batch_size }
+    }
+
+    /// The build.
+    pub fn build(&self) -> &Build {
+        &self.build
+    }
+
+    /// The examples of step `step`, in order, and the first and last global index.
+    pub fn step(&self, step: u64) -> anyhow::Result<(Vec<Example>, u64, u64)> {
+        let batch =
+            StepBatch::new(step, self.batch_size, self.build.len()).map_err(anyhow::Error::msg)?;
+        let mut examples = Vec::with_capacity(self.batch_size as usize);
+        for run in batch.runs() {
+            let mut stream = self.build.stream_from(run.start)?;
+            for _ in run {
+                let mut example = Example::default();
+                stream
+                    .read_next(&mut example)?
+                    .ok_or_else(|| anyhow::anyhow!("the build ended early"))?;
+                examples.push(example);
+            }
+        }
+        let first = batch.positions.start % batch.total;
+        let last = (batch.positions.end - 1) % batch.total;
+        Ok((examples, first, last))
+    }
+}
+
+/// Pads `examples` into a micro-batch on `device` (pad id `pad`).
+pub fn collate<B: Backend>(examples: &[Example], pad: u16, device: &B::Device) -> Batch<B> {
+    let batch = examples.len();
+    let seq = examples
+        .iter()
+        .map(|e| e.token_ids.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut ids = vec![i64::from(pad); batch * seq];
+    let mut types = vec![0i64; batch * seq];
+    let mut padding = vec![true; batch * seq];
+    let (mut rows, mut labels, mut nsp) = (Vec::new(), Vec::new(), Vec::with_capacity(batch));
+    let mut tokens = 0;
+    for (b, e) in examples.iter().enumerate() {
+        for (p, &id) in e.token_ids.iter().enumerate() {
+            ids[b * seq + p] = i64::from(id);
+            types[b * seq + p] = i64::from(p >= e.segment_a_len as usize);
+            padding[b * seq + p] = false;
+        }
+        tokens += e.token_ids.len();
+        for (&p, &l) in e.mlm_positions.iter().zip(&e.mlm_labels) {
+            rows.push((b * seq + p as usize) as i64);
+            labels.push(i64::from(l));
+        }
+        nsp.push(i64::from(e.nsp_label.id()));
+    }
+    let labelled = rows.len();
+    Batch {
+        input_ids: Tensor::from_data(TensorData::new(ids, [batch, seq]), device),
+        token_type_ids: Tensor::from_data(TensorData::new(types, [batch, seq]), device),
+        padding: Tensor::from_data(TensorData::new(padding, [batch, seq]), device),
+        mlm_rows: Tensor::from_data(TensorData::new(rows, [labelled]), device),
+        mlm_labels: Tensor::from_data(TensorData::new(labels, [labelled]), device),
+        nsp_labels: Tensor::from_data(TensorData::new(nsp, [batch]), device),
+        labelled,
+        tokens,
+    }
+}

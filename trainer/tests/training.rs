@@ -1,0 +1,149 @@
+//! The trainer on CPU with the tiny config over a synthetic build: finite losses, learning,
+//! bit-identical reruns, the step/example mapping and the padding of micro-batches.
+
+use burn::backend::{Autodiff, Flex};
+use earlyberts_format::{Build, BuildInfo, RecipeInfo, ShardLayout, Vocab, synthetic, write_build};
+use earlyberts_trainer::{
+    data::{StepFeed, collate},
+    model::BertConfig,
+    schedule::LearningRateSchedule,
+    train::{StepLog, TrainConfig, train},
+};
+
+type Cpu = Autodiff<Flex>;
+
+fn build(dir: &std::path::Path, n: usize) -> Build {
+    let examples: Vec<_> = synthetic::examples(n, 5)
+        .into_iter()
+        .map(|mut e| {
+            // keep the tiny model fast: at most 48 tokens
+            if e.token_ids.len() > 48 {
+                e.token_ids.truncate(47);
+                e.token_ids.push(102);
+                e.segment_a_len = e.segment_a_len.min(47);
+                let keep = e.mlm_positions.iter().take_while(|&&p| p < 47).count();
+                e.mlm_positions.truncate(keep);
+                e.mlm_labels.truncate(keep);
+            }
+            e
+        })
+        .collect();
+    let info = BuildInfo {
+        recipe: RecipeInfo::new("test", serde_json::json!({})),
+        seed: 0,
+        inputs: vec![],
+        vocab: Vocab::bert_base_uncased().info(),
+        stages: serde_json::json!({}),
+    };
+    write_build(
+        dir,
+        ShardLayout {
+            examples_per_shard: 16,
+            ..ShardLayout::default()
+        },
+        info,
+        &examples,
+    )
+    .unwrap();
+    Build::open(dir).unwrap()
+}
+
+fn run(dir: &std::path::Path, steps: u64, schedule: LearningRateSchedule) -> Vec<StepLog> {
+    let device = Default::default();
+    let model = BertConfig::tiny().init::<Cpu>(7, &device);
+    let feed = StepFeed::new(Build::open(dir).unwrap(), 8);
+    let config = TrainConfig {
+        batch_size: 8,
+        schedule,
+        ..TrainConfig::reference(4)
+    };
+    let mut logs = Vec::new();
+    train(model, &feed, &config, 1..=steps, &device, |entry, _| {
+        logs.push(entry.clone());
+        Ok(())
+    })
+    .unwrap();
+    logs
+}
+
+#[test]
+fn tiny_model_trains_and_reruns_are_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 8);
+    let fast = LearningRateSchedule {
+        peak: 3e-3,
+        warmup: 0,
+        total: 1000,
+        end: 0.0,
+        power: 1.0,
+    };
+    let logs = run(dir.path(), 12, fast);
+    assert!(logs.iter().all(|l| l.loss.is_finite()));
+    // Initial losses are BERT's: ln(30522) for MLM, ln(2) for NSP.
+    assert!(
+        (logs[0].mlm_loss - 30522f64.ln()).abs() < 0.2,
+        "{}",
+        logs[0].mlm_loss
+    );
+    assert!(
+        (logs[0].nsp_loss - 2f64.ln()).abs() < 0.1,
+        "{}",
+        logs[0].nsp_loss
+    );
+    // The same 8 examples every step: the loss must fall.
+    assert!(
+        logs[11].loss < logs[1].loss - 1.0,
+        "{} -> {}",
+        logs[1].loss,
+        logs[11].loss
+    );
+    let again = run(dir.path(), 12, fast);
+    let losses = |l: &[StepLog]| l.iter().map(|e| e.loss.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        losses(&logs),
+        losses(&again),
+        "two CPU runs must be bit-identical"
+    );
+}
+
+#[test]
+fn first_step_runs_at_rate_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 16);
+    let logs = run(dir.path(), 2, LearningRateSchedule::reference());
+    assert_eq!(logs[0].lr, 0.0);
+    assert_eq!((logs[0].first_example, logs[0].last_example), (0, 7));
+    assert_eq!((logs[1].first_example, logs[1].last_example), (8, 15));
+}
+
+#[test]
+fn steps_wrap_and_batches_pad() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path(), 20);
+    let feed = StepFeed::new(b, 8);
+    let (examples, first, last) = feed.step(3).unwrap(); // positions 16..24 → 16..20, 0..4
+    assert_eq!((first, last), (16, 3));
+    let direct: Vec<_> = [16, 17, 18, 19, 0, 1, 2, 3]
+        .iter()
+        .map(|&k| feed.build().example(k).unwrap())
+        .collect();
+    assert_eq!(examples, direct);
+    let batch = collate::<Flex>(&examples, 0, &Default::default());
+    let seq = examples.iter().map(|e| e.token_ids.len()).max().unwrap();
+    assert_eq!(batch.input_ids.dims(), [8, seq]);
+    assert_eq!(
+        batch.labelled,
+        examples
+            .iter()
+            .map(|e| e.mlm_positions.len())
+            .sum::<usize>()
+    );
+    let padding = batch.padding.into_data().to_vec::<bool>().unwrap();
+    assert_eq!(padding.iter().filter(|&&p| !p).count(), batch.tokens);
+    let types: Vec<i64> = batch.token_type_ids.into_data().iter::<i64>().collect();
+    let e = &examples[0];
+    assert_eq!(types[e.segment_a_len as usize - 1], 0);
+    if (e.segment_a_len as usize) < e.token_ids.len() {
+        assert_eq!(types[e.segment_a_len as usize], 1);
+    }
+}
