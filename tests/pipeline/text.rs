@@ -45,6 +45,19 @@ impl TextFixture {
         self.root.path().join(rel)
     }
 
+    /// `pipeline prepare --recipe R --out STORE ARGS...`.
+    fn prepare_args(&self, args: &[&std::ffi::OsStr]) -> Output {
+        crate::util::run(
+            pipeline()
+                .arg("prepare")
+                .arg("--recipe")
+                .arg(self.path("recipe.toml"))
+                .arg("--out")
+                .arg(self.path("store"))
+                .args(args),
+        )
+    }
+
     fn prepare(&self, out: &str, books: &str, threads: &str) -> Output {
         crate::util::run(
             pipeline()
@@ -219,20 +232,16 @@ fn bad_inputs_are_one_line_errors_and_leave_no_store() {
         } else {
             (path.clone(), fx.path("in/bookcorpus/bookcorpus.tar.bz2"))
         };
-        let out = crate::util::run(
-            pipeline()
-                .args(["prepare", "--recipe"])
-                .arg(fx.path("recipe.toml"))
-                .arg("--out")
-                .arg(fx.path("store"))
-                .arg("--wiki")
-                .arg(&wiki)
-                .arg("--books")
-                .arg(&books),
-        )
-        .expect_code(2)
-        .expect_output(message)
-        .expect_output(name);
+        let out = fx
+            .prepare_args(&[
+                "--wiki".as_ref(),
+                wiki.as_os_str(),
+                "--books".as_ref(),
+                books.as_os_str(),
+            ])
+            .expect_code(2)
+            .expect_output(message)
+            .expect_output(name);
         assert_eq!(out.stderr.lines().count(), 1, "{name}\n{}", out.dump());
         assert!(
             !fx.path("store/store.json").exists(),
@@ -249,12 +258,7 @@ fn bad_inputs_are_one_line_errors_and_leave_no_store() {
         )],
     )
     .unwrap();
-    pipeline_run([
-        "prepare".as_ref(),
-        "--recipe".as_ref(),
-        fx.path("recipe.toml").as_os_str(),
-        "--out".as_ref(),
-        fx.path("store").as_os_str(),
+    fx.prepare_args(&[
         "--wiki".as_ref(),
         no_text.as_os_str(),
         "--books".as_ref(),
@@ -265,34 +269,18 @@ fn bad_inputs_are_one_line_errors_and_leave_no_store() {
     // A vocabulary that is not the recipe's.
     let vocab = bad_dir.join("vocab.txt");
     fs::write(&vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n").unwrap();
-    pipeline_run([
-        "prepare".as_ref(),
-        "--recipe".as_ref(),
-        fx.path("recipe.toml").as_os_str(),
-        "--out".as_ref(),
-        fx.path("store").as_os_str(),
-        "--vocab".as_ref(),
-        vocab.as_os_str(),
-    ])
-    .expect_code(2)
-    .expect_output("pass it with --vocab");
+    fx.prepare_args(&["--vocab".as_ref(), vocab.as_os_str()])
+        .expect_code(2)
+        .expect_output("pass it with --vocab");
     // Duplicate tokens in a vocabulary.
     fs::write(&vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\na\n").unwrap();
     pipeline_run(["tokenize".as_ref(), "--vocab".as_ref(), vocab.as_os_str()])
         .expect_code(2)
         .expect_output("'a' appears on lines 6 and 7");
     // Globs that match nothing.
-    pipeline_run([
-        "prepare".as_ref(),
-        "--recipe".as_ref(),
-        fx.path("recipe.toml").as_os_str(),
-        "--out".as_ref(),
-        fx.path("store").as_os_str(),
-        "--wiki".as_ref(),
-        "/nonexistent/*.parquet".as_ref(),
-    ])
-    .expect_code(2)
-    .expect_output("no file matches");
+    fx.prepare_args(&["--wiki".as_ref(), "/nonexistent/*.parquet".as_ref()])
+        .expect_code(2)
+        .expect_output("no file matches");
 }
 
 #[test]
@@ -316,12 +304,7 @@ fn non_utf8_rows_are_named() {
         builder.into_inner().unwrap().finish().unwrap()
     };
     fs::write(&archive, raw).unwrap();
-    pipeline_run([
-        "prepare".as_ref(),
-        "--recipe".as_ref(),
-        fx.path("recipe.toml").as_os_str(),
-        "--out".as_ref(),
-        fx.path("store").as_os_str(),
+    fx.prepare_args(&[
         "--wiki".as_ref(),
         fx.path("in/wikipedia/*.parquet").as_os_str(),
         "--books".as_ref(),
