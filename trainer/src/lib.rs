@@ -8,6 +8,7 @@
 //! Not yet here (see the trainer issue): Hugging Face checkpoint import/export, resume,
 //! the checkpoint schedule, `publish`, `plot`, and parity fixtures against `transformers`.
 
+pub mod checkpoint;
 pub mod data;
 pub mod model;
 pub mod schedule;
