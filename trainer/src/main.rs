@@ -1,18 +1,20 @@
 //! `trainer`: BERT pre-training (MLM + NSP) on earlyberts builds.
 //!
-//! Work in progress: `trainer run` trains on CPU (burn-flex) and logs one JSON line per
-//! step; checkpoints, Hugging Face import/export, resume and CUDA come with the trainer issue.
+//! Work in progress: `trainer run` trains on CPU (burn-flex), logs one JSON line per step and
+//! writes Hugging Face checkpoints (`OUT/stepK/`); resume, `--device`, `publish`, `plot` and
+//! CUDA come with the trainer issues.
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, bail};
 use burn::backend::{Autodiff, Flex};
 use clap::{Parser, Subcommand};
-use earlyberts_format::{Build, verify::verify_build};
+use earlyberts_format::{Build, Vocab, verify::verify_build};
 use earlyberts_trainer::{
+    checkpoint::{load_checkpoint, save_checkpoint},
     data::StepFeed,
     model::BertConfig,
-    train::{TrainConfig, train},
+    train::{TrainConfig, frozen, train},
 };
 
 #[derive(Parser)]
@@ -24,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train on a build's shards in their recorded order (CPU; no checkpoints yet).
+    /// Train on a build's shards in their recorded order (CPU), writing HF checkpoints.
     Run(RunArgs),
 }
 
@@ -48,6 +50,26 @@ struct RunArgs {
     /// Seed of the random initialisation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Steps after which to write a checkpoint, comma-separated (default: the EarlyBERTs
+    /// schedule 10, 100..=1000 by 100, 2000..=20000 by 1000, 40000); the last step is
+    /// always written.
+    #[arg(long, value_delimiter = ',', value_name = "STEPS")]
+    checkpoints: Vec<u64>,
+    /// Start from a Hugging Face checkpoint directory (`model.safetensors`), or `random`.
+    #[arg(long, value_name = "DIR|random", default_value = "random")]
+    init: String,
+    /// Where checkpoints go: OUT/stepK/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// The EarlyBERTs checkpoint steps: 10, 100–1,000 by 100, 2,000–20,000 by 1,000, 40,000.
+fn earlyberts_checkpoints() -> Vec<u64> {
+    let mut steps = vec![10];
+    steps.extend((1..=10).map(|k| 100 * k));
+    steps.extend((2..=20).map(|k| 1000 * k));
+    steps.push(40_000);
+    steps
 }
 
 fn main() -> ExitCode {
@@ -96,7 +118,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let device = Default::default();
-    let model = model_config.init::<Cpu>(args.seed, &device);
+    let model = match args.init.as_str() {
+        "random" => model_config.init::<Cpu>(args.seed, &device),
+        dir => load_checkpoint::<Cpu>(std::path::Path::new(dir), &model_config, &device)?,
+    };
+    let checkpoints = if args.checkpoints.is_empty() {
+        earlyberts_checkpoints()
+    } else {
+        args.checkpoints.clone()
+    };
+    let vocab = Vocab::bert_base_uncased();
     let feed = StepFeed::new(build, args.batch_size);
     let config = TrainConfig {
         batch_size: args.batch_size,
@@ -109,8 +140,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         &config,
         1..=args.max_steps,
         &device,
-        |entry, _| {
+        |entry, model| {
             writeln!(out, "{}", serde_json::to_string(entry)?)?;
+            if let Some(dir) = &args.out
+                && (checkpoints.contains(&entry.step) || entry.step == args.max_steps)
+            {
+                let step_dir = dir.join(format!("step{}", entry.step));
+                save_checkpoint(&step_dir, &frozen(model), &model_config, &vocab)?;
+                eprintln!("trainer: wrote {}", step_dir.display());
+            }
             Ok(())
         },
     )?;
