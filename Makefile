@@ -42,10 +42,12 @@ data: ## fetch the pinned sources, build SEEDS (LIMIT=N: first N examples), veri
 
 test: check unit-test ## everything CI runs: formatting, lints, docs, all tests, benchmarks compile
 
-check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are errors)
+check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are errors), the CUDA build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	# The GPU path must keep compiling, though no GPU runs it here (cudarc loads CUDA at run time).
+	$(CARGO) check --quiet -p earlyberts-trainer --features cuda
 
 unit-test: ## unit, property and end-to-end tests
 	$(CARGO) test --workspace
