@@ -2,8 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-use anyhow::{Context, bail};
-use earlyberts_format::Vocab;
+use anyhow::Context;
 use earlyberts_pipeline::{
     prepare::{TextPlan, prepare},
     recipe::Recipe,
@@ -11,6 +10,7 @@ use earlyberts_pipeline::{
 
 use crate::{
     GlobalArgs,
+    cmd::build::load_vocab,
     progress::{Bar, bytes_bar},
 };
 
@@ -35,19 +35,7 @@ pub struct PrepareArgs {
 
 pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
     let recipe = Recipe::load(&args.recipe)?;
-    let vocab = match &args.vocab {
-        Some(path) => Vocab::from_file(path)?,
-        None => Vocab::bert_base_uncased(),
-    };
-    if vocab.sha256() != recipe.text.vocab_sha256 {
-        bail!(
-            "recipe '{}' wants the vocabulary with sha256 {}, but '{}' has sha256 {}; pass it with --vocab",
-            args.recipe.display(),
-            recipe.text.vocab_sha256,
-            vocab.source().display(),
-            vocab.sha256()
-        );
-    }
+    let vocab = load_vocab(args.vocab.as_ref(), &recipe)?;
     let override_of = |globs: &[String]| (!globs.is_empty()).then(|| globs.to_vec());
     let inputs = recipe.input_files(
         override_of(&args.wiki).as_deref(),
