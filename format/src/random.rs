@@ -23,6 +23,9 @@ pub enum Stage {
     Mask,
     /// The trainer's random initialisation of a model (index 0).
     Init,
+    /// The trainer's dropout masks of optimizer step `index`: the stream's first draw seeds
+    /// the backend's generator at the start of the step.
+    Dropout,
 }
 
 impl Stage {
@@ -32,6 +35,7 @@ impl Stage {
             Stage::Order => "order",
             Stage::Mask => "mask",
             Stage::Init => "init",
+            Stage::Dropout => "dropout",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Hugging Face checkpoints: a model's parameters under `BertForPreTraining`'s tensor names,
 //! in safetensors, and back.
 //!
+//! Training checkpoints add `trainer_state.json` and `optimizer.bin` (see [`crate::state`]).
+//!
 //! Export writes `OUT/stepK/` through a temporary directory renamed when complete:
 //! `model.safetensors` (metadata `format: pt`; the MLM decoder is tied to the word
 //! embeddings, so, as `save_pretrained` does, only `bert.embeddings.word_embeddings.weight`
@@ -15,21 +17,28 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fs,
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use anyhow::{Context, bail};
 use burn::{
     module::Param,
     nn::{Embedding, LayerNorm, LayerNormConfig, Linear},
-    tensor::{Tensor, TensorData, backend::Backend},
+    tensor::{
+        Tensor, TensorData,
+        backend::{AutodiffBackend, Backend},
+    },
 };
 use earlyberts_format::{AtomicFile, Vocab};
 use safetensors::{Dtype, tensor::TensorView};
 
-use crate::model::{
-    BertAttention, BertConfig, BertEmbeddings, BertForPreTraining, BertLMPredictionHead, BertLayer,
-    BertModel, BertPooler,
+use crate::{
+    model::{
+        BertAttention, BertConfig, BertEmbeddings, BertForPreTraining, BertLMPredictionHead,
+        BertLayer, BertModel, BertPooler,
+    },
+    state::{BuildRef, OPTIMIZER_FILE, STATE_FILE, TrainingState, WEIGHTS_FILE, read_training},
+    train::{Trainer, frozen},
 };
 
 /// Tensors by Hugging Face name: shape and row-major f32 values.
@@ -412,13 +421,46 @@ pub fn hf_config(config: &BertConfig) -> serde_json::Value {
     })
 }
 
-/// Writes a checkpoint directory `dir` atomically (a `.tmp` sibling renamed at the end).
-pub fn save_checkpoint<B: Backend>(
-    dir: &Path,
+/// The files of a Hugging Face checkpoint directory: `model.safetensors`, `config.json`,
+/// `vocab.txt`, `tokenizer_config.json`, `special_tokens_map.json`.
+pub fn checkpoint_files<B: Backend>(
     model: &BertForPreTraining<B>,
     config: &BertConfig,
     vocab: &Vocab,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    let pretty = |v: serde_json::Value| {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).expect("JSON serialises")
+        )
+        .into_bytes()
+    };
+    let vocab_txt: String = (0..vocab.len())
+        .map(|i| format!("{}\n", vocab.token(i as u16).expect("ids below len exist")))
+        .collect();
+    Ok(vec![
+        (WEIGHTS_FILE, to_safetensors(&to_hf(model))?),
+        ("config.json", pretty(hf_config(config))),
+        ("vocab.txt", vocab_txt.into_bytes()),
+        (
+            "tokenizer_config.json",
+            pretty(
+                serde_json::json!({"do_lower_case": true, "model_max_length": 512, "tokenizer_class": "BertTokenizer"}),
+            ),
+        ),
+        (
+            "special_tokens_map.json",
+            pretty(
+                serde_json::json!({"cls_token": "[CLS]", "mask_token": "[MASK]", "pad_token": "[PAD]", "sep_token": "[SEP]", "unk_token": "[UNK]"}),
+            ),
+        ),
+    ])
+}
+
+/// Writes `files` as directory `dir`, atomically: each file is fsynced inside a `.tmp`
+/// sibling, which is renamed to `dir` at the end. A killed write leaves only the `.tmp`
+/// directory, which the next write clears.
+pub fn write_checkpoint(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
     let mut tmp = dir.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
@@ -426,28 +468,9 @@ pub fn save_checkpoint<B: Backend>(
         fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear '{}'", tmp.display()))?;
     }
     fs::create_dir_all(&tmp).with_context(|| format!("cannot create '{}'", tmp.display()))?;
-    let pretty = |v: serde_json::Value| {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&v).expect("JSON serialises")
-        )
-    };
-    let files: Vec<(&str, Vec<u8>)> = vec![
-        ("model.safetensors", to_safetensors(&to_hf(model))?),
-        ("config.json", pretty(hf_config(config)).into_bytes()),
-        ("vocab.txt", (0..vocab.len()).map(|i| format!("{}\n", vocab.token(i as u16).expect("ids below len exist"))).collect::<String>().into_bytes()),
-        (
-            "tokenizer_config.json",
-            pretty(serde_json::json!({"do_lower_case": true, "model_max_length": 512, "tokenizer_class": "BertTokenizer"})).into_bytes(),
-        ),
-        (
-            "special_tokens_map.json",
-            pretty(serde_json::json!({"cls_token": "[CLS]", "mask_token": "[MASK]", "pad_token": "[PAD]", "sep_token": "[SEP]", "unk_token": "[UNK]"})).into_bytes(),
-        ),
-    ];
     for (name, bytes) in files {
         let mut file = AtomicFile::create(tmp.join(name))?;
-        file.write_all(&bytes)?;
+        file.write_all(bytes)?;
         file.commit()?;
     }
     if dir.exists() {
@@ -455,17 +478,148 @@ pub fn save_checkpoint<B: Backend>(
     }
     fs::rename(&tmp, dir)
         .with_context(|| format!("cannot rename '{}' to '{}'", tmp.display(), dir.display()))?;
+    if let Some(parent) = dir.parent() {
+        // The rename is durable once the parent directory is.
+        fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync '{}'", parent.display()))?;
+    }
     Ok(())
 }
 
-/// Loads `model.safetensors` from a checkpoint directory into a model of `config`.
+/// Writes a Hugging Face checkpoint directory (no training state) atomically.
+pub fn save_checkpoint<B: Backend>(
+    dir: &Path,
+    model: &BertForPreTraining<B>,
+    config: &BertConfig,
+    vocab: &Vocab,
+) -> anyhow::Result<()> {
+    write_checkpoint(dir, &checkpoint_files(model, config, vocab)?)
+}
+
+/// Reads a checkpoint's weights: `model.safetensors` if present, else `pytorch_model.bin`.
+pub fn read_weights(dir: &Path) -> anyhow::Result<(PathBuf, HfTensors)> {
+    let safetensors = dir.join(WEIGHTS_FILE);
+    if safetensors.exists() {
+        let bytes = fs::read(&safetensors)
+            .with_context(|| format!("cannot read '{}'", safetensors.display()))?;
+        return Ok((safetensors.clone(), from_safetensors(&safetensors, &bytes)?));
+    }
+    let pytorch = dir.join("pytorch_model.bin");
+    if pytorch.exists() {
+        return Ok((pytorch.clone(), from_pytorch(&pytorch)?));
+    }
+    bail!(
+        "'{}' has neither model.safetensors nor pytorch_model.bin: is it a Hugging Face checkpoint directory?",
+        dir.display()
+    )
+}
+
+/// Reads a PyTorch `state_dict` file (`torch.save`'s zip format, or the legacy one); every
+/// floating-point tensor is converted to f32.
+pub fn from_pytorch(path: &Path) -> anyhow::Result<HfTensors> {
+    let reader = burn_store::pytorch::PytorchReader::new(path).map_err(|e| {
+        anyhow::anyhow!(
+            "'{}' is not a readable PyTorch checkpoint: {e}",
+            path.display()
+        )
+    })?;
+    let mut out = HfTensors::new();
+    for (name, snapshot) in reader.into_tensors() {
+        if !snapshot.dtype.is_float() {
+            if name.ends_with("position_ids") {
+                continue;
+            }
+            bail!(
+                "'{}': tensor '{name}' is {:?}, not floating point",
+                path.display(),
+                snapshot.dtype
+            );
+        }
+        let data = snapshot
+            .to_data()
+            .map_err(|e| anyhow::anyhow!("'{}': tensor '{name}': {e:?}", path.display()))?;
+        let shape = data.shape.to_vec();
+        let values = data
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("'{}': tensor '{name}': {e:?}", path.display()))?;
+        out.insert(name, (shape, values));
+    }
+    Ok(out)
+}
+
+/// Loads a checkpoint directory's weights into a model of `config`.
 pub fn load_checkpoint<B: Backend>(
     dir: &Path,
     config: &BertConfig,
     device: &B::Device,
 ) -> anyhow::Result<BertForPreTraining<B>> {
-    let path = dir.join("model.safetensors");
-    let bytes = fs::read(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
-    from_hf(config, from_safetensors(&path, &bytes)?, device)
-        .with_context(|| format!("cannot load '{}'", path.display()))
+    let (path, tensors) = read_weights(dir)?;
+    from_hf(config, tensors, device).with_context(|| format!("cannot load '{}'", path.display()))
+}
+
+/// The architecture in a checkpoint directory's `config.json`, if it has one.
+pub fn read_hf_config(dir: &Path) -> anyhow::Result<Option<BertConfig>> {
+    let path = dir.join("config.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    BertConfig::from_hf_file(&path).map(Some)
+}
+
+/// Writes checkpoint directory `dir` with the trainer's model and, beside it, the training
+/// state that `trainer run --resume dir` continues from.
+pub fn save_training<B: AutodiffBackend>(
+    dir: &Path,
+    trainer: &Trainer<B>,
+    config: &BertConfig,
+    vocab: &Vocab,
+    build: BuildRef,
+) -> anyhow::Result<TrainingState> {
+    let mut files = checkpoint_files(&frozen(trainer.model()), config, vocab)?;
+    let optimizer = trainer.optimizer_state()?;
+    let weights = &files
+        .iter()
+        .find(|(name, _)| *name == WEIGHTS_FILE)
+        .expect("checkpoint_files writes the weights")
+        .1;
+    let state = TrainingState::new(
+        trainer.position(),
+        trainer.config(),
+        config,
+        build,
+        trainer.elapsed(),
+        weights,
+        &optimizer,
+    );
+    files.push((STATE_FILE, state.to_json().into_bytes()));
+    files.push((OPTIMIZER_FILE, optimizer));
+    write_checkpoint(dir, &files)?;
+    Ok(state)
+}
+
+/// The trainer saved in checkpoint directory `dir`, after checking every file's hash.
+pub fn resume_training<B: AutodiffBackend>(
+    dir: &Path,
+    device: &B::Device,
+) -> anyhow::Result<(Trainer<B>, TrainingState)> {
+    let saved = read_training(dir)?;
+    let weights_path = dir.join(WEIGHTS_FILE);
+    let model = from_hf(
+        &saved.state.model,
+        from_safetensors(&weights_path, &saved.weights)?,
+        device,
+    )
+    .with_context(|| format!("cannot load '{}'", weights_path.display()))?;
+    let trainer = Trainer::resume(
+        model,
+        saved.state.train.clone(),
+        device,
+        saved.state.step,
+        &saved.optimizer,
+        saved.state.elapsed_s,
+    )
+    .with_context(|| format!("cannot resume from '{}'", dir.display()))?;
+    Ok((trainer, saved.state))
 }

@@ -2,16 +2,26 @@
 //! cross-entropy over labelled tokens plus the mean NSP cross-entropy, each micro-batch's
 //! loss divided by the number of micro-batches (the reference's accumulation), then one
 //! AdamW update with PyTorch semantics at the scheduled rate.
+//!
+//! A [`Trainer`] is the whole training state: model, optimizer moments and the number of
+//! steps taken (which fixes the learning rate, the data cursor and the dropout stream), so
+//! saving it and resuming gives the same bits as never stopping.
 
 use std::time::Instant;
 
+use anyhow::Context;
 use burn::{
-    module::AutodiffModule,
-    nn::loss::CrossEntropyLossConfig,
-    optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer},
+    module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId},
+    nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig},
+    optim::{
+        AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer,
+        adaptor::OptimizerAdaptor, record::AdaptorRecord,
+    },
+    record::{BinBytesRecorder, FullPrecisionSettings, Recorder},
     tensor::{ElementConversion, Tensor, backend::AutodiffBackend},
 };
-use serde::Serialize;
+use earlyberts_format::random::{Stage, Stream};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     data::{StepFeed, collate},
@@ -20,7 +30,7 @@ use crate::{
 };
 
 /// How to train.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub batch_size: u64,
     pub micro_batch: u64,
@@ -30,6 +40,8 @@ pub struct TrainConfig {
     pub epsilon: f32,
     pub weight_decay: f32,
     pub pad_id: u16,
+    /// Keys the dropout stream (docs/DETERMINISM.md); irrelevant with dropout off.
+    pub seed: u64,
 }
 
 impl TrainConfig {
@@ -44,6 +56,7 @@ impl TrainConfig {
             epsilon: 1e-8,
             weight_decay: 0.01,
             pad_id: 0,
+            seed: 0,
         }
     }
 
@@ -55,10 +68,21 @@ impl TrainConfig {
             .with_epsilon(self.epsilon)
             .with_weight_decay(self.weight_decay)
     }
+
+    /// Refuses a micro-batch that does not divide the batch.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.micro_batch > 0 && self.batch_size.is_multiple_of(self.micro_batch),
+            "--micro-batch {} does not divide the batch size {}",
+            self.micro_batch,
+            self.batch_size
+        );
+        Ok(())
+    }
 }
 
 /// One step's JSON log line.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepLog {
     pub step: u64,
     pub lr: f64,
@@ -67,6 +91,8 @@ pub struct StepLog {
     pub nsp_loss: f64,
     pub mlm_accuracy: f64,
     pub nsp_accuracy: f64,
+    /// L2 norm of the accumulated gradient, before the update.
+    pub grad_norm: f64,
     pub first_example: u64,
     pub last_example: u64,
     pub tokens: u64,
@@ -75,82 +101,195 @@ pub struct StepLog {
     pub elapsed_s: f64,
 }
 
-/// Trains `model` from step `first_step` to `last_step` (inclusive), calling `log` after
-/// every step; returns the model.
-pub fn train<B: AutodiffBackend>(
-    mut model: BertForPreTraining<B>,
-    feed: &StepFeed,
-    config: &TrainConfig,
-    steps: std::ops::RangeInclusive<u64>,
-    device: &B::Device,
-    mut log: impl FnMut(&StepLog, &BertForPreTraining<B>) -> anyhow::Result<()>,
-) -> anyhow::Result<BertForPreTraining<B>> {
-    anyhow::ensure!(
-        config.micro_batch > 0 && config.batch_size.is_multiple_of(config.micro_batch),
-        "--micro-batch {} does not divide the batch size {}",
-        config.micro_batch,
-        config.batch_size
-    );
-    let mut optimizer = config.optimizer().init::<B, BertForPreTraining<B>>();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let micro_batches = (config.batch_size / config.micro_batch) as usize;
-    let started = Instant::now();
-    for step in steps {
+type AdamWAdaptor<B> = OptimizerAdaptor<AdamW, BertForPreTraining<B>, B>;
+
+/// A model being trained, with its optimizer state and position.
+pub struct Trainer<B: AutodiffBackend> {
+    model: BertForPreTraining<B>,
+    optimizer: AdamWAdaptor<B>,
+    config: TrainConfig,
+    /// Optimizer steps already taken.
+    position: u64,
+    loss: CrossEntropyLoss<B>,
+    device: B::Device,
+    /// Wall time of earlier sessions (resume), for the log's `elapsed_s`.
+    elapsed_before: f64,
+    started: Instant,
+}
+
+impl<B: AutodiffBackend> Trainer<B> {
+    /// A trainer at step 0 with fresh optimizer moments.
+    pub fn new(
+        model: BertForPreTraining<B>,
+        config: TrainConfig,
+        device: &B::Device,
+    ) -> anyhow::Result<Trainer<B>> {
+        config.check()?;
+        Ok(Trainer {
+            model,
+            optimizer: config.optimizer().init(),
+            loss: CrossEntropyLossConfig::new().init(device),
+            config,
+            position: 0,
+            device: device.clone(),
+            elapsed_before: 0.0,
+            started: Instant::now(),
+        })
+    }
+
+    /// A trainer that continues after `position` steps, with the optimizer moments that
+    /// [`Trainer::optimizer_state`] saved for the same model.
+    pub fn resume(
+        model: BertForPreTraining<B>,
+        config: TrainConfig,
+        device: &B::Device,
+        position: u64,
+        optimizer_state: &[u8],
+        elapsed_before: f64,
+    ) -> anyhow::Result<Trainer<B>> {
+        let mut trainer = Trainer::new(model, config, device)?;
+        let moments: Vec<Option<AdaptorRecord<AdamW, B>>> =
+            BinBytesRecorder::<FullPrecisionSettings>::default()
+                .load(optimizer_state.to_vec(), device)
+                .context("the optimizer state does not load")?;
+        let ids = param_ids(&trainer.model);
+        anyhow::ensure!(
+            ids.len() == moments.len(),
+            "the optimizer state has {} parameters, the model {}",
+            moments.len(),
+            ids.len()
+        );
+        let record: <AdamWAdaptor<B> as Optimizer<BertForPreTraining<B>, B>>::Record = ids
+            .into_iter()
+            .zip(moments)
+            .filter_map(|(id, m)| m.map(|m| (id, m)))
+            .collect();
+        trainer.optimizer = trainer.optimizer.load_record(record);
+        trainer.position = position;
+        trainer.elapsed_before = elapsed_before;
+        Ok(trainer)
+    }
+
+    /// The optimizer moments, in the model's parameter order (parameter ids are random and
+    /// not stored), as bytes for [`Trainer::resume`].
+    pub fn optimizer_state(&self) -> anyhow::Result<Vec<u8>> {
+        let mut record = self.optimizer.to_record();
+        let moments: Vec<Option<AdaptorRecord<AdamW, B>>> = param_ids(&self.model)
+            .iter()
+            .map(|id| record.remove(id))
+            .collect();
+        Ok(BinBytesRecorder::<FullPrecisionSettings>::default().record(moments, ())?)
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &BertForPreTraining<B> {
+        &self.model
+    }
+
+    pub fn into_model(self) -> BertForPreTraining<B> {
+        self.model
+    }
+
+    /// Seconds of training so far, earlier sessions included.
+    pub fn elapsed(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    /// Runs the next optimizer step on its examples from `feed`.
+    pub fn step(&mut self, feed: &StepFeed) -> anyhow::Result<StepLog> {
+        let step = self.position + 1;
         let step_started = Instant::now();
         let (examples, first_example, last_example) = feed.step(step)?;
-        let mut accumulator = GradientsAccumulator::new();
-        let (mut mlm_sum, mut nsp_sum, mut mlm_hits, mut mlm_count, mut nsp_hits, mut tokens) =
-            (0.0, 0.0, 0usize, 0usize, 0usize, 0usize);
-        for chunk in examples.chunks(config.micro_batch as usize) {
-            let batch = collate::<B>(chunk, config.pad_id, device);
-            tokens += batch.tokens;
-            let out = model.forward(
-                batch.input_ids,
-                batch.token_type_ids,
-                batch.padding,
-                batch.mlm_rows,
-            );
-            let nsp_loss = loss_fn.forward(out.nsp_logits.clone(), batch.nsp_labels.clone());
-            nsp_hits += count_hits(out.nsp_logits, batch.nsp_labels);
-            let loss = if batch.labelled > 0 {
-                let mlm_loss = loss_fn.forward(out.mlm_logits.clone(), batch.mlm_labels.clone());
-                mlm_hits += count_hits(out.mlm_logits, batch.mlm_labels);
-                mlm_count += batch.labelled;
-                mlm_sum += mlm_loss.clone().into_scalar().elem::<f64>();
-                mlm_loss + nsp_loss.clone()
-            } else {
-                nsp_loss.clone()
-            };
-            nsp_sum += nsp_loss.into_scalar().elem::<f64>();
-            let loss: Tensor<B, 1> = loss.div_scalar(micro_batches as f64);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            accumulator.accumulate(&model, grads);
-        }
-        let lr = config.schedule.for_step(step);
-        model = optimizer.step(lr, model, accumulator.grads());
-        let (mlm_loss, nsp_loss) = (
-            mlm_sum / micro_batches as f64,
-            nsp_sum / micro_batches as f64,
+        // Dropout masks are a function of (seed, step) alone, so a resumed run draws the same.
+        B::seed(
+            &self.device,
+            Stream::new(self.config.seed, Stage::Dropout, step).next_u64(),
         );
+        let micro_batches = (self.config.batch_size / self.config.micro_batch) as usize;
+        let mut accumulator = GradientsAccumulator::new();
+        let mut sums = Sums::default();
+        for chunk in examples.chunks(self.config.micro_batch as usize) {
+            let grads = self.micro_step(chunk, micro_batches, &mut sums);
+            accumulator.accumulate(&self.model, grads);
+        }
+        let grads = accumulator.grads();
+        let grad_norm = grad_norm(&self.model, &grads);
+        let lr = self.config.schedule.for_step(step);
+        self.model = self.optimizer.step(lr, self.model.clone(), grads);
+        self.position = step;
+        let n = micro_batches as f64;
         let seconds = step_started.elapsed().as_secs_f64();
-        let entry = StepLog {
+        Ok(StepLog {
             step,
             lr,
-            loss: mlm_loss + nsp_loss,
-            mlm_loss,
-            nsp_loss,
-            mlm_accuracy: mlm_hits as f64 / mlm_count.max(1) as f64,
-            nsp_accuracy: nsp_hits as f64 / examples.len() as f64,
+            loss: (sums.mlm + sums.nsp) / n,
+            mlm_loss: sums.mlm / n,
+            nsp_loss: sums.nsp / n,
+            mlm_accuracy: sums.mlm_hits as f64 / sums.mlm_count.max(1) as f64,
+            nsp_accuracy: sums.nsp_hits as f64 / examples.len() as f64,
+            grad_norm,
             first_example,
             last_example,
-            tokens: tokens as u64,
+            tokens: sums.tokens as u64,
             examples_per_s: examples.len() as f64 / seconds,
-            tokens_per_s: tokens as f64 / seconds,
-            elapsed_s: started.elapsed().as_secs_f64(),
-        };
-        log(&entry, &model)?;
+            tokens_per_s: sums.tokens as f64 / seconds,
+            elapsed_s: self.elapsed(),
+        })
     }
-    Ok(model)
+
+    /// Forward and backward on one micro-batch; its loss is divided by the number of
+    /// micro-batches so that the accumulated gradient is the step's mean.
+    fn micro_step(
+        &self,
+        examples: &[earlyberts_format::Example],
+        micro_batches: usize,
+        sums: &mut Sums,
+    ) -> GradientsParams {
+        let batch = collate::<B>(examples, self.config.pad_id, &self.device);
+        sums.tokens += batch.tokens;
+        let out = self.model.forward(
+            batch.input_ids,
+            batch.token_type_ids,
+            batch.padding,
+            batch.mlm_rows,
+        );
+        let nsp_loss = self
+            .loss
+            .forward(out.nsp_logits.clone(), batch.nsp_labels.clone());
+        sums.nsp_hits += count_hits(out.nsp_logits, batch.nsp_labels);
+        sums.nsp += nsp_loss.clone().into_scalar().elem::<f64>();
+        let loss = if batch.labelled > 0 {
+            let mlm_loss = self
+                .loss
+                .forward(out.mlm_logits.clone(), batch.mlm_labels.clone());
+            sums.mlm_hits += count_hits(out.mlm_logits, batch.mlm_labels);
+            sums.mlm_count += batch.labelled;
+            sums.mlm += mlm_loss.clone().into_scalar().elem::<f64>();
+            mlm_loss + nsp_loss
+        } else {
+            nsp_loss
+        };
+        let loss: Tensor<B, 1> = loss.div_scalar(micro_batches as f64);
+        GradientsParams::from_grads(loss.backward(), &self.model)
+    }
+}
+
+#[derive(Default)]
+struct Sums {
+    mlm: f64,
+    nsp: f64,
+    mlm_hits: usize,
+    mlm_count: usize,
+    nsp_hits: usize,
+    tokens: usize,
 }
 
 fn count_hits<B: AutodiffBackend>(
@@ -165,6 +304,40 @@ fn count_hits<B: AutodiffBackend>(
         .sum()
         .into_scalar()
         .elem::<i64>() as usize
+}
+
+/// The model's parameter ids in module order.
+fn param_ids<B: AutodiffBackend>(model: &BertForPreTraining<B>) -> Vec<ParamId> {
+    struct Ids(Vec<ParamId>);
+    impl<B: burn::tensor::backend::Backend> ModuleVisitor<B> for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.push(param.id);
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    model.visit(&mut ids);
+    ids.0
+}
+
+/// The global L2 norm of `grads` over the model's parameters.
+fn grad_norm<B: AutodiffBackend>(model: &BertForPreTraining<B>, grads: &GradientsParams) -> f64 {
+    struct Norm<'a> {
+        grads: &'a GradientsParams,
+        squares: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Norm<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                self.squares += g.powi_scalar(2).sum().into_scalar().elem::<f64>();
+            }
+        }
+    }
+    let mut norm = Norm {
+        grads,
+        squares: 0.0,
+    };
+    model.visit(&mut norm);
+    norm.squares.sqrt()
 }
 
 /// The model without autodiff, for evaluation and export.

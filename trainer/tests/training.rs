@@ -7,7 +7,7 @@ use earlyberts_trainer::{
     data::{StepFeed, collate},
     model::BertConfig,
     schedule::LearningRateSchedule,
-    train::{StepLog, TrainConfig, train},
+    train::{StepLog, TrainConfig, Trainer},
 };
 
 type Cpu = Autodiff<Flex>;
@@ -57,13 +57,8 @@ fn run(dir: &std::path::Path, steps: u64, schedule: LearningRateSchedule) -> Vec
         schedule,
         ..TrainConfig::reference(4)
     };
-    let mut logs = Vec::new();
-    train(model, &feed, &config, 1..=steps, &device, |entry, _| {
-        logs.push(entry.clone());
-        Ok(())
-    })
-    .unwrap();
-    logs
+    let mut trainer = Trainer::new(model, config, &device).unwrap();
+    (0..steps).map(|_| trainer.step(&feed).unwrap()).collect()
 }
 
 #[test]

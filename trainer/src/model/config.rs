@@ -1,5 +1,8 @@
 //! [`BertConfig`]: the architecture, with Hugging Face's `config.json` field names.
 
+use std::path::Path;
+
+use anyhow::{Context, bail};
 use burn::{
     config::Config,
     module::Param,
@@ -53,6 +56,81 @@ impl BertConfig {
             .with_num_hidden_layers(2)
             .with_num_attention_heads(4)
             .with_intermediate_size(128)
+    }
+
+    /// Reads a Hugging Face BERT `config.json`. Fields it does not give keep BERT-base's
+    /// values; an architecture this model does not implement (another activation,
+    /// relative positions, another model type) is refused rather than approximated.
+    pub fn from_hf_file(path: &Path) -> anyhow::Result<BertConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read '{}'", path.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("'{}' is not JSON", path.display()))?;
+        BertConfig::from_hf(&json).with_context(|| format!("'{}'", path.display()))
+    }
+
+    /// See [`BertConfig::from_hf_file`].
+    pub fn from_hf(json: &serde_json::Value) -> anyhow::Result<BertConfig> {
+        let expect = |key: &str, allowed: &[&str]| -> anyhow::Result<()> {
+            match json.get(key) {
+                None => Ok(()),
+                Some(serde_json::Value::String(v)) if allowed.contains(&v.as_str()) => Ok(()),
+                Some(v) => bail!("{key} is {v}; this trainer implements {allowed:?}"),
+            }
+        };
+        expect("model_type", &["bert"])?;
+        expect("hidden_act", &["gelu"])?;
+        expect("position_embedding_type", &["absolute"])?;
+        let mut config = BertConfig::base();
+        let size = |key: &str, field: &mut usize| -> anyhow::Result<()> {
+            if let Some(v) = json.get(key) {
+                *field = v
+                    .as_u64()
+                    .filter(|&n| n > 0)
+                    .with_context(|| format!("{key} is {v}, not a positive integer"))?
+                    as usize;
+            }
+            Ok(())
+        };
+        size("vocab_size", &mut config.vocab_size)?;
+        size("hidden_size", &mut config.hidden_size)?;
+        size("num_hidden_layers", &mut config.num_hidden_layers)?;
+        size("num_attention_heads", &mut config.num_attention_heads)?;
+        size("intermediate_size", &mut config.intermediate_size)?;
+        size(
+            "max_position_embeddings",
+            &mut config.max_position_embeddings,
+        )?;
+        size("type_vocab_size", &mut config.type_vocab_size)?;
+        let real = |key: &str, field: &mut f64| -> anyhow::Result<()> {
+            if let Some(v) = json.get(key) {
+                *field = v
+                    .as_f64()
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .with_context(|| format!("{key} is {v}, not a positive number"))?;
+            }
+            Ok(())
+        };
+        real("layer_norm_eps", &mut config.layer_norm_eps)?;
+        real("initializer_range", &mut config.initializer_range)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses sizes the model cannot be built with.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.hidden_size.is_multiple_of(self.num_attention_heads),
+            "hidden_size {} is not a multiple of num_attention_heads {}",
+            self.hidden_size,
+            self.num_attention_heads
+        );
+        anyhow::ensure!(
+            (0.0..1.0).contains(&self.dropout),
+            "dropout {} is not in [0, 1)",
+            self.dropout
+        );
+        Ok(())
     }
 
     fn layer_norm(&self) -> LayerNormConfig {

@@ -1,0 +1,126 @@
+//! `--device cpu|cuda[:N]`: which backend trains.
+//!
+//! CPU is burn-flex; CUDA is burn-cuda, compiled only with the `cuda` feature. cudarc loads
+//! the driver at run time and panics when it cannot, so availability is probed once with
+//! the panic caught and turned into an error that says what is missing.
+
+use std::{fmt, str::FromStr};
+
+use anyhow::bail;
+
+/// A device named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<DeviceChoice> {
+        match s {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(DeviceChoice::Cuda(n)),
+                _ => bail!("--device '{s}' is not cpu, cuda or cuda:N"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Cpu => write!(f, "cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// CUDA device 0 when compiled in and usable, else the CPU.
+    pub fn default_available() -> DeviceChoice {
+        if cfg!(feature = "cuda") && DeviceChoice::Cuda(0).check().is_ok() {
+            DeviceChoice::Cuda(0)
+        } else {
+            DeviceChoice::Cpu
+        }
+    }
+
+    /// Refuses a device this binary cannot use, before any work starts.
+    pub fn check(self) -> anyhow::Result<()> {
+        match self {
+            DeviceChoice::Cpu => Ok(()),
+            DeviceChoice::Cuda(index) => cuda_available(index),
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_available(_index: usize) -> anyhow::Result<()> {
+    bail!(
+        "--device cuda: this trainer was built without CUDA; rebuild with `cargo build --release -p earlyberts-trainer --features cuda`"
+    )
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_available(index: usize) -> anyhow::Result<()> {
+    use burn::{
+        backend::{Cuda, cuda::CudaDevice},
+        tensor::Tensor,
+    };
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::panic::catch_unwind(|| {
+        let device = CudaDevice::new(index);
+        let t = Tensor::<Cuda, 1>::ones([4], &device);
+        t.sum().into_scalar()
+    });
+    std::panic::set_hook(hook);
+    match probe {
+        Ok(sum) if sum == 4.0 => Ok(()),
+        Ok(sum) => bail!("--device cuda:{index}: a test sum gave {sum}, not 4"),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown error");
+            let why = why.lines().next().unwrap_or(why);
+            bail!(
+                "--device cuda:{index}: no usable CUDA device ({why}); check the NVIDIA driver or use --device cpu"
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_devices() {
+        assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+        assert_eq!(
+            "cuda".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(0)
+        );
+        assert_eq!(
+            "cuda:3".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(3)
+        );
+        for bad in ["gpu", "cuda:", "cuda:x", "CPU", ""] {
+            assert!(bad.parse::<DeviceChoice>().is_err(), "{bad}");
+        }
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_the_feature_is_refused() {
+        let err = DeviceChoice::Cuda(0).check().unwrap_err().to_string();
+        assert!(err.contains("--features cuda"), "{err}");
+        assert_eq!(DeviceChoice::default_available(), DeviceChoice::Cpu);
+    }
+}

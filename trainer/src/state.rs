@@ -1,0 +1,140 @@
+//! The training state saved beside each checkpoint's weights, for `trainer run --resume`.
+//!
+//! Two files in the checkpoint directory: `trainer_state.json` ([`TrainingState`]: the step,
+//! the training and model configuration, which build the data came from, and the xxh3-128
+//! hashes of the weights and the optimizer file) and `optimizer.bin` (AdamW's moments in the
+//! model's parameter order, burn's bincode record). Both files are checked against the
+//! recorded hashes before anything is loaded, so a truncated or altered state is refused
+//! rather than resumed from.
+
+use std::{fs, path::Path};
+
+use anyhow::{Context, bail};
+use earlyberts_format::{Manifest, PayloadHash};
+use serde::{Deserialize, Serialize};
+
+use crate::{model::BertConfig, train::TrainConfig};
+
+pub const STATE_FILE: &str = "trainer_state.json";
+pub const OPTIMIZER_FILE: &str = "optimizer.bin";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+const FORMAT: u32 = 1;
+
+/// Which build a run trains on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildRef {
+    pub recipe: String,
+    pub seed: u64,
+    pub examples: u64,
+    pub root_hash: PayloadHash,
+}
+
+impl BuildRef {
+    pub fn of(manifest: &Manifest) -> BuildRef {
+        BuildRef {
+            recipe: manifest.recipe.name.clone(),
+            seed: manifest.seed,
+            examples: manifest.len(),
+            root_hash: manifest.root_hash,
+        }
+    }
+}
+
+/// Everything besides the weights that a resumed run needs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingState {
+    pub format: u32,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// The global index of the next example to train on.
+    pub next_example: u64,
+    pub train: TrainConfig,
+    pub model: BertConfig,
+    pub build: BuildRef,
+    /// Training wall time so far, in seconds.
+    pub elapsed_s: f64,
+    pub weights_hash: PayloadHash,
+    pub optimizer_hash: PayloadHash,
+}
+
+impl TrainingState {
+    /// The state after `step` steps; `weights` and `optimizer` are the bytes of the two
+    /// files it describes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        step: u64,
+        train: &TrainConfig,
+        model: &BertConfig,
+        build: BuildRef,
+        elapsed_s: f64,
+        weights: &[u8],
+        optimizer: &[u8],
+    ) -> TrainingState {
+        TrainingState {
+            format: FORMAT,
+            step,
+            next_example: (step * train.batch_size) % build.examples.max(1),
+            train: train.clone(),
+            model: model.clone(),
+            build,
+            elapsed_s,
+            weights_hash: PayloadHash::of(weights),
+            optimizer_hash: PayloadHash::of(optimizer),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(self).expect("the state serialises")
+        )
+    }
+}
+
+/// A checkpoint's training state and the verified bytes of its weights and moments.
+pub struct SavedTraining {
+    pub state: TrainingState,
+    pub weights: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+/// Reads and checks the training state of checkpoint directory `dir`.
+pub fn read_training(dir: &Path) -> anyhow::Result<SavedTraining> {
+    let path = dir.join(STATE_FILE);
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read '{}': --resume needs a checkpoint written by `trainer run`",
+            path.display()
+        )
+    })?;
+    let state: TrainingState = serde_json::from_str(&text)
+        .with_context(|| format!("'{}' is not a valid training state", path.display()))?;
+    if state.format != FORMAT {
+        bail!(
+            "'{}' has state format {}, this trainer reads {FORMAT}",
+            path.display(),
+            state.format
+        );
+    }
+    let read_checked = |name: &str, expected: PayloadHash| -> anyhow::Result<Vec<u8>> {
+        let path = dir.join(name);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
+        let found = PayloadHash::of(&bytes);
+        if found != expected {
+            bail!(
+                "'{}' has hash {found}, {STATE_FILE} records {expected}: the checkpoint is damaged; resume from an earlier one",
+                path.display()
+            );
+        }
+        Ok(bytes)
+    };
+    let weights = read_checked(WEIGHTS_FILE, state.weights_hash)?;
+    let optimizer = read_checked(OPTIMIZER_FILE, state.optimizer_hash)?;
+    Ok(SavedTraining {
+        state,
+        weights,
+        optimizer,
+    })
+}
