@@ -4,6 +4,8 @@ CARGO ?= cargo
 
 PIPELINE ?= target/release/pipeline
 BUILD_PIPELINE ?= $(CARGO) build --release --quiet -p earlyberts-pipeline
+TRAINER ?= target/release/trainer
+BUILD_TRAINER ?= $(CARGO) build --release --quiet -p earlyberts-trainer
 DEMO = demo
 DATA ?= data
 SEEDS ?= 0 1 2 3 4
@@ -17,7 +19,7 @@ LIMIT ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-demo: ## build the bundled sample corpus (seed 1), verify it against its golden manifest, audit it, show examples
+demo: ## build the sample corpus (seed 1), verify it against its golden manifest, audit it, show examples, train `tiny` on it for 40 steps on CPU (peak rate 1e-3, warm-up 10, to see it learn)
 	$(BUILD_PIPELINE)
 	$(PIPELINE) fixture --out $(DEMO)/inputs > /dev/null
 	$(PIPELINE) build --recipe manifests/recipes/earlyberts.toml --seed 1 --out $(DEMO)/seed1 \
@@ -25,6 +27,12 @@ demo: ## build the bundled sample corpus (seed 1), verify it against its golden 
 	$(PIPELINE) verify $(DEMO)/seed1 --golden golden/fixture-earlyberts-seed1.json
 	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..3
 	@echo "demo: the build is in $(DEMO)/seed1; try: $(PIPELINE) inspect $(DEMO)/seed1 --step 1 --batch-size 4"
+	$(BUILD_TRAINER)
+	$(TRAINER) run --seed 1 --build $(DEMO)/seed1 --init random --config tiny --device cpu \
+		--batch-size 8 --micro-batch 4 --lr 1e-3 --warmup 10 --max-steps 40 --checkpoints 10,20,40 \
+		--out $(DEMO)/runs > /dev/null
+	$(TRAINER) plot $(DEMO)/runs/seed1
+	@echo "demo: checkpoints in $(DEMO)/runs/seed1/step{10,20,40} (Hugging Face format), step log in $(DEMO)/runs/seed1/log.jsonl"
 
 data: ## fetch the pinned sources, build SEEDS (LIMIT=N: first N examples), verify against golden manifests, audit
 	$(BUILD_PIPELINE)

@@ -26,7 +26,7 @@ use earlyberts_trainer::{
     data::StepFeed,
     device::DeviceChoice,
     model::BertConfig,
-    plot::{LOG_FILE, plot, read_log},
+    plot::{LOG_FILE, loss_table, plot, read_log},
     publish::publish,
     state::BuildRef,
     train::{StepLog, TrainConfig, Trainer},
@@ -91,6 +91,12 @@ struct RunArgs {
     /// Examples per forward/backward pass; must divide the batch size [default: 8].
     #[arg(long)]
     micro_batch: Option<u64>,
+    /// Peak learning rate [default: 1e-4, the reference].
+    #[arg(long, value_name = "RATE")]
+    lr: Option<f64>,
+    /// Warm-up steps of the schedule [default: 10000, the reference].
+    #[arg(long, value_name = "STEPS")]
+    warmup: Option<u64>,
     /// Dropout probability everywhere [default: 0, as the reference trained].
     #[arg(long, value_name = "P")]
     dropout: Option<f64>,
@@ -138,9 +144,12 @@ fn main() -> ExitCode {
         }),
         Command::Plot { run, out } => {
             let out = out.unwrap_or_else(|| run.join("curves.svg"));
-            read_log(&run.join(LOG_FILE))
-                .and_then(|logs| plot(&logs, &out))
-                .map(|()| eprintln!("trainer: wrote {}", out.display()))
+            read_log(&run.join(LOG_FILE)).and_then(|logs| {
+                plot(&logs, &out)?;
+                print!("{}", loss_table(&logs, 10));
+                eprintln!("trainer: wrote {}", out.display());
+                Ok(())
+            })
         }
     };
     match result {
@@ -199,6 +208,10 @@ fn plan(args: RunArgs) -> anyhow::Result<Plan> {
         (None, Some(seed)) => seed,
         (None, None) => bail!("--seed N is required (or --resume DIR)"),
     };
+    let fresh = match &resumed {
+        Some(_) => None,
+        None => Some(resolve_start(&args, seed)?),
+    };
     let build_dir = args.build.clone().unwrap_or_else(|| {
         args.data
             .join("builds")
@@ -218,10 +231,17 @@ fn plan(args: RunArgs) -> anyhow::Result<Plan> {
             for (flag, given, saved) in [
                 ("--batch-size", args.batch_size, state.train.batch_size),
                 ("--micro-batch", args.micro_batch, state.train.micro_batch),
+                ("--warmup", args.warmup, state.train.schedule.warmup),
             ] {
                 if given.is_some_and(|g| g != saved) {
                     bail!("{flag} differs from the resumed run's {saved}; drop the flag");
                 }
+            }
+            if args.lr.is_some_and(|r| r != state.train.schedule.peak) {
+                bail!(
+                    "--lr differs from the resumed run's {}; drop the flag",
+                    state.train.schedule.peak
+                );
             }
             if args.dropout.is_some_and(|p| p != state.model.dropout) {
                 bail!(
@@ -236,13 +256,28 @@ fn plan(args: RunArgs) -> anyhow::Result<Plan> {
             )
         }
         _ => {
-            let (start, model) = resolve_start(&args, seed)?;
+            let (start, model) = fresh.expect("resolved for a new run");
             let micro_batch = args.micro_batch.unwrap_or(8);
-            let train = TrainConfig {
+            let mut train = TrainConfig {
                 batch_size: args.batch_size.unwrap_or(256),
                 seed,
                 ..TrainConfig::reference(micro_batch)
             };
+            if let Some(rate) = args.lr {
+                if !(rate.is_finite() && rate > 0.0) {
+                    bail!("--lr {rate} is not a positive rate");
+                }
+                train.schedule.peak = rate;
+            }
+            if let Some(steps) = args.warmup {
+                if steps >= train.schedule.total {
+                    bail!(
+                        "--warmup {steps} is not below the schedule's {} steps",
+                        train.schedule.total
+                    );
+                }
+                train.schedule.warmup = steps;
+            }
             (model, train, start)
         }
     };

@@ -26,6 +26,25 @@ pub fn read_log(path: &Path) -> anyhow::Result<Vec<StepLog>> {
         .collect()
 }
 
+/// About `rows` evenly spaced steps of the log (the last always included) as a text table
+/// of step, learning rate and losses.
+pub fn loss_table(logs: &[StepLog], rows: usize) -> String {
+    let mut out = format!(
+        "{:>8}  {:>10}  {:>8}  {:>8}  {:>8}\n",
+        "step", "lr", "loss", "MLM", "NSP"
+    );
+    let every = logs.len().div_ceil(rows.max(1)).max(1);
+    for (i, l) in logs.iter().enumerate() {
+        if i % every == every - 1 || i + 1 == logs.len() {
+            out += &format!(
+                "{:>8}  {:>10.3e}  {:>8.4}  {:>8.4}  {:>8.4}\n",
+                l.step, l.lr, l.loss, l.mlm_loss, l.nsp_loss
+            );
+        }
+    }
+    out
+}
+
 /// One panel: named series of (step, value) over a shared step axis.
 struct Panel<'a> {
     title: &'a str,

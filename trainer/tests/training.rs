@@ -2,7 +2,10 @@
 //! bit-identical reruns, the step/example mapping and the padding of micro-batches.
 
 use burn::backend::{Autodiff, Flex};
-use earlyberts_format::{Build, BuildInfo, RecipeInfo, ShardLayout, Vocab, synthetic, write_build};
+use earlyberts_format::Build;
+
+mod common;
+use common::build;
 use earlyberts_trainer::{
     data::{StepFeed, collate},
     model::BertConfig,
@@ -11,42 +14,6 @@ use earlyberts_trainer::{
 };
 
 type Cpu = Autodiff<Flex>;
-
-fn build(dir: &std::path::Path, n: usize) -> Build {
-    let examples: Vec<_> = synthetic::examples(n, 5)
-        .into_iter()
-        .map(|mut e| {
-            // keep the tiny model fast: at most 48 tokens
-            if e.token_ids.len() > 48 {
-                e.token_ids.truncate(47);
-                e.token_ids.push(102);
-                e.segment_a_len = e.segment_a_len.min(47);
-                let keep = e.mlm_positions.iter().take_while(|&&p| p < 47).count();
-                e.mlm_positions.truncate(keep);
-                e.mlm_labels.truncate(keep);
-            }
-            e
-        })
-        .collect();
-    let info = BuildInfo {
-        recipe: RecipeInfo::new("test", serde_json::json!({})),
-        seed: 0,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        stages: serde_json::json!({}),
-    };
-    write_build(
-        dir,
-        ShardLayout {
-            examples_per_shard: 16,
-            ..ShardLayout::default()
-        },
-        info,
-        &examples,
-    )
-    .unwrap();
-    Build::open(dir).unwrap()
-}
 
 fn run(dir: &std::path::Path, steps: u64, schedule: LearningRateSchedule) -> Vec<StepLog> {
     let device = Default::default();
@@ -141,4 +108,61 @@ fn steps_wrap_and_batches_pad() {
     if (e.segment_a_len as usize) < e.token_ids.len() {
         assert_eq!(types[e.segment_a_len as usize], 1);
     }
+}
+
+/// The loss of one micro-batch, computed directly from the model.
+fn direct_loss(
+    model: &earlyberts_trainer::model::BertForPreTraining<Cpu>,
+    examples: &[earlyberts_format::Example],
+) -> f64 {
+    use burn::{nn::loss::CrossEntropyLossConfig, tensor::ElementConversion};
+    let device = Default::default();
+    let batch = collate::<Cpu>(examples, 0, &device);
+    let out = model.forward(
+        batch.input_ids,
+        batch.token_type_ids,
+        batch.padding,
+        batch.mlm_rows,
+    );
+    let ce = CrossEntropyLossConfig::new().init(&device);
+    let mlm = ce
+        .forward(out.mlm_logits, batch.mlm_labels)
+        .into_scalar()
+        .elem::<f64>();
+    let nsp = ce
+        .forward(out.nsp_logits, batch.nsp_labels)
+        .into_scalar()
+        .elem::<f64>();
+    mlm + nsp
+}
+
+#[test]
+fn micro_batches_average_their_mean_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 8);
+    let device = Default::default();
+    let feed = StepFeed::new(Build::open(dir.path()).unwrap(), 4);
+    let (examples, _, _) = feed.step(1).unwrap();
+    let model = BertConfig::tiny().init::<Cpu>(5, &device);
+    let config = |micro| TrainConfig {
+        batch_size: 4,
+        ..TrainConfig::reference(micro)
+    };
+    // Micro-batch 1: the step's loss is the mean of the four examples' own losses.
+    let mut per_example = Trainer::new(model.clone(), config(1), &device).unwrap();
+    let expected: f64 = examples
+        .iter()
+        .map(|e| direct_loss(&model, std::slice::from_ref(e)))
+        .sum::<f64>()
+        / 4.0;
+    let got = per_example.step(&feed).unwrap().loss;
+    assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    // Micro-batch 2: the mean of the two halves' losses.
+    let mut halves = Trainer::new(model.clone(), config(2), &device).unwrap();
+    let expected =
+        (direct_loss(&model, &examples[..2]) + direct_loss(&model, &examples[2..])) / 2.0;
+    let got = halves.step(&feed).unwrap().loss;
+    assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    // A micro-batch that does not divide the batch is refused.
+    assert!(Trainer::new(model, config(3), &device).is_err());
 }

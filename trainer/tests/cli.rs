@@ -1,0 +1,403 @@
+//! The `trainer` binary end to end on CPU: resume is bit-identical to an uninterrupted run
+//! (with and without dropout), the default paths of `trainer run --seed N`, publish, plot,
+//! and one-line errors for bad input.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use earlyberts_format::Vocab;
+use earlyberts_trainer::{checkpoint::save_checkpoint, model::BertConfig};
+
+mod common;
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .output()
+        .expect("the trainer runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = trainer(args);
+    assert!(
+        out.status.success(),
+        "trainer {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `args`, expects exit code 2 and a one-line `trainer: …` error containing `needle`.
+fn refused(args: &[&str], needle: &str) {
+    let out = trainer(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line expected, got {stderr}");
+    assert!(
+        lines[0].starts_with("trainer: ") && lines[0].contains(needle),
+        "{args:?}: '{needle}' not in {stderr}"
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    build: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let build = root.join("build");
+    common::build(&build, 40);
+    Fixture {
+        _dir: dir,
+        root,
+        build,
+    }
+}
+
+/// `trainer run` on the tiny config from a random init; extra arguments appended.
+fn run_args<'a>(f: &'a Fixture, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--seed",
+        "3",
+        "--init",
+        "random",
+        "--config",
+        "tiny",
+        "--build",
+        s(&f.build),
+        "--batch-size",
+        "8",
+        "--micro-batch",
+        "4",
+        "--out",
+        s(out),
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `args` with `flag`'s value replaced (or the flag removed when `value` is None).
+fn with<'a>(mut args: Vec<&'a str>, flag: &str, value: Option<&'a str>) -> Vec<&'a str> {
+    let i = args
+        .iter()
+        .position(|a| *a == flag)
+        .expect("the flag is there");
+    match value {
+        Some(v) => args[i + 1] = v,
+        None => {
+            args.drain(i..i + 2);
+        }
+    }
+    args
+}
+
+fn losses(stdout: &str) -> Vec<(u64, u64)> {
+    stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["step"].as_u64().unwrap(),
+                v["loss"].as_f64().unwrap().to_bits(),
+            )
+        })
+        .collect()
+}
+
+fn assert_same_files(a: &Path, b: &Path) {
+    for name in ["model.safetensors", "optimizer.bin"] {
+        assert!(
+            fs::read(a.join(name)).unwrap() == fs::read(b.join(name)).unwrap(),
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+#[test]
+fn resume_is_bit_identical_to_an_uninterrupted_run() {
+    let f = fixture();
+    for dropout in ["0", "0.1"] {
+        let whole = f.root.join(format!("whole-{dropout}"));
+        let first = f.root.join(format!("first-{dropout}"));
+        let d = ["--dropout", dropout];
+        let all = ok(&run_args(
+            &f,
+            &whole,
+            &[&d[..], &["--max-steps", "7", "--checkpoints", "3"]].concat(),
+        ));
+        let again = ok(&run_args(
+            &f,
+            &f.root.join(format!("again-{dropout}")),
+            &[&d[..], &["--max-steps", "7", "--checkpoints", "3"]].concat(),
+        ));
+        assert_eq!(losses(&all), losses(&again), "two runs must be identical");
+        assert_same_files(
+            &whole.join("seed3/step7"),
+            &f.root.join(format!("again-{dropout}/seed3/step7")),
+        );
+        // Stop at 3, resume to 7 (5 steps: the cursor wraps at 40 examples).
+        ok(&run_args(
+            &f,
+            &first,
+            &[&d[..], &["--max-steps", "3"]].concat(),
+        ));
+        let step3 = first.join("seed3/step3");
+        assert_same_files(&whole.join("seed3/step3"), &step3);
+        let resumed = ok(&[
+            "run",
+            "--resume",
+            s(&step3),
+            "--build",
+            s(&f.build),
+            "--max-steps",
+            "7",
+            "--quiet",
+            "--device",
+            "cpu",
+        ]);
+        assert_eq!(
+            losses(&resumed),
+            losses(&all)[3..].to_vec(),
+            "dropout {dropout}"
+        );
+        assert_same_files(&whole.join("seed3/step7"), &first.join("seed3/step7"));
+        // The run's log holds each step once.
+        let log = fs::read_to_string(first.join("seed3/log.jsonl")).unwrap();
+        assert_eq!(losses(&log), losses(&all));
+    }
+}
+
+#[test]
+fn default_paths_use_the_multiberts_checkpoint_and_the_seed_build() {
+    let f = fixture();
+    let data = f.root.join("data");
+    fs::create_dir_all(data.join("builds")).unwrap();
+    fs::rename(&f.build, data.join("builds/wikibooks-earlyberts-seed0")).unwrap();
+    let init = data.join("sources/multiberts/seed_0-step_0k");
+    fs::create_dir_all(init.parent().unwrap()).unwrap();
+    let config = BertConfig::tiny();
+    let model = config.init::<burn::backend::Flex>(11, &Default::default());
+    save_checkpoint(&init, &model, &config, &Vocab::bert_base_uncased()).unwrap();
+    let out = f.root.join("runs");
+    let args = [
+        "run",
+        "--seed",
+        "0",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--batch-size",
+        "4",
+        "--micro-batch",
+        "2",
+        "--max-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    let stdout = ok(&args);
+    assert_eq!(losses(&stdout).len(), 2);
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("seed0/step2/trainer_state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["model"]["hidden_size"], 64, "config.json of the init");
+    assert_eq!(state["next_example"], 8);
+    // Another seed has no checkpoint: the error says what to do.
+    let mut other = args.to_vec();
+    other[2] = "7";
+    refused(&other, "no MultiBERTs seed-7 checkpoint");
+}
+
+#[test]
+fn publish_makes_one_branch_per_step_and_plot_draws_the_run() {
+    let f = fixture();
+    let out = f.root.join("out");
+    ok(&run_args(
+        &f,
+        &out,
+        &["--max-steps", "4", "--checkpoints", "1,2"],
+    ));
+    let run = out.join("seed3");
+    let repo = f.root.join("repo");
+    let published = trainer(&["publish", s(&run), "--repo", s(&repo)]);
+    assert!(published.status.success(), "{published:?}");
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let branches = git(&["branch", "--format=%(refname:short)"]);
+    let mut branches: Vec<&str> = branches.lines().collect();
+    branches.sort();
+    assert_eq!(branches, ["main", "step1", "step2", "step4"]);
+    let files = git(&["ls-tree", "--name-only", "step2"]);
+    for name in [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "vocab.txt",
+        "trainer_state.json",
+    ] {
+        assert!(files.lines().any(|l| l == name), "{name} not on step2");
+    }
+    assert!(!files.contains("optimizer.bin"));
+    let size = git(&["cat-file", "-s", "step2:model.safetensors"]);
+    assert_eq!(
+        size.trim().parse::<u64>().unwrap(),
+        fs::metadata(run.join("step2/model.safetensors"))
+            .unwrap()
+            .len()
+    );
+    let card = fs::read_to_string(repo.join("README.md")).unwrap();
+    assert!(card.contains("revision=\"step2\""), "{card}");
+    assert_eq!(git(&["rev-parse", "main"]), git(&["rev-parse", "step4"]));
+    // Same checkpoints → same commits.
+    let again = f.root.join("repo2");
+    assert!(
+        trainer(&["publish", s(&run), "--repo", s(&again)])
+            .status
+            .success()
+    );
+    let head = |r: &Path| {
+        Command::new("git")
+            .arg("-C")
+            .arg(r)
+            .args(["rev-parse", "step4"])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(head(&repo), head(&again));
+    refused(&["publish", s(&run), "--repo", s(&repo)], "is not empty");
+
+    let svg = f.root.join("curves.svg");
+    assert!(
+        trainer(&["plot", s(&run), "--out", s(&svg)])
+            .status
+            .success()
+    );
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("polyline") && text.contains("loss"));
+}
+
+#[test]
+fn bad_input_gets_a_one_line_error() {
+    let f = fixture();
+    let out = f.root.join("out");
+    let base = run_args(&f, &out, &[]);
+    refused(
+        &with(base.clone(), "--micro-batch", Some("3")),
+        "--micro-batch 3 does not divide the batch size 8",
+    );
+    refused(
+        &with(base.clone(), "--device", Some("cuda")),
+        if cfg!(feature = "cuda") {
+            "no usable CUDA device"
+        } else {
+            "built without CUDA"
+        },
+    );
+    refused(
+        &with(base.clone(), "--device", Some("tpu")),
+        "is not cpu, cuda or cuda:N",
+    );
+    refused(
+        &run_args(&f, &out, &["--dropout", "1.5"]),
+        "dropout 1.5 is not in [0, 1)",
+    );
+    refused(&["run", "--init", "random"], "--seed N is required");
+    refused(
+        &[
+            "run",
+            "--seed",
+            "1",
+            "--init",
+            "random",
+            "--data",
+            s(&f.root.join("nowhere")),
+        ],
+        "is not a build (no manifest.json)",
+    );
+    // A checkpoint whose vocabulary does not match the build's.
+    let parity = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity/init");
+    let args = with(base.clone(), "--init", Some(s(&parity)));
+    // without --config, the checkpoint's config.json gives the architecture
+    refused(&with(args, "--config", None), "the model's has 512");
+    // A checkpoint missing a tensor.
+    let broken = f.root.join("broken");
+    let config = BertConfig::tiny();
+    let model = config.init::<burn::backend::Flex>(1, &Default::default());
+    save_checkpoint(&broken, &model, &config, &Vocab::bert_base_uncased()).unwrap();
+    let mut tensors = earlyberts_trainer::checkpoint::to_hf(&model);
+    tensors.remove("bert.encoder.layer.1.output.dense.bias");
+    fs::write(
+        broken.join("model.safetensors"),
+        earlyberts_trainer::checkpoint::to_safetensors(&tensors).unwrap(),
+    )
+    .unwrap();
+    let args = with(base.clone(), "--init", Some(s(&broken)));
+    refused(&args, "no tensor 'bert.encoder.layer.1.output.dense.bias'");
+    // A damaged build: one byte of a shard flipped.
+    let damaged = f.root.join("damaged");
+    copy_dir(&f.build, &damaged);
+    let shard = damaged.join(earlyberts_format::shard_file_name(1));
+    let mut bytes = fs::read(&shard).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(&shard, &bytes).unwrap();
+    refused(
+        &with(base.clone(), "--build", Some(s(&damaged))),
+        "does not verify",
+    );
+    // A damaged training state.
+    ok(&run_args(&f, &out, &["--max-steps", "1"]));
+    let step1 = out.join("seed3/step1");
+    let mut optimizer = fs::read(step1.join("optimizer.bin")).unwrap();
+    optimizer.truncate(optimizer.len() - 5);
+    fs::write(step1.join("optimizer.bin"), optimizer).unwrap();
+    refused(
+        &["run", "--resume", s(&step1), "--build", s(&f.build)],
+        "the checkpoint is damaged",
+    );
+    refused(
+        &["run", "--resume", s(&f.build), "--build", s(&f.build)],
+        "--resume needs a checkpoint written by `trainer run`",
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}

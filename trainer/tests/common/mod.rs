@@ -1,0 +1,40 @@
+//! A small synthetic build for the trainer's tests.
+
+use earlyberts_format::{Build, BuildInfo, RecipeInfo, ShardLayout, Vocab, synthetic, write_build};
+
+/// `n` synthetic examples of at most 48 tokens (to keep the tiny model fast), 16 per shard.
+pub fn build(dir: &std::path::Path, n: usize) -> Build {
+    let examples: Vec<_> = synthetic::examples(n, 5)
+        .into_iter()
+        .map(|mut e| {
+            // keep the tiny model fast: at most 48 tokens
+            if e.token_ids.len() > 48 {
+                e.token_ids.truncate(47);
+                e.token_ids.push(102);
+                e.segment_a_len = e.segment_a_len.min(47);
+                let keep = e.mlm_positions.iter().take_while(|&&p| p < 47).count();
+                e.mlm_positions.truncate(keep);
+                e.mlm_labels.truncate(keep);
+            }
+            e
+        })
+        .collect();
+    let info = BuildInfo {
+        recipe: RecipeInfo::new("test", serde_json::json!({})),
+        seed: 0,
+        inputs: vec![],
+        vocab: Vocab::bert_base_uncased().info(),
+        stages: serde_json::json!({}),
+    };
+    write_build(
+        dir,
+        ShardLayout {
+            examples_per_shard: 16,
+            ..ShardLayout::default()
+        },
+        info,
+        &examples,
+    )
+    .unwrap();
+    Build::open(dir).unwrap()
+}
