@@ -14,12 +14,20 @@ RECIPE ?= manifests/recipes/earlyberts.toml
 CORPUS ?= wikibooks
 LIMIT ?=
 
-.PHONY: help demo data test check unit-test bench
+.PHONY: help demo demo-build gpu-bundle data test check unit-test bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-demo: ## build the sample corpus (seed 1), verify it against its golden manifest, audit it, show examples, train `tiny` on it for 40 steps on CPU (peak rate 1e-3, warm-up 10, to see it learn)
+demo: demo-build ## the sample corpus built for seed 1 (see demo-build), then `tiny` trained on it for 40 steps on CPU (peak rate 1e-3, warm-up 10, to see it learn)
+	$(BUILD_TRAINER)
+	$(TRAINER) run --seed 1 --build $(DEMO)/seed1 --init random --config tiny --device cpu \
+		--batch-size 8 --micro-batch 4 --lr 1e-3 --warmup 10 --max-steps 40 --checkpoints 10,20,40 \
+		--out $(DEMO)/runs > /dev/null
+	$(TRAINER) plot $(DEMO)/runs/seed1
+	@echo "demo: checkpoints in $(DEMO)/runs/seed1/step{10,20,40} (Hugging Face format), step log in $(DEMO)/runs/seed1/log.jsonl"
+
+demo-build: ## the sample corpus built for seed 1, verified against its golden manifest, audited, a few examples shown
 	$(BUILD_PIPELINE)
 	$(PIPELINE) fixture --out $(DEMO)/inputs > /dev/null
 	$(PIPELINE) build --recipe manifests/recipes/earlyberts.toml --seed 1 --out $(DEMO)/seed1 \
@@ -27,12 +35,13 @@ demo: ## build the sample corpus (seed 1), verify it against its golden manifest
 	$(PIPELINE) verify $(DEMO)/seed1 --golden golden/fixture-earlyberts-seed1.json
 	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..3
 	@echo "demo: the build is in $(DEMO)/seed1; try: $(PIPELINE) inspect $(DEMO)/seed1 --step 1 --batch-size 4"
-	$(BUILD_TRAINER)
-	$(TRAINER) run --seed 1 --build $(DEMO)/seed1 --init random --config tiny --device cpu \
-		--batch-size 8 --micro-batch 4 --lr 1e-3 --warmup 10 --max-steps 40 --checkpoints 10,20,40 \
-		--out $(DEMO)/runs > /dev/null
-	$(TRAINER) plot $(DEMO)/runs/seed1
-	@echo "demo: checkpoints in $(DEMO)/runs/seed1/step{10,20,40} (Hugging Face format), step log in $(DEMO)/runs/seed1/log.jsonl"
+
+gpu-bundle: demo-build ## what scripts/gpu-bench.sh needs on a GPU machine: target/gpu/trainer (CUDA), demo/seed1, demo/lengths.txt
+	$(CARGO) build --profile gpu --quiet -p earlyberts-trainer --features cuda
+	n=$$(python3 -c 'import json; print(json.load(open("$(DEMO)/seed1/manifest.json"))["totals"]["examples"])'); \
+	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..$$n --format jsonl | python3 -c \
+		'import sys, json; [print(len(json.loads(l)["token_ids"])) for l in sys.stdin]' > $(DEMO)/lengths.txt
+	@ls -la target/gpu/trainer $(DEMO)/lengths.txt
 
 data: ## fetch the pinned sources, build SEEDS (LIMIT=N: first N examples), verify against golden manifests, audit
 	$(BUILD_PIPELINE)

@@ -1,6 +1,7 @@
 //! CPU training-step cost (burn-flex): full optimizer steps (forward + backward + AdamW, the
 //! [`Trainer`] the binary runs) on a build of fixed-length examples, 8 sequences × 128 tokens
-//! per step in one micro-batch, 15% of positions labelled. Prints step time, sequences/s and
+//! per step in one micro-batch, 15% of positions labelled (`trainer bench` times the same on any
+//! device and batch shape). Prints step time, sequences/s and
 //! tokens/s for `tiny` and BERT-base.
 //!
 //! `cargo bench -p earlyberts-trainer --bench step` (EARLYBERTS_BENCH_BASE=0 skips base).
@@ -8,10 +9,9 @@
 use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex};
-use earlyberts_format::{
-    Build, BuildInfo, Example, NspLabel, RecipeInfo, ShardLayout, Vocab, write_build,
-};
+use earlyberts_format::Build;
 use earlyberts_trainer::{
+    bench,
     data::StepFeed,
     model::BertConfig,
     train::{TrainConfig, Trainer},
@@ -34,46 +34,10 @@ fn main() {
     }
 }
 
-/// 64 examples of exactly SEQ tokens: [CLS] A [SEP] B [SEP], every 7th position labelled.
 fn fixed_length_build(dir: &std::path::Path) -> std::path::PathBuf {
-    let examples: Vec<Example> = (0..64)
-        .map(|k| {
-            let mut token_ids: Vec<u16> = (0..SEQ)
-                .map(|i| 1000 + ((k * SEQ + i) * 7919 % 20000) as u16)
-                .collect();
-            token_ids[0] = 101;
-            token_ids[SEQ / 2 - 1] = 102;
-            token_ids[SEQ - 1] = 102;
-            let mlm_positions: Vec<u16> = (1..SEQ as u16 - 1).filter(|p| p % 7 == 3).collect();
-            let mlm_labels = mlm_positions
-                .iter()
-                .map(|&p| token_ids[p as usize])
-                .collect();
-            for &p in &mlm_positions {
-                token_ids[p as usize] = 103;
-            }
-            Example {
-                token_ids,
-                segment_a_len: (SEQ / 2) as u16,
-                mlm_positions,
-                mlm_labels,
-                nsp_label: if k % 2 == 0 {
-                    NspLabel::IsNext
-                } else {
-                    NspLabel::RandomNext
-                },
-            }
-        })
-        .collect();
-    let info = BuildInfo {
-        recipe: RecipeInfo::new("bench", serde_json::json!({})),
-        seed: 0,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        stages: serde_json::json!({}),
-    };
     let out = dir.join("build");
-    write_build(&out, ShardLayout::default(), info, &examples).expect("the build is written");
+    bench::write_examples_build(&out, &bench::fixed_length_examples(64, SEQ))
+        .expect("the build is written");
     out
 }
 

@@ -22,6 +22,7 @@ use burn::{
 use clap::{Parser, Subcommand};
 use earlyberts_format::{Build, Vocab, verify::verify_build};
 use earlyberts_trainer::{
+    bench,
     checkpoint::{load_checkpoint, read_hf_config, resume_training, save_training},
     data::StepFeed,
     device::DeviceChoice,
@@ -52,6 +53,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         repo: PathBuf,
     },
+    /// Time full training steps (forward, backward, AdamW) on a device; prints one JSON line.
+    Bench(BenchArgs),
     /// Render a run's loss, learning-rate and throughput curves to SVG.
     Plot {
         /// The run directory (OUT/seedN) holding log.jsonl.
@@ -120,6 +123,34 @@ struct RunArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// `base`, `tiny` or a Hugging Face config.json.
+    #[arg(long, default_value = "base")]
+    config: String,
+    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when compiled in and available).
+    #[arg(long)]
+    device: Option<String>,
+    /// Examples of exactly this many tokens; or use --build.
+    #[arg(long, default_value_t = 128, conflicts_with = "build")]
+    seq: usize,
+    /// Time the first steps of this build instead (its real lengths, dynamic padding).
+    #[arg(long, value_name = "DIR")]
+    build: Option<PathBuf>,
+    #[arg(long, default_value_t = 256)]
+    batch_size: u64,
+    #[arg(long, default_value_t = 8)]
+    micro_batch: u64,
+    /// Timed steps (after --warmup untimed ones).
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// The device's peak TFLOP/s, to report MFU.
+    #[arg(long, value_name = "TFLOPS")]
+    peak_tflops: Option<f64>,
+}
+
 /// The EarlyBERTs checkpoint steps: 10, 100–1,000 by 100, 2,000–20,000 by 1,000, 40,000.
 fn earlyberts_checkpoints() -> Vec<u64> {
     let mut steps = vec![10];
@@ -142,6 +173,7 @@ fn main() -> ExitCode {
                 steps[steps.len() - 1]
             );
         }),
+        Command::Bench(args) => bench(args),
         Command::Plot { run, out } => {
             let out = out.unwrap_or_else(|| run.join("curves.svg"));
             read_log(&run.join(LOG_FILE)).and_then(|logs| {
@@ -196,6 +228,89 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         #[cfg(not(feature = "cuda"))]
         DeviceChoice::Cuda(_) => unreachable!("check() refuses CUDA without the feature"),
     }
+}
+
+fn config_named(name: &str) -> anyhow::Result<BertConfig> {
+    match name {
+        "base" => Ok(BertConfig::base()),
+        "tiny" => Ok(BertConfig::tiny()),
+        file if Path::new(file).is_file() => BertConfig::from_hf_file(Path::new(file)),
+        other => bail!("--config '{other}' is not base, tiny or a config.json file"),
+    }
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let device = match &args.device {
+        Some(name) => name.parse::<DeviceChoice>()?,
+        None => DeviceChoice::default_available(),
+    };
+    device.check()?;
+    match device {
+        DeviceChoice::Cpu => bench_on::<Autodiff<Flex>>(args, device, Default::default()),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(n) => bench_on::<Autodiff<burn::backend::Cuda>>(
+            args,
+            device,
+            burn::backend::cuda::CudaDevice::new(n),
+        ),
+        #[cfg(not(feature = "cuda"))]
+        DeviceChoice::Cuda(_) => unreachable!("check() refuses CUDA without the feature"),
+    }
+}
+
+fn bench_on<B: AutodiffBackend>(
+    args: BenchArgs,
+    choice: DeviceChoice,
+    device: B::Device,
+) -> anyhow::Result<()> {
+    let config = config_named(&args.config)?;
+    let train = TrainConfig {
+        batch_size: args.batch_size,
+        ..TrainConfig::reference(args.micro_batch)
+    };
+    train.check()?;
+    let tmp = std::env::temp_dir().join(format!("earlyberts-bench-{}", std::process::id()));
+    let (build, data) = match &args.build {
+        Some(dir) => (open_verified(dir)?, format!("build {}", dir.display())),
+        None => {
+            let n = args.batch_size as usize * (args.warmup + args.steps);
+            let examples = bench::fixed_length_examples(n, args.seq);
+            let build = bench::write_examples_build(&tmp, &examples)?;
+            (build, format!("fixed {} tokens", args.seq))
+        }
+    };
+    let feed = StepFeed::new(build, args.batch_size);
+    let model = config.init::<B>(0, &device);
+    let result = bench::bench(
+        model,
+        &config,
+        train,
+        &feed,
+        args.warmup,
+        args.steps,
+        &device,
+    );
+    let _ = fs::remove_dir_all(&tmp);
+    let (times, tokens, flops) = result?;
+    let step_s = bench::median(&times);
+    let mean_tokens = tokens.iter().sum::<u64>() as f64 / tokens.len() as f64;
+    let achieved = flops / step_s / 1e12;
+    let report = bench::BenchReport {
+        config: args.config,
+        device: choice.to_string(),
+        data,
+        batch_size: args.batch_size,
+        micro_batch: args.micro_batch,
+        steps: args.steps,
+        step_s,
+        sequences_per_s: args.batch_size as f64 / step_s,
+        tokens_per_s: mean_tokens / step_s,
+        model_tflops_per_step: flops / 1e12,
+        achieved_tflops: achieved,
+        mfu: args.peak_tflops.map(|peak| achieved / peak),
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn plan(args: RunArgs) -> anyhow::Result<Plan> {
@@ -345,10 +460,7 @@ fn resolve_start(args: &RunArgs, seed: u64) -> anyhow::Result<(Start, BertConfig
         }
     };
     let config = match args.config.as_deref() {
-        Some("base") => BertConfig::base(),
-        Some("tiny") => BertConfig::tiny(),
-        Some(file) if Path::new(file).is_file() => BertConfig::from_hf_file(Path::new(file))?,
-        Some(other) => bail!("--config '{other}' is not base, tiny or a config.json file"),
+        Some(name) => config_named(name)?,
         None => match &start {
             Start::Checkpoint(dir) => read_hf_config(dir)?.unwrap_or_else(BertConfig::base),
             _ => BertConfig::base(),

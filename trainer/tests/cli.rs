@@ -401,3 +401,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn bench_reports_throughput() {
+    let stdout = ok(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--config",
+        "tiny",
+        "--seq",
+        "32",
+        "--batch-size",
+        "4",
+        "--micro-batch",
+        "2",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--peak-tflops",
+        "1",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["data"], "fixed 32 tokens");
+    assert!(report["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert!(report["mfu"].as_f64().unwrap() > 0.0);
+}

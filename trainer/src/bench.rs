@@ -1,0 +1,149 @@
+//! `trainer bench`: the cost of full optimizer steps (forward, backward, AdamW) on the chosen
+//! device, on fixed-length synthetic examples or on the first steps of a real build.
+//!
+//! Model FLOPs count the work this model does per step: 6 FLOPs per parameter per token
+//! for the encoder's matrices (forward 2, backward 4), the attention products
+//! (QKᵀ and AV: 2 · 2 · seq · hidden per token per layer, ×3 with backward), and the MLM
+//! head on labelled positions only (6 · (hidden² + hidden · vocab) each). Embeddings,
+//! LayerNorm, softmax and the optimizer are left out, as MFU conventionally does.
+
+use std::{path::Path, time::Instant};
+
+use earlyberts_format::{
+    Build, BuildInfo, Example, NspLabel, RecipeInfo, ShardLayout, Vocab, write_build,
+};
+use serde::Serialize;
+
+use crate::{
+    data::StepFeed,
+    model::{BertConfig, BertForPreTraining},
+    train::{TrainConfig, Trainer},
+};
+use burn::tensor::backend::AutodiffBackend;
+
+/// `n` examples of exactly `seq` tokens: `[CLS] A [SEP] B [SEP]`, 15% of positions labelled.
+pub fn fixed_length_examples(n: usize, seq: usize) -> Vec<Example> {
+    assert!(seq >= 4, "an example needs at least 4 tokens");
+    (0..n)
+        .map(|k| {
+            let mut token_ids: Vec<u16> = (0..seq)
+                .map(|i| 1000 + ((k * seq + i) * 7919 % 20000) as u16)
+                .collect();
+            token_ids[0] = 101;
+            token_ids[seq / 2 - 1] = 102;
+            token_ids[seq - 1] = 102;
+            let mlm_positions: Vec<u16> = (1..seq as u16 - 1)
+                .filter(|p| (*p as usize * 20) % 133 < 20)
+                .collect();
+            let mlm_labels = mlm_positions
+                .iter()
+                .map(|&p| token_ids[p as usize])
+                .collect();
+            for &p in &mlm_positions {
+                token_ids[p as usize] = 103;
+            }
+            Example {
+                token_ids,
+                segment_a_len: (seq / 2) as u16,
+                mlm_positions,
+                mlm_labels,
+                nsp_label: if k % 2 == 0 {
+                    NspLabel::IsNext
+                } else {
+                    NspLabel::RandomNext
+                },
+            }
+        })
+        .collect()
+}
+
+/// Writes `examples` as a build at `dir`.
+pub fn write_examples_build(dir: &Path, examples: &[Example]) -> anyhow::Result<Build> {
+    let info = BuildInfo {
+        recipe: RecipeInfo::new("bench", serde_json::json!({})),
+        seed: 0,
+        inputs: vec![],
+        vocab: Vocab::bert_base_uncased().info(),
+        stages: serde_json::json!({}),
+    };
+    write_build(dir, ShardLayout::default(), info, examples)?;
+    Ok(Build::open(dir)?)
+}
+
+/// Model FLOPs of one training pass over `examples`, padded per micro-batch of `micro`.
+pub fn model_flops(config: &BertConfig, examples: &[Example], micro: usize) -> f64 {
+    let (h, f, l, v) = (
+        config.hidden_size as f64,
+        config.intermediate_size as f64,
+        config.num_hidden_layers as f64,
+        config.vocab_size as f64,
+    );
+    let per_token_matrices = 6.0 * l * (4.0 * h * h + 2.0 * h * f);
+    let mut flops = 0.0;
+    for chunk in examples.chunks(micro.max(1)) {
+        let seq = chunk.iter().map(|e| e.token_ids.len()).max().unwrap_or(0) as f64;
+        let padded_tokens = seq * chunk.len() as f64;
+        let attention = 3.0 * 4.0 * seq * h * l;
+        let labelled: usize = chunk.iter().map(|e| e.mlm_positions.len()).sum();
+        flops += padded_tokens * (per_token_matrices + attention)
+            + labelled as f64 * 6.0 * (h * h + h * v);
+    }
+    flops
+}
+
+/// What `trainer bench` prints.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub config: String,
+    pub device: String,
+    pub data: String,
+    pub batch_size: u64,
+    pub micro_batch: u64,
+    pub steps: usize,
+    /// Median seconds per optimizer step after the warm-up steps.
+    pub step_s: f64,
+    pub sequences_per_s: f64,
+    /// Real (unpadded) tokens per second.
+    pub tokens_per_s: f64,
+    pub model_tflops_per_step: f64,
+    pub achieved_tflops: f64,
+    /// `achieved_tflops` over `--peak-tflops`, when given.
+    pub mfu: Option<f64>,
+}
+
+/// Times `steps` optimizer steps after `warmup` untimed ones.
+#[allow(clippy::too_many_arguments)]
+pub fn bench<B: AutodiffBackend>(
+    model: BertForPreTraining<B>,
+    config: &BertConfig,
+    train: TrainConfig,
+    feed: &StepFeed,
+    warmup: usize,
+    steps: usize,
+    device: &B::Device,
+) -> anyhow::Result<(Vec<f64>, Vec<u64>, f64)> {
+    let micro = train.micro_batch as usize;
+    let mut trainer = Trainer::new(model, train, device)?;
+    let (mut times, mut tokens, mut flops) = (Vec::new(), Vec::new(), 0.0);
+    for i in 0..warmup + steps {
+        let step = trainer.position() + 1;
+        let started = Instant::now();
+        let log = trainer.step(feed)?;
+        // Wait for queued kernels (a GPU backend runs asynchronously).
+        B::sync(device).map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))?;
+        let seconds = started.elapsed().as_secs_f64();
+        if i >= warmup {
+            times.push(seconds);
+            tokens.push(log.tokens);
+            flops += model_flops(config, &feed.step(step)?.0, micro);
+        }
+    }
+    Ok((times, tokens, flops / steps.max(1) as f64))
+}
+
+/// The median of `values` (not empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
