@@ -14,7 +14,7 @@ RECIPE ?= manifests/recipes/earlyberts.toml
 CORPUS ?= wikibooks
 LIMIT ?=
 
-.PHONY: help demo demo-build gpu-bundle data test check unit-test bench
+.PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are error
 unit-test: ## unit, property and end-to-end tests
 	$(CARGO) test --workspace
 	$(CARGO) bench -p earlyberts-format -p earlyberts-pipeline --no-run --quiet
+
+test-slow: ## the full kill matrix: 20 SIGKILL points over a fixture build and 20 over a training run
+	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-pipeline --test integration crash::
+	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-trainer --test cli killed
 
 bench: ## run the benchmarks (criterion; results in target/criterion)
 	$(CARGO) bench --workspace

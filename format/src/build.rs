@@ -10,6 +10,11 @@
 //!
 //! [`BuildWriter`] writes shards independently of each other (so a caller can write them
 //! in parallel) and commits the manifest; [`Build`] reads examples by global index.
+//!
+//! A build in progress has no `manifest.json` (an older one is removed first) and records
+//! what it is making in `partial.json`; a re-run with the same plan keeps every shard that
+//! reads back whole with the right range ([`BuildWriter::existing_shard`]), so a killed
+//! build redoes only its unfinished shards. The commit removes `partial.json`.
 
 use std::{
     borrow::Borrow,
@@ -36,6 +41,9 @@ pub struct BuildInfo {
     pub stages: serde_json::Value,
 }
 
+/// The file that describes a build in progress.
+pub const PARTIAL_FILE: &str = "partial.json";
+
 /// Writes the shards of a build of `total_examples` examples, then its manifest.
 pub struct BuildWriter {
     dir: PathBuf,
@@ -44,20 +52,86 @@ pub struct BuildWriter {
 }
 
 impl BuildWriter {
-    /// Prepares `dir` (created if needed) for a build.
+    /// Prepares `dir` (created if needed) for a build from scratch.
     pub fn new(dir: impl Into<PathBuf>, layout: ShardLayout, total_examples: u64) -> Result<Self> {
+        Self::resumable(dir, layout, total_examples, &serde_json::Value::Null)
+    }
+
+    /// Prepares `dir` for a build described by `plan` (everything its bytes depend on).
+    /// Shards of an interrupted build with an equal plan are kept for
+    /// [`BuildWriter::existing_shard`]; any other shards are removed.
+    pub fn resumable(
+        dir: impl Into<PathBuf>,
+        layout: ShardLayout,
+        total_examples: u64,
+        plan: &serde_json::Value,
+    ) -> Result<Self> {
         let dir = dir.into();
         layout.validate().map_err(|reason| Error::InvalidExample {
             index: 0,
             reason: format!("invalid shard layout: {reason}"),
         })?;
+        let manifest = dir.join(MANIFEST_FILE);
+        if manifest.exists() {
+            fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
+        }
         let shards = dir.join(SHARD_DIR);
         fs::create_dir_all(&shards).map_err(|e| Error::io(&shards, e))?;
+        let partial = dir.join(PARTIAL_FILE);
+        let described = serde_json::json!({
+            "plan": plan,
+            "layout": layout,
+            "total_examples": total_examples,
+        });
+        let same_plan = !plan.is_null()
+            && fs::read(&partial)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| v == described);
+        for entry in fs::read_dir(&shards).map_err(|e| Error::io(&shards, e))? {
+            let path = entry.map_err(|e| Error::io(&shards, e))?.path();
+            // A killed run's temporary files are never kept; other shards only for the same plan.
+            if !same_plan || path.extension().is_some_and(|e| e == "tmp") {
+                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        if !same_plan {
+            let text = serde_json::to_string_pretty(&described).expect("JSON serialises");
+            crate::write_atomic(&partial, text.as_bytes())?;
+        }
         Ok(BuildWriter {
             dir,
             layout,
             total_examples,
         })
+    }
+
+    /// The entry of shard `index` if an interrupted run of the same plan left it whole:
+    /// it reads back completely (checksums included) and holds exactly its range. A shard
+    /// that does not is removed, to be written again.
+    pub fn existing_shard(&self, index: usize) -> Option<ShardEntry> {
+        let range = self.shard_ranges()[index].clone();
+        let path = self.dir.join(shard_file_name(index));
+        if !path.is_file() {
+            return None;
+        }
+        let stats = ShardReader::open(&path).and_then(|reader| {
+            let header = reader.header();
+            if header.first_example != range.start || reader.len() != range.end - range.start {
+                return Err(Error::NotAShard {
+                    path: path.clone(),
+                    reason: "another range".into(),
+                });
+            }
+            reader.finish()
+        });
+        match stats {
+            Ok(stats) => Some(ShardEntry::new(index, range.start, &stats)),
+            Err(_) => {
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
     }
 
     /// The global example range of every shard, in order.
@@ -97,6 +171,10 @@ impl BuildWriter {
             shards,
         );
         manifest.save(&self.dir)?;
+        let partial = self.dir.join(PARTIAL_FILE);
+        if partial.exists() {
+            fs::remove_file(&partial).map_err(|e| Error::io(&partial, e))?;
+        }
         Ok(manifest)
     }
 }

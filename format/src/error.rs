@@ -10,6 +10,9 @@ use std::{io, path::PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Another process holds the directory's lock.
+    #[error("'{}' is in use by {holder}: wait for it to finish, or write elsewhere", path.display())]
+    Locked { path: PathBuf, holder: String },
     /// An operating-system level failure on a file.
     #[error("'{}'", path.display())]
     Io {

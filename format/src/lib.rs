@@ -21,6 +21,7 @@ mod build;
 mod error;
 mod example;
 mod hash;
+mod lock;
 mod manifest;
 pub mod random;
 mod reader;
@@ -32,10 +33,11 @@ mod writer;
 
 pub use atomic::{AtomicFile, write_atomic};
 pub use batch::StepBatch;
-pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, write_build};
+pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, PARTIAL_FILE, write_build};
 pub use error::{Error, Result};
 pub use example::{Example, NspLabel, RECORD_HEADER_LEN};
 pub use hash::{PayloadHash, sha256_file, sha256_hex};
+pub use lock::{DirLock, LOCK_FILE};
 pub use manifest::{
     InputFile, MANIFEST_FILE, Manifest, RecipeInfo, SHARD_DIR, ShardEntry, Totals, VocabInfo,
     shard_file_name,

@@ -102,16 +102,30 @@ pub fn write_examples(
         });
     }
     progress.set_total(total);
-    let writer = BuildWriter::new(out, recipe.shards, total)?;
+    // Everything the shards' bytes depend on: a re-run with the same plan keeps the whole
+    // shards an interrupted run left.
+    let plan = serde_json::json!({
+        "recipe": RecipeInfo::new(recipe.name.clone(), serde_json::to_value(recipe).expect("a recipe serialises")).hash,
+        "seed": seed,
+        "store": store.manifest().inputs,
+        "vocab": store.manifest().vocab,
+        "tokens": store.manifest().totals.tokens,
+    });
+    let writer = BuildWriter::resumable(out, recipe.shards, total, &plan)?;
     let shards = writer
         .shard_ranges()
         .into_par_iter()
         .enumerate()
         .map(|(index, range)| {
-            let (mut first, mut second) = (Vec::new(), Vec::new());
             let count = range.end - range.start;
-            let examples = range.map(|k| maker.example(k, &mut first, &mut second));
-            let entry = writer.write_shard(index, examples)?;
+            let entry = match writer.existing_shard(index) {
+                Some(entry) => entry,
+                None => {
+                    let (mut first, mut second) = (Vec::new(), Vec::new());
+                    let examples = range.map(|k| maker.example(k, &mut first, &mut second));
+                    writer.write_shard(index, examples)?
+                }
+            };
             progress.advance(count);
             Ok(entry)
         })

@@ -56,6 +56,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    exit_on_interrupt();
     match run(cli) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -64,6 +65,24 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// SIGINT/SIGTERM end the process at once with a message: every file is written under a
+/// temporary name and renamed when complete, so nothing half-written is ever kept, and a
+/// re-run keeps what was finished.
+fn exit_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            eprintln!(
+                "pipeline: interrupted; finished files are kept and unfinished ones discarded: run the same command again to resume"
+            );
+            std::process::exit(130);
+        }
+    });
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -21,3 +21,6 @@ mod server;
 
 // The numpy reader printed in docs/FORMAT.md decodes shards exactly as the Rust reader does.
 mod format_doc;
+
+// Kill-and-resume, SIGTERM, a full disk and concurrent builds (issue: crash safety).
+mod crash;

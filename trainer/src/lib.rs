@@ -8,7 +8,7 @@
 //! - [`state`]: the training state beside each checkpoint, for resume.
 //! - [`device`]: `--device cpu|cuda[:N]`.
 //! - [`publish`]: a run's checkpoints as a git repository with one branch per step.
-//! - [`bench`]: timing full training steps (`trainer bench`), model FLOPs.
+//! - [`mod@bench`]: timing full training steps (`trainer bench`), model FLOPs.
 //! - [`plot`]: loss, learning-rate and throughput curves of a run as SVG.
 
 pub mod bench;

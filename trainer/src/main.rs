@@ -12,6 +12,10 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
     process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use anyhow::{Context, bail};
@@ -85,7 +89,8 @@ struct RunArgs {
     /// initial checkpoint's config.json, else base).
     #[arg(long, value_name = "base|tiny|FILE")]
     config: Option<String>,
-    /// Continue the run saved in this checkpoint directory (OUT/seedN/stepK).
+    /// Continue the run saved in this checkpoint directory (OUT/seedN/stepK), or from the
+    /// latest complete checkpoint of a run directory (OUT/seedN).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["init", "config", "seed"])]
     resume: Option<PathBuf>,
     /// Examples per optimizer step [default: 256, the reference].
@@ -313,7 +318,10 @@ fn bench_on<B: AutodiffBackend>(
     Ok(())
 }
 
-fn plan(args: RunArgs) -> anyhow::Result<Plan> {
+fn plan(mut args: RunArgs) -> anyhow::Result<Plan> {
+    if let Some(dir) = &args.resume {
+        args.resume = Some(resume_dir(dir)?);
+    }
     let resumed = match &args.resume {
         Some(dir) => Some(read_resume_state(dir)?),
         None => None,
@@ -440,6 +448,24 @@ fn read_resume_state(dir: &Path) -> anyhow::Result<earlyberts_trainer::state::Tr
     Ok(earlyberts_trainer::state::read_training(dir)?.state)
 }
 
+/// `--resume` names a checkpoint, or a run directory: then its latest complete checkpoint.
+fn resume_dir(given: &Path) -> anyhow::Result<PathBuf> {
+    if given.join(earlyberts_trainer::state::STATE_FILE).is_file() || !given.is_dir() {
+        return Ok(given.to_path_buf());
+    }
+    let latest = earlyberts_trainer::publish::checkpoints(given)?
+        .into_iter()
+        .rev()
+        .find(|(_, dir)| dir.join(earlyberts_trainer::state::STATE_FILE).is_file());
+    match latest {
+        Some((_, dir)) => Ok(dir),
+        None => bail!(
+            "'{}' has no checkpoint with a training state to resume from",
+            given.display()
+        ),
+    }
+}
+
 /// The initial model's source and architecture for a new run.
 fn resolve_start(args: &RunArgs, seed: u64) -> anyhow::Result<(Start, BertConfig)> {
     let start = match args.init.as_deref() {
@@ -509,14 +535,14 @@ fn train_on<B: AutodiffBackend>(plan: Plan, device: B::Device) -> anyhow::Result
             trainer.position()
         );
     }
-    fs::create_dir_all(&plan.run_dir)
-        .with_context(|| format!("cannot create '{}'", plan.run_dir.display()))?;
+    let _lock = earlyberts_format::DirLock::acquire(&plan.run_dir, "trainer run")?;
     let mut log = StepLogFile::open(&plan.run_dir.join(LOG_FILE), trainer.position())?;
     let build_ref = BuildRef::of(plan.build.manifest());
     let vocab = Vocab::bert_base_uncased();
     let feed = StepFeed::new(plan.build, plan.train.batch_size);
     let bar = progress_bar(trainer.position(), plan.max_steps, plan.quiet);
     let mut stdout = std::io::stdout().lock();
+    let interrupted = stop_on_interrupt();
     while trainer.position() < plan.max_steps {
         let entry = trainer.step(&feed)?;
         let line = serde_json::to_string(&entry)?;
@@ -524,14 +550,37 @@ fn train_on<B: AutodiffBackend>(plan: Plan, device: B::Device) -> anyhow::Result
         log.append(&line)?;
         bar.set_position(entry.step);
         bar.set_message(format!("loss {:.4}", entry.loss));
-        if plan.checkpoints.contains(&entry.step) || entry.step == plan.max_steps {
+        let stop = interrupted.load(Ordering::SeqCst);
+        if stop || plan.checkpoints.contains(&entry.step) || entry.step == plan.max_steps {
             let dir = plan.run_dir.join(format!("step{}", entry.step));
             save_training(&dir, &trainer, &plan.model, &vocab, build_ref.clone())?;
             bar.suspend(|| eprintln!("trainer: wrote {}", dir.display()));
+            if stop {
+                bar.finish_and_clear();
+                bail!(
+                    "interrupted after step {}, saved; continue with: trainer run --resume {}",
+                    entry.step,
+                    dir.display()
+                );
+            }
         }
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// The first SIGINT/SIGTERM asks the loop to finish its step, save a checkpoint and stop;
+/// a second one ends the process at once (checkpoints are written atomically, so the last
+/// complete one stays usable).
+fn stop_on_interrupt() -> Arc<AtomicBool> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first: exits when the flag is already set, i.e. on the second signal.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+    }
+    flag
 }
 
 fn progress_bar(position: u64, total: u64, quiet: bool) -> ProgressBar {

@@ -428,3 +428,121 @@ fn bench_reports_throughput() {
     assert!(report["tokens_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["mfu"].as_f64().unwrap() > 0.0);
 }
+
+fn kill_points() -> usize {
+    std::env::var("EARLYBERTS_KILL_POINTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+#[test]
+fn killed_training_resumes_to_identical_weights() {
+    let f = fixture();
+    let every_step: String = (1..=10)
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let extra = ["--max-steps", "10", "--checkpoints", every_step.as_str()];
+    let reference = f.root.join("reference");
+    let started = std::time::Instant::now();
+    let all = ok(&run_args(&f, &reference, &extra));
+    let duration = started.elapsed().as_secs_f64();
+    let n = kill_points();
+    let mut resumed_from = Vec::new();
+    for i in 1..=n {
+        let out = f.root.join(format!("killed{i}"));
+        let args = run_args(&f, &out, &extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let jitter = ((i * 7919) % 100) as f64 / 400.0;
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            duration * (i as f64 + jitter) / (n + 1) as f64,
+        ));
+        child.kill().ok(); // SIGKILL, between or during checkpoint writes
+        child.wait().unwrap();
+        let run = out.join("seed3");
+        let has_checkpoint = earlyberts_trainer::publish::checkpoints(&run).is_ok();
+        if has_checkpoint {
+            ok(&[
+                "run",
+                "--resume",
+                s(&run),
+                "--build",
+                s(&f.build),
+                "--max-steps",
+                "10",
+                "--checkpoints",
+                &every_step,
+                "--device",
+                "cpu",
+                "--quiet",
+            ]);
+        } else {
+            ok(&args);
+        }
+        resumed_from.push(has_checkpoint);
+        assert_same_files(&reference.join("seed3/step10"), &run.join("step10"));
+        let log = fs::read_to_string(run.join("log.jsonl")).unwrap();
+        assert_eq!(losses(&log), losses(&all), "kill point {i}");
+        let leftovers: Vec<_> = fs::read_dir(&run)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    eprintln!(
+        "{n} kill points over {duration:.2} s of training; resumed from a checkpoint {} times",
+        resumed_from.iter().filter(|r| **r).count()
+    );
+}
+
+#[test]
+fn sigint_finishes_the_step_saves_and_says_how_to_resume() {
+    use std::io::{BufRead, BufReader};
+    let f = fixture();
+    let out = f.root.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(run_args(&f, &out, &["--max-steps", "500"]))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    lines.next().unwrap().unwrap(); // step 1 done
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out_put = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out_put.stderr);
+    assert_eq!(out_put.status.code(), Some(2), "{stderr}");
+    let last = 1 + rest.len();
+    assert!(
+        stderr.contains(&format!(
+            "interrupted after step {last}, saved; continue with: trainer run --resume"
+        )),
+        "{stderr}"
+    );
+    let step = out.join(format!("seed3/step{last}"));
+    assert!(step.join("trainer_state.json").is_file());
+    let resumed = ok(&[
+        "run",
+        "--resume",
+        s(&out.join("seed3")),
+        "--build",
+        s(&f.build),
+        "--max-steps",
+        &(last + 2).to_string(),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]);
+    assert_eq!(losses(&resumed).len(), 2);
+}

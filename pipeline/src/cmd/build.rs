@@ -78,6 +78,9 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
         override_of(&args.books).as_deref(),
     )?;
     let store_dir = args.store.clone().unwrap_or_else(|| args.out.join("store"));
+    // One writer per directory; the kernel releases the locks however the process ends.
+    let _out_lock = earlyberts_format::DirLock::acquire(&args.out, "pipeline build")?;
+    let _store_lock = earlyberts_format::DirLock::acquire(&store_dir, "pipeline build")?;
 
     // Stage 1: the sentence store.
     let plan = TextPlan {

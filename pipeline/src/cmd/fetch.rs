@@ -66,6 +66,7 @@ struct FetchedFile<'a> {
 
 pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let sources = Sources::load(&args.sources)?;
+    let _lock = earlyberts_format::DirLock::acquire(&args.data_dir, "pipeline fetch")?;
     let hosts = hosts(&sources, &args.mirror)?;
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
     let offline = args.offline || std::env::var("EARLYBERTS_OFFLINE").as_deref() == Ok("1");

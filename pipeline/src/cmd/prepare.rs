@@ -49,6 +49,7 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         sentences_per_shard: recipe.text.sentences_per_shard,
         out: args.out.clone(),
     };
+    let _lock = earlyberts_format::DirLock::acquire(&plan.out, "pipeline prepare")?;
     let total: u64 = plan
         .inputs
         .iter()

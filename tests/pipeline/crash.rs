@@ -1,0 +1,279 @@
+//! Crash safety of `pipeline build`: killed with SIGKILL at points spread over a fixture build,
+//! then re-run, it finishes with the uninterrupted build's manifest and no temporary or
+//! partial file left; a re-run keeps the shards a killed run finished; SIGTERM stops with a
+//! message; a full disk (a file-size limit) is a one-line error naming the file, and a re-run
+//! with space succeeds; two builds into one directory at once: the second is refused.
+//!
+//! `make test` runs 5 kill points; `EARLYBERTS_KILL_POINTS=20` (`make test-slow`) runs more.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use crate::util::{Output, pipeline, pipeline_run, run};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Fixture {
+    root: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let root = tempfile::tempdir().unwrap();
+        pipeline_run([
+            "fixture".as_ref(),
+            "--corpus".as_ref(),
+            repo().join("tests/fixtures/corpus").as_os_str(),
+            "--out".as_ref(),
+            root.path().join("in").as_os_str(),
+        ])
+        .expect_code(0);
+        Fixture { root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// `pipeline build` of seed 1 into `out` (its own store inside), 8 examples per shard.
+    fn command(&self, out: &str) -> Command {
+        let mut command = pipeline();
+        command
+            .args([
+                "--quiet",
+                "build",
+                "--seed",
+                "1",
+                "--examples-per-shard",
+                "8",
+            ])
+            .arg("--recipe")
+            .arg(repo().join("manifests/recipes/earlyberts.toml"))
+            .arg("--out")
+            .arg(self.path(out))
+            .arg("--wiki")
+            .arg(self.path("in/wikipedia/*.parquet"))
+            .arg("--books")
+            .arg(self.path("in/bookcorpus/bookcorpus.tar.bz2"));
+        command
+    }
+
+    fn build(&self, out: &str) -> Output {
+        run(&mut self.command(out))
+    }
+
+    fn manifest(&self, out: &str) -> String {
+        fs::read_to_string(self.path(out).join("manifest.json")).unwrap()
+    }
+}
+
+/// Every file under `dir` whose name says it is unfinished.
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(leftovers(&path));
+        } else if path.extension().is_some_and(|e| e == "tmp" || e == "part")
+            || path.file_name().is_some_and(|n| n == "partial.json")
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn kill_points() -> usize {
+    std::env::var("EARLYBERTS_KILL_POINTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+#[test]
+fn killed_builds_resume_to_identical_bytes() {
+    let fx = Fixture::new();
+    let started = Instant::now();
+    fx.build("reference").expect_code(0);
+    let duration = started.elapsed();
+    let reference = fx.manifest("reference");
+    let n = kill_points();
+    let mut killed_during = Vec::new();
+    for i in 1..=n {
+        let out = format!("killed{i}");
+        // Spread over the whole build, with a deterministic jitter of up to ±25% of a gap.
+        let gap = duration.as_secs_f64() / (n + 1) as f64;
+        let jitter = ((i * 7919) % 100) as f64 / 100.0 - 0.5;
+        let at = Duration::from_secs_f64((gap * (i as f64 + jitter * 0.5)).max(0.0));
+        let mut child = fx
+            .command(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        sleep(at);
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        killed_during.push(if finished { "after the end" } else { "during" });
+        fx.build(&out).expect_code(0);
+        assert_eq!(
+            fx.manifest(&out),
+            reference,
+            "kill point {i} ({at:?}) gave another build"
+        );
+        assert_eq!(leftovers(&fx.path(&out)), Vec::<PathBuf>::new());
+        pipeline_run([
+            "verify".as_ref(),
+            fx.path(&out).as_os_str(),
+            "--golden".as_ref(),
+            fx.path("reference/manifest.json").as_os_str(),
+        ])
+        .expect_code(0);
+    }
+    eprintln!(
+        "{n} kill points over a {:.2} s build: {} during the build",
+        duration.as_secs_f64(),
+        killed_during.iter().filter(|k| **k == "during").count()
+    );
+}
+
+/// The `partial.json` a build of `out` writes while it runs (caught by killing it then).
+fn plan_of_a_killed_run(fx: &Fixture, out: &str) -> Vec<u8> {
+    let plan = fx.path(out).join("partial.json");
+    for _ in 0..20 {
+        let _ = fs::remove_dir_all(fx.path(out));
+        let mut child = fx
+            .command(out)
+            .env("RAYON_NUM_THREADS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        while !plan.exists() && child.try_wait().unwrap().is_none() {
+            sleep(Duration::from_micros(200));
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+        if let Ok(bytes) = fs::read(&plan) {
+            return bytes;
+        }
+    }
+    panic!("no run was caught between writing its plan and committing");
+}
+
+#[test]
+fn a_rerun_keeps_the_shards_a_killed_run_finished() {
+    let fx = Fixture::new();
+    let plan = plan_of_a_killed_run(&fx, "b");
+    fx.build("b").expect_code(0);
+    let reference = fx.manifest("b");
+    let mut shards: Vec<PathBuf> = fs::read_dir(fx.path("b/shards"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    shards.sort();
+    assert!(shards.len() > 10, "{} shards", shards.len());
+    // What a killed run leaves: its plan, no manifest, finished shards, a missing shard, a
+    // temporary file; and a damaged shard for good measure.
+    fs::write(fx.path("b/partial.json"), &plan).unwrap();
+    fs::remove_file(fx.path("b/manifest.json")).unwrap();
+    fs::remove_file(&shards[3]).unwrap();
+    fs::write(shards[5].with_extension("zst.tmp"), b"half a shard").unwrap();
+    let damaged = fs::read(&shards[7]).unwrap();
+    fs::write(&shards[7], &damaged[..damaged.len() / 2]).unwrap();
+    let stamp = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+    let before: Vec<_> = shards
+        .iter()
+        .map(|p| p.exists().then(|| stamp(p)))
+        .collect();
+    sleep(Duration::from_millis(20));
+    fx.build("b").expect_code(0);
+    assert_eq!(fx.manifest("b"), reference);
+    assert_eq!(leftovers(&fx.path("b")), Vec::<PathBuf>::new());
+    let rewritten: Vec<usize> = shards
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| before[*i] != Some(stamp(p)))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        rewritten,
+        vec![3, 7],
+        "only the missing and damaged shards are redone"
+    );
+}
+
+#[test]
+fn sigterm_stops_with_a_message_and_a_rerun_finishes() {
+    let fx = Fixture::new();
+    fx.build("reference").expect_code(0);
+    let child = fx
+        .command("t")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sleep(Duration::from_millis(30));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(130) {
+        assert!(
+            stderr.contains("run the same command again to resume"),
+            "{stderr}"
+        );
+    }
+    fx.build("t").expect_code(0);
+    assert_eq!(fx.manifest("t"), fx.manifest("reference"));
+    assert_eq!(leftovers(&fx.path("t")), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_a_rerun_succeeds() {
+    let fx = Fixture::new();
+    fx.build("reference").expect_code(0);
+    // A 2 KiB file-size limit stands in for a full disk: writes past it fail with EFBIG
+    // (SIGXFSZ ignored, as a shell's `trap '' XFSZ` leaves it for the child).
+    let command = fx.command("full");
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 4; trap '' XFSZ; exec \"$0\" \"$@\"")
+        .arg(program)
+        .args(args));
+    let out = out.expect_code(2);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.dump());
+    assert!(
+        out.stderr.contains("File too large") && out.stderr.contains(".tmp'"),
+        "{}",
+        out.dump()
+    );
+    // Nothing unfinished carries a final name: no manifest, and every final file is whole.
+    assert!(!fx.path("full/manifest.json").exists());
+    fx.build("full").expect_code(0);
+    assert_eq!(fx.manifest("full"), fx.manifest("reference"));
+    assert_eq!(leftovers(&fx.path("full")), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn two_builds_into_one_directory_the_second_is_refused() {
+    let fx = Fixture::new();
+    let lock = earlyberts_format::DirLock::acquire(&fx.path("busy"), "a test").unwrap();
+    fx.build("busy")
+        .expect_code(2)
+        .expect_output("is in use by a test (pid");
+    drop(lock);
+    fx.build("busy").expect_code(0);
+}
