@@ -345,6 +345,14 @@ impl Manifest {
                     s.first_example
                 ));
             }
+            let last = i + 1 == self.shards.len();
+            let per = self.layout.examples_per_shard;
+            if s.examples > per || (!last && s.examples != per) {
+                problems.push(format!(
+                    "shard {i} holds {} examples but the layout puts {per} in each shard before the last",
+                    s.examples
+                ));
+            }
             if s.nsp.is_next + s.nsp.random_next != s.examples {
                 problems.push(format!(
                     "shard {i}: NSP counts {} + {} do not add up to {} examples",

@@ -20,7 +20,7 @@ pub enum Error {
     #[error("tokenizer: {reason}")]
     Tokenizer { reason: String },
     /// A corpus file that cannot be read as the input format it should be.
-    #[error("'{}' is not a usable {format} file: {reason}", path.display())]
+    #[error("'{}' is not a usable {format} file: {}", path.display(), printable(reason))]
     Corpus {
         path: PathBuf,
         format: &'static str,
@@ -57,3 +57,23 @@ impl Error {
 
 /// The pipeline library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A reason from a reader, fit for a one-line message: readers of damaged files quote the
+/// bytes they choked on, so control characters are escaped and the text is cut at 200 chars.
+fn printable(reason: &str) -> String {
+    let mut out: String = reason
+        .chars()
+        .take(200)
+        .flat_map(|c| {
+            if c.is_control() || c == '\u{fffd}' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if reason.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}

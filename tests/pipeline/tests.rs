@@ -24,3 +24,6 @@ mod format_doc;
 
 // Kill-and-resume, SIGTERM, a full disk and concurrent builds (issue: crash safety).
 mod crash;
+
+// A table of damaged inputs for every reader, and text edge cases (issue: bad input).
+mod bad_input;

@@ -146,3 +146,50 @@ fn import_accepts_hf_variants_and_refuses_bad_tensors() {
         "{err:#}"
     );
 }
+
+#[test]
+fn damaged_checkpoint_files_are_errors_not_panics() {
+    use earlyberts_trainer::checkpoint::{from_pytorch, read_weights};
+    let (_, model) = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::path::Path::new("m.safetensors");
+    let bytes = to_safetensors(&to_hf(&model)).unwrap();
+    // Truncated at every interesting point: inside the length, the header, the data.
+    for cut in [0, 4, 8, 20, 200, bytes.len() / 2, bytes.len() - 1] {
+        let err = from_safetensors(path, &bytes[..cut]).unwrap_err();
+        assert!(format!("{err:#}").contains("'m.safetensors'"), "{err:#}");
+    }
+    // A header length that points past the end.
+    let mut huge = bytes.clone();
+    huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(from_safetensors(path, &huge).is_err());
+    // A tensor of another dtype.
+    let half = vec![0u8; 2 * 4];
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F16, vec![4], &half).unwrap();
+    let f16 = safetensors::serialize([("bert.pooler.dense.bias", view)], None).unwrap();
+    let err = from_safetensors(path, &f16).unwrap_err().to_string();
+    assert!(err.contains("is F16, only F32 is supported"), "{err}");
+    // pytorch_model.bin: truncated, and not a zip or pickle at all.
+    let parity = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/parity/init/pytorch_model.bin");
+    let bin = std::fs::read(parity).unwrap();
+    for (name, bytes) in [
+        ("truncated.bin", &bin[..bin.len() / 2]),
+        ("garbage.bin", &b"not a checkpoint"[..]),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let err = from_pytorch(&p).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains("not a readable PyTorch checkpoint"),
+            "{err}"
+        );
+    }
+    // A directory without weights.
+    let err = read_weights(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("neither model.safetensors nor pytorch_model.bin"),
+        "{err}"
+    );
+}

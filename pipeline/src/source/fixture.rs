@@ -11,7 +11,7 @@ use std::{
 };
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{Field, Schema};
 use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
 
 use crate::{Error, Result};
@@ -127,7 +127,9 @@ pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Result<()> 
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(name, _)| Field::new(*name, DataType::Utf8, false))
+            .map(|(name, column)| {
+                Field::new(*name, column.data_type().clone(), column.null_count() > 0)
+            })
             .collect::<Vec<_>>(),
     ));
     let batch = RecordBatch::try_new(
