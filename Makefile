@@ -14,7 +14,7 @@ RECIPE ?= manifests/recipes/earlyberts.toml
 CORPUS ?= wikibooks
 LIMIT ?=
 
-.PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench
+.PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,18 @@ unit-test: ## unit, property and end-to-end tests
 test-slow: ## the full kill matrix: 20 SIGKILL points over a fixture build and 20 over a training run
 	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-pipeline --test integration crash::
 	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-trainer --test cli killed
+
+fuzz-seeds: demo-build ## seed corpora for the fuzz targets from the sample build and corpus (fuzz/corpus/)
+	mkdir -p fuzz/corpus/shard_reader fuzz/corpus/manifest fuzz/corpus/splitter fuzz/corpus/tokenizer
+	cp $(DEMO)/seed1/shards/*.ebs.zst fuzz/corpus/shard_reader/
+	cp $(DEMO)/seed1/manifest.json fuzz/corpus/manifest/
+	cp tests/fixtures/corpus/*.txt fuzz/corpus/splitter/
+	cp tests/fixtures/corpus/*.txt fuzz/corpus/tokenizer/
+
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-seeds ## run every fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz)
+	cd fuzz && for t in shard_reader manifest splitter tokenizer; do \
+	  cargo +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit $$?; done
 
 bench: ## run the benchmarks (criterion; results in target/criterion)
 	$(CARGO) bench --workspace

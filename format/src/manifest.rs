@@ -441,7 +441,10 @@ mod tests {
                 sha256: "00".repeat(32),
                 size: 30522,
             },
-            ShardLayout::default(),
+            ShardLayout {
+                examples_per_shard: 3,
+                ..ShardLayout::default()
+            },
             serde_json::json!({}),
             vec![ShardEntry::new(0, 0, &stats), ShardEntry::new(1, 3, &stats)],
         )

@@ -336,8 +336,30 @@ fn read_index(path: &Path, file: &mut File, len: u64) -> Result<(BlockEntry, Vec
             "its first frame is not a 32-byte header",
         ));
     }
+    // A damaged index must not make the reader allocate gigabytes: a block can hold no more
+    // than its records' maximum size, and never more than MAX_BLOCK_PAYLOAD.
+    for (i, e) in entries.iter().enumerate() {
+        let limit = (u64::from(e.examples) * MAX_RECORD_LEN as u64).min(MAX_BLOCK_PAYLOAD);
+        if u64::from(e.payload_len) > limit {
+            return Err(Error::not_a_shard(
+                path,
+                format!(
+                    "its index says block {} holds {} bytes for {} examples (at most {limit})",
+                    i + 1,
+                    e.payload_len,
+                    e.examples
+                ),
+            ));
+        }
+    }
     Ok((header, entries))
 }
+
+/// The largest record: the header, 65,535 token ids and 65,535 labelled positions.
+const MAX_RECORD_LEN: usize = crate::RECORD_HEADER_LEN + 2 * 65_535 + 4 * 65_535;
+
+/// The largest payload a block may have (the writer's blocks are far smaller).
+pub const MAX_BLOCK_PAYLOAD: u64 = 256 << 20;
 
 fn read_at(path: &Path, file: &mut File, offset: u64, buf: &mut [u8]) -> Result<()> {
     file.seek(SeekFrom::Start(offset))

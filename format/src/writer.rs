@@ -169,8 +169,13 @@ impl ShardWriter {
     fn flush_block(&mut self) -> Result<()> {
         let too_big = |what: &str| Error::InvalidExample {
             index: self.header.first_example + self.stats.examples,
-            reason: format!("a block's {what} exceeds 4 GiB; lower examples_per_block"),
+            reason: format!(
+                "a block's {what} exceeds the format's limit; lower examples_per_block"
+            ),
         };
+        if self.block.len() as u64 > crate::reader::MAX_BLOCK_PAYLOAD {
+            return Err(too_big("payload (256 MiB)"));
+        }
         let payload_len = u32::try_from(self.block.len()).map_err(|_| too_big("payload"))?;
         self.compressed.clear();
         self.compressed

@@ -15,6 +15,7 @@ mod error;
 pub mod examples;
 pub mod fetch;
 pub mod mask;
+pub mod oracles;
 pub mod pairs;
 pub mod prepare;
 pub mod recipe;

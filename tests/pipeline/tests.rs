@@ -27,3 +27,6 @@ mod crash;
 
 // A table of damaged inputs for every reader, and text edge cases (issue: bad input).
 mod bad_input;
+
+// Inputs the fuzz targets found, replayed through the same properties.
+mod fuzz_regressions;
