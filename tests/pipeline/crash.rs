@@ -222,8 +222,9 @@ fn sigterm_stops_with_a_message_and_a_rerun_finishes() {
         .spawn()
         .unwrap();
     sleep(Duration::from_millis(30));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // the shell's built-in kill: no procps needed
+    Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();

@@ -515,8 +515,9 @@ fn sigint_finishes_the_step_saves_and_says_how_to_resume() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     lines.next().unwrap().unwrap(); // step 1 done
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // the shell's built-in kill: no procps needed
+    Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
