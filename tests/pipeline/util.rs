@@ -156,7 +156,10 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn snapshot(dir: &Path) -> String {
     let mut files = Vec::new();
     collect(dir, &mut files);
-    files.retain(|f| f.file_name().is_none_or(|n| n != earlyberts_format::LOCK_FILE));
+    files.retain(|f| {
+        f.file_name()
+            .is_none_or(|n| n != earlyberts_format::LOCK_FILE)
+    });
     files.sort();
     let mut out = String::new();
     for file in files {

@@ -386,7 +386,7 @@ fn bad_input_gets_a_one_line_error() {
     );
     refused(
         &["run", "--resume", s(&f.build), "--build", s(&f.build)],
-        "--resume needs a checkpoint written by `trainer run`",
+        "has no checkpoint directories",
     );
 }
 

@@ -182,7 +182,12 @@ fn ends_sentence(
         return !next_lower || after == marks_end;
     }
     let before = &text[line_start..marks_start];
-    let word_start = before.rfind(char::is_whitespace).map_or(0, |k| k + 1);
+    // Whitespace can be wider than one byte (U+00A0, U+3000): step over the whole character.
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(k, c)| k + c.len_utf8());
     let word = before[word_start..].trim_start_matches(OPENERS);
     if word.is_empty() {
         return !next_lower;
