@@ -530,10 +530,13 @@ fn train_on<B: AutodiffBackend>(plan: Plan, device: B::Device) -> anyhow::Result
         Start::Resume(dir) => resume_training::<B>(dir, &device)?.0,
     };
     if trainer.position() >= plan.max_steps {
-        bail!(
-            "the run is already at step {}; raise --max-steps",
-            trainer.position()
+        // A re-run of a finished run has nothing to do (as a re-run of `make data`).
+        eprintln!(
+            "trainer: the run is already at step {} (--max-steps {}): nothing to do",
+            trainer.position(),
+            plan.max_steps
         );
+        return Ok(());
     }
     let _lock = earlyberts_format::DirLock::acquire(&plan.run_dir, "trainer run")?;
     let mut log = StepLogFile::open(&plan.run_dir.join(LOG_FILE), trainer.position())?;

@@ -182,6 +182,18 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
         // The run's log holds each step once.
         let log = fs::read_to_string(first.join("seed3/log.jsonl")).unwrap();
         assert_eq!(losses(&log), losses(&all));
+        // Resuming a finished run has nothing to do.
+        let again = ok(&[
+            "run",
+            "--resume",
+            s(&first.join("seed3")),
+            "--build",
+            s(&f.build),
+            "--max-steps",
+            "7",
+            "--quiet",
+        ]);
+        assert!(again.is_empty());
     }
 }
 
