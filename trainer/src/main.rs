@@ -560,11 +560,12 @@ fn train_on<B: AutodiffBackend>(plan: Plan, device: B::Device) -> anyhow::Result
             bar.suspend(|| eprintln!("trainer: wrote {}", dir.display()));
             if stop {
                 bar.finish_and_clear();
-                bail!(
-                    "interrupted after step {}, saved; continue with: trainer run --resume {}",
+                eprintln!(
+                    "trainer: interrupted after step {}, saved; continue with: trainer run --resume {}",
                     entry.step,
                     dir.display()
                 );
+                std::process::exit(130);
             }
         }
     }

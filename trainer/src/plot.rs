@@ -78,14 +78,17 @@ pub fn plot(logs: &[StepLog], out: &Path) -> anyhow::Result<()> {
         },
     ];
     let steps = logs[0].step as f64..logs[logs.len() - 1].step.max(logs[0].step + 1) as f64;
-    let root = SVGBackend::new(out, (900, 960)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-    for (area, panel) in root.split_evenly((3, 1)).iter().zip(&panels) {
-        draw_panel(area, panel, steps.clone())
-            .map_err(|e| anyhow::anyhow!("cannot draw '{}': {e}", out.display()))?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 960)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (area, panel) in root.split_evenly((3, 1)).iter().zip(&panels) {
+            draw_panel(area, panel, steps.clone())
+                .map_err(|e| anyhow::anyhow!("cannot draw '{}': {e}", out.display()))?;
+        }
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    root.present()
-        .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}", out.display()))?;
+    earlyberts_format::write_atomic(out, svg.as_bytes())?;
     Ok(())
 }
 

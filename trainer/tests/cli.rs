@@ -535,7 +535,7 @@ fn sigint_finishes_the_step_saves_and_says_how_to_resume() {
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let out_put = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out_put.stderr);
-    assert_eq!(out_put.status.code(), Some(2), "{stderr}");
+    assert_eq!(out_put.status.code(), Some(130), "{stderr}");
     let last = 1 + rest.len();
     assert!(
         stderr.contains(&format!(

@@ -66,7 +66,6 @@ struct FetchedFile<'a> {
 
 pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let sources = Sources::load(&args.sources)?;
-    let _lock = earlyberts_format::DirLock::acquire(&args.data_dir, "pipeline fetch")?;
     let hosts = hosts(&sources, &args.mirror)?;
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
     let offline = args.offline || std::env::var("EARLYBERTS_OFFLINE").as_deref() == Ok("1");
@@ -84,6 +83,7 @@ pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let _dir_lock = earlyberts_format::DirLock::acquire(&args.data_dir, "pipeline fetch")?;
     let lock = LockFile::load(&args.lock_file)?;
     let targets = resolve_targets(&sources, &lock, &args.only, args.allow_unpinned)?;
     let backoff = std::env::var("EARLYBERTS_FETCH_BACKOFF_MS")
