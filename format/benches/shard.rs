@@ -7,8 +7,8 @@ use std::{hint::black_box, path::Path};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use earlyberts_format::{
-    BuildInfo, Example, RecipeInfo, ShardLayout, ShardReader, ShardWriter, Vocab, synthetic,
-    verify::verify_build, write_build,
+    BuildInfo, Example, ShardLayout, ShardReader, ShardWriter, synthetic, verify::verify_build,
+    write_build,
 };
 
 const EXAMPLES: usize = 20_000;
@@ -58,13 +58,7 @@ fn shard(c: &mut Criterion) {
     group.finish();
 
     let build = dir.path().join("build");
-    let info = BuildInfo {
-        recipe: RecipeInfo::new("bench", serde_json::json!({})),
-        seed: 0,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        stages: serde_json::json!({}),
-    };
+    let info = BuildInfo::synthetic("bench");
     let manifest = write_build(&build, layout(), info, &examples).unwrap();
     let mut group = c.benchmark_group("build");
     group.sample_size(10);

@@ -41,6 +41,20 @@ pub struct BuildInfo {
     pub stages: serde_json::Value,
 }
 
+impl BuildInfo {
+    /// A build of generated examples (tests, benchmarks): no inputs, the uncased BERT
+    /// vocabulary, seed 0, a recipe with no parameters named `name`.
+    pub fn synthetic(name: &str) -> BuildInfo {
+        BuildInfo {
+            recipe: RecipeInfo::new(name, serde_json::json!({})),
+            seed: 0,
+            inputs: vec![],
+            vocab: crate::Vocab::bert_base_uncased().info(),
+            stages: serde_json::json!({}),
+        }
+    }
+}
+
 /// The file that describes a build in progress.
 pub const PARTIAL_FILE: &str = "partial.json";
 

@@ -12,32 +12,20 @@ use std::{
 use arrow_array::{ArrayRef, BinaryArray, StringArray};
 use earlyberts_pipeline::source::fixture::write_parquet;
 
-use crate::util::{Fixture as BuildFixture, Output, pipeline, pipeline_run, run};
+use crate::util::{
+    Fixture as BuildFixture, Output, SampleInputs, pipeline, pipeline_run, repo, run,
+};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Inputs {
-    root: tempfile::TempDir,
-}
+/// The sample corpus's inputs in a temporary directory.
+struct Inputs(SampleInputs);
 
 impl Inputs {
     fn new() -> Inputs {
-        let root = tempfile::tempdir().unwrap();
-        pipeline_run([
-            "fixture".as_ref(),
-            "--corpus".as_ref(),
-            repo().join("tests/fixtures/corpus").as_os_str(),
-            "--out".as_ref(),
-            root.path().join("in").as_os_str(),
-        ])
-        .expect_code(0);
-        Inputs { root }
+        Inputs(SampleInputs::new())
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
+        self.0.path(rel)
     }
 
     /// `pipeline prepare` of `wiki` and `books` with `recipe` (default: the reference).

@@ -9,33 +9,18 @@ use std::{
 
 use earlyberts_format::{Manifest, RecipeInfo};
 
-use crate::util::{Output, pipeline, pipeline_run, run};
+use crate::util::{Output, SampleInputs, pipeline, pipeline_run, repo, run};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Fixture inputs, built once per test in a temp dir, and a shared sentence store.
-struct Fixture {
-    root: tempfile::TempDir,
-}
+/// The sample corpus's inputs in a temporary directory.
+struct Fixture(SampleInputs);
 
 impl Fixture {
     fn new() -> Fixture {
-        let root = tempfile::tempdir().unwrap();
-        pipeline_run([
-            "fixture".as_ref(),
-            "--corpus".as_ref(),
-            repo().join("tests/fixtures/corpus").as_os_str(),
-            "--out".as_ref(),
-            root.path().join("in").as_os_str(),
-        ])
-        .expect_code(0);
-        Fixture { root }
+        Fixture(SampleInputs::new())
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
+        self.0.path(rel)
     }
 
     fn build(&self, out: &str, seed: u64, threads: usize, recipe: &Path, extra: &[&str]) -> Output {

@@ -14,32 +14,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::util::{Output, pipeline, pipeline_run, run};
+use crate::util::{Output, SampleInputs, pipeline, pipeline_run, repo, run};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Fixture {
-    root: tempfile::TempDir,
-}
+/// The sample corpus's inputs in a temporary directory.
+struct Fixture(SampleInputs);
 
 impl Fixture {
     fn new() -> Fixture {
-        let root = tempfile::tempdir().unwrap();
-        pipeline_run([
-            "fixture".as_ref(),
-            "--corpus".as_ref(),
-            repo().join("tests/fixtures/corpus").as_os_str(),
-            "--out".as_ref(),
-            root.path().join("in").as_os_str(),
-        ])
-        .expect_code(0);
-        Fixture { root }
+        Fixture(SampleInputs::new())
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
+        self.0.path(rel)
     }
 
     /// `pipeline build` of seed 1 into `out` (its own store inside), 8 examples per shard.

@@ -11,6 +11,37 @@ use earlyberts_format::{
     BuildInfo, Example, InputFile, Manifest, RecipeInfo, ShardLayout, Vocab, write_build,
 };
 
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh temporary directory with the bundled sample corpus written under `in/` as the
+/// published formats (`pipeline fixture`): Wikipedia parquet, BookCorpus parquet and tar.bz2.
+pub struct SampleInputs {
+    root: tempfile::TempDir,
+}
+
+impl SampleInputs {
+    pub fn new() -> SampleInputs {
+        let root = tempfile::tempdir().unwrap();
+        pipeline_run([
+            "fixture".as_ref(),
+            "--corpus".as_ref(),
+            repo().join("tests/fixtures/corpus").as_os_str(),
+            "--out".as_ref(),
+            root.path().join("in").as_os_str(),
+        ])
+        .expect_code(0);
+        SampleInputs { root }
+    }
+
+    /// `rel` inside the temporary directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+}
+
 /// The `pipeline` binary built for these tests.
 pub fn pipeline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pipeline"))

@@ -9,9 +9,7 @@
 
 use std::{path::Path, time::Instant};
 
-use earlyberts_format::{
-    Build, BuildInfo, Example, NspLabel, RecipeInfo, ShardLayout, Vocab, write_build,
-};
+use earlyberts_format::{Build, BuildInfo, Example, NspLabel, ShardLayout, write_build};
 use serde::Serialize;
 
 use crate::{
@@ -59,13 +57,7 @@ pub fn fixed_length_examples(n: usize, seq: usize) -> Vec<Example> {
 
 /// Writes `examples` as a build at `dir`.
 pub fn write_examples_build(dir: &Path, examples: &[Example]) -> anyhow::Result<Build> {
-    let info = BuildInfo {
-        recipe: RecipeInfo::new("bench", serde_json::json!({})),
-        seed: 0,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        stages: serde_json::json!({}),
-    };
+    let info = BuildInfo::synthetic("bench");
     write_build(dir, ShardLayout::default(), info, examples)?;
     Ok(Build::open(dir)?)
 }

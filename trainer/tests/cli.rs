@@ -107,6 +107,26 @@ fn with<'a>(mut args: Vec<&'a str>, flag: &str, value: Option<&'a str>) -> Vec<&
     args
 }
 
+/// `trainer run --resume FROM` on the fixture's build to `max_steps`, on CPU; extra
+/// arguments appended.
+fn resume(f: &Fixture, from: &Path, max_steps: u64, extra: &[&str]) -> String {
+    let max_steps = max_steps.to_string();
+    let mut args = vec![
+        "run",
+        "--resume",
+        s(from),
+        "--build",
+        s(&f.build),
+        "--max-steps",
+        &max_steps,
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
 fn losses(stdout: &str) -> Vec<(u64, u64)> {
     stdout
         .lines()
@@ -161,18 +181,7 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
         ));
         let step3 = first.join("seed3/step3");
         assert_same_files(&whole.join("seed3/step3"), &step3);
-        let resumed = ok(&[
-            "run",
-            "--resume",
-            s(&step3),
-            "--build",
-            s(&f.build),
-            "--max-steps",
-            "7",
-            "--quiet",
-            "--device",
-            "cpu",
-        ]);
+        let resumed = resume(&f, &step3, 7, &[]);
         assert_eq!(
             losses(&resumed),
             losses(&all)[3..].to_vec(),
@@ -183,16 +192,7 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
         let log = fs::read_to_string(first.join("seed3/log.jsonl")).unwrap();
         assert_eq!(losses(&log), losses(&all));
         // Resuming a finished run has nothing to do.
-        let again = ok(&[
-            "run",
-            "--resume",
-            s(&first.join("seed3")),
-            "--build",
-            s(&f.build),
-            "--max-steps",
-            "7",
-            "--quiet",
-        ]);
+        let again = resume(&f, &first.join("seed3"), 7, &[]);
         assert!(again.is_empty());
     }
 }
@@ -480,20 +480,7 @@ fn killed_training_resumes_to_identical_weights() {
         let run = out.join("seed3");
         let has_checkpoint = earlyberts_trainer::publish::checkpoints(&run).is_ok();
         if has_checkpoint {
-            ok(&[
-                "run",
-                "--resume",
-                s(&run),
-                "--build",
-                s(&f.build),
-                "--max-steps",
-                "10",
-                "--checkpoints",
-                &every_step,
-                "--device",
-                "cpu",
-                "--quiet",
-            ]);
+            resume(&f, &run, 10, &["--checkpoints", &every_step]);
         } else {
             ok(&args);
         }
@@ -545,17 +532,6 @@ fn sigint_finishes_the_step_saves_and_says_how_to_resume() {
     );
     let step = out.join(format!("seed3/step{last}"));
     assert!(step.join("trainer_state.json").is_file());
-    let resumed = ok(&[
-        "run",
-        "--resume",
-        s(&out.join("seed3")),
-        "--build",
-        s(&f.build),
-        "--max-steps",
-        &(last + 2).to_string(),
-        "--device",
-        "cpu",
-        "--quiet",
-    ]);
+    let resumed = resume(&f, &out.join("seed3"), last as u64 + 2, &[]);
     assert_eq!(losses(&resumed).len(), 2);
 }

@@ -12,9 +12,7 @@ use burn::{
     backend::{Autodiff, Flex},
     tensor::Tensor,
 };
-use earlyberts_format::{
-    Build, BuildInfo, Example, NspLabel, RecipeInfo, ShardLayout, Vocab, write_build,
-};
+use earlyberts_format::{Example, NspLabel, Vocab};
 use earlyberts_trainer::{
     checkpoint::{
         HfTensors, from_hf, from_pytorch, from_safetensors, load_checkpoint, read_hf_config,
@@ -122,15 +120,8 @@ fn forward_and_loss_match_transformers() {
 
 fn fixture_trainer(dir: &Path, micro_batch: u64) -> (Trainer<Cpu>, StepFeed) {
     let examples = examples();
-    let info = BuildInfo {
-        recipe: RecipeInfo::new("parity", serde_json::json!({})),
-        seed: 0,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        stages: serde_json::json!({}),
-    };
-    write_build(dir, ShardLayout::default(), info, &examples).unwrap();
-    let feed = StepFeed::new(Build::open(dir).unwrap(), examples.len() as u64);
+    let build = earlyberts_trainer::bench::write_examples_build(dir, &examples).unwrap();
+    let feed = StepFeed::new(build, examples.len() as u64);
     // The fixture's schedule: the reference's shape with warm-up 2 and total 10.
     let train = TrainConfig {
         batch_size: examples.len() as u64,

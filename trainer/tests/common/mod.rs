@@ -1,6 +1,6 @@
 //! A small synthetic build for the trainer's tests.
 
-use earlyberts_format::{Build, BuildInfo, RecipeInfo, ShardLayout, Vocab, synthetic, write_build};
+use earlyberts_format::{Build, BuildInfo, ShardLayout, synthetic, write_build};
 
 /// `n` synthetic examples of at most 48 tokens (to keep the tiny model fast), 16 per shard.
 pub fn build(dir: &std::path::Path, n: usize) -> Build {
@@ -19,13 +19,7 @@ pub fn build(dir: &std::path::Path, n: usize) -> Build {
             e
         })
         .collect();
-    let info = BuildInfo {
-        recipe: RecipeInfo::new("test", serde_json::json!({})),
-        seed: 0,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        stages: serde_json::json!({}),
-    };
+    let info = BuildInfo::synthetic("test");
     write_build(
         dir,
         ShardLayout {
