@@ -84,9 +84,10 @@ fn damaged_corpora_are_one_line_errors() {
     );
     // parquet: wrong magic at the end
     let good = fs::read(fx.path("in/wikipedia/train-00000-of-00001.parquet")).unwrap();
+    // A parquet file ends with the magic `PAR1`; change it to `PAR0`.
     let mut magic = good.clone();
     let n = magic.len();
-    magic[n - 4..].copy_from_slice(b"XXXX");
+    magic[n - 4..].copy_from_slice(b"PAR0");
     let wrong_magic = bad.join("magic.parquet");
     fs::write(&wrong_magic, magic).unwrap();
     one_line_error(
