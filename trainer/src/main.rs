@@ -444,8 +444,9 @@ fn plan(mut args: RunArgs) -> anyhow::Result<Plan> {
 }
 
 fn read_resume_state(dir: &Path) -> anyhow::Result<earlyberts_trainer::state::TrainingState> {
-    // Hashes are checked again when the trainer loads; this read only plans.
-    Ok(earlyberts_trainer::state::read_training(dir)?.state)
+    // Only the state file: the weights and moments are read and hash-checked once, when the
+    // trainer loads them.
+    earlyberts_trainer::state::read_state(dir)
 }
 
 /// `--resume` names a checkpoint, or a run directory: then its latest complete checkpoint.

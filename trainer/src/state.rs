@@ -100,8 +100,8 @@ pub struct SavedTraining {
     pub optimizer: Vec<u8>,
 }
 
-/// Reads and checks the training state of checkpoint directory `dir`.
-pub fn read_training(dir: &Path) -> anyhow::Result<SavedTraining> {
+/// Reads `trainer_state.json` of checkpoint directory `dir` (the other files unchecked).
+pub fn read_state(dir: &Path) -> anyhow::Result<TrainingState> {
     let path = dir.join(STATE_FILE);
     let text = fs::read_to_string(&path).with_context(|| {
         format!(
@@ -118,6 +118,12 @@ pub fn read_training(dir: &Path) -> anyhow::Result<SavedTraining> {
             state.format
         );
     }
+    Ok(state)
+}
+
+/// Reads and checks the training state of checkpoint directory `dir`.
+pub fn read_training(dir: &Path) -> anyhow::Result<SavedTraining> {
+    let state = read_state(dir)?;
     let read_checked = |name: &str, expected: PayloadHash| -> anyhow::Result<Vec<u8>> {
         let path = dir.join(name);
         let bytes = fs::read(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
