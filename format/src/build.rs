@@ -81,10 +81,7 @@ impl BuildWriter {
         plan: &serde_json::Value,
     ) -> Result<Self> {
         let dir = dir.into();
-        layout.validate().map_err(|reason| Error::InvalidExample {
-            index: 0,
-            reason: format!("invalid shard layout: {reason}"),
-        })?;
+        layout.validate().map_err(Error::Layout)?;
         let manifest = dir.join(MANIFEST_FILE);
         if manifest.exists() {
             fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;

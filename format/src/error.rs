@@ -63,6 +63,9 @@ pub enum Error {
     /// A vocabulary file that cannot serve as a BERT WordPiece vocabulary.
     #[error("vocabulary '{}' is invalid: {reason}", path.display())]
     Vocab { path: PathBuf, reason: String },
+    /// A shard layout that cannot be written.
+    #[error("invalid shard layout: {0}")]
+    Layout(crate::Invalid),
     /// An example index outside the build.
     #[error("example {index} is out of range: the build holds {len} examples")]
     OutOfRange { index: u64, len: u64 },

@@ -10,6 +10,7 @@
 //! - [`Manifest`]: `manifest.json`, what a build holds and how it was made.
 //! - [`BuildWriter`] / [`Build`]: a directory of shards committed by its manifest.
 //! - [`verify::verify_build`]: recompute every hash and count, compare with a golden manifest.
+//! - [`Invalid`]: a configuration value out of range, as data (field, value, allowed).
 //! - [`Vocab`]: the WordPiece vocabulary the ids refer to; [`StepBatch`]: which examples an
 //!   optimizer step consumes.
 //!
@@ -21,6 +22,7 @@ mod build;
 mod error;
 mod example;
 mod hash;
+mod invalid;
 mod lock;
 mod manifest;
 pub mod random;
@@ -37,6 +39,7 @@ pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, PARTIAL_FILE, writ
 pub use error::{Error, Result};
 pub use example::{Example, NspLabel, RECORD_HEADER_LEN};
 pub use hash::{PayloadHash, sha256_file, sha256_hex};
+pub use invalid::{Invalid, at_least, probability};
 pub use lock::{DirLock, LOCK_FILE};
 pub use manifest::{
     InputFile, MANIFEST_FILE, Manifest, RecipeInfo, SHARD_DIR, ShardEntry, Totals, VocabInfo,

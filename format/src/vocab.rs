@@ -27,6 +27,14 @@ pub struct SpecialTokens {
     pub mask: u16,
 }
 
+impl SpecialTokens {
+    /// Whether `id` is one of the five: such a token is never masked, and the audit counts
+    /// only the others as maskable.
+    pub fn is_special(&self, id: u16) -> bool {
+        [self.pad, self.unk, self.cls, self.sep, self.mask].contains(&id)
+    }
+}
+
 /// A parsed vocabulary.
 #[derive(Clone, Debug)]
 pub struct Vocab {

@@ -11,6 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::{
     AtomicFile, Error, Example, PayloadHash, Result,
+    invalid::{Invalid, at_least},
     shard::{BlockEntry, ShardHeader, ShardStats, StatsAccumulator, encode_index},
 };
 
@@ -40,20 +41,15 @@ impl Default for ShardLayout {
 
 impl ShardLayout {
     /// Checks the values are usable.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.examples_per_shard == 0 {
-            return Err("examples_per_shard must be at least 1".into());
-        }
-        if self.examples_per_block == 0 {
-            return Err("examples_per_block must be at least 1".into());
-        }
+    pub fn validate(&self) -> Result<(), Invalid> {
+        at_least("examples_per_shard", self.examples_per_shard, 1)?;
+        at_least("examples_per_block", self.examples_per_block.into(), 1)?;
         let levels = zstd::compression_level_range();
         if !levels.contains(&self.zstd_level) {
-            return Err(format!(
-                "zstd_level {} is outside {}..={}",
+            return Err(Invalid::out_of_range(
+                "zstd_level",
                 self.zstd_level,
-                levels.start(),
-                levels.end()
+                format!("{}..={}", levels.start(), levels.end()),
             ));
         }
         Ok(())

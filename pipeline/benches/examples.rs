@@ -4,12 +4,14 @@
 //!
 //! `cargo bench -p earlyberts-pipeline --bench examples`
 
+mod common;
+
+use common::write_all_examples;
 use std::time::Instant;
 
 use earlyberts_format::{Vocab, verify::verify_build, write_atomic};
 use earlyberts_pipeline::{
     clean::{CleanCounts, CleanRules, RULES_VERSION},
-    examples::write_examples,
     recipe::Recipe,
     split::LineBreaks,
     store::{
@@ -47,8 +49,7 @@ fn main() {
             .build()
             .unwrap();
         let started = Instant::now();
-        let manifest =
-            pool.install(|| write_examples(&out, &store, &recipe, &vocab, 1, None, &()).unwrap());
+        let manifest = pool.install(|| write_all_examples(&out, &store, &recipe, &vocab));
         let seconds = started.elapsed().as_secs_f64();
         println!(
             "pair + mask + write, {threads} thread(s): {} examples, {:.0} examples/s, {:.1} M tokens/s ({:.2} s)",

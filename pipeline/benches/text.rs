@@ -6,6 +6,9 @@
 //! The corpus repeats and shuffles the fixture corpus and ../shared/data/bench texts (used
 //! when present, skipped when absent).
 
+mod common;
+
+use common::write_all_examples;
 use std::{
     path::Path,
     sync::Arc,
@@ -16,7 +19,6 @@ use arrow_array::{ArrayRef, StringArray};
 use earlyberts_format::{Vocab, verify::verify_build};
 use earlyberts_pipeline::{
     clean::{CleanRules, TextCleaner},
-    examples::write_examples,
     prepare::{TextPlan, prepare},
     recipe::Recipe,
     source::{CorpusKind, fixture::write_parquet},
@@ -139,14 +141,14 @@ fn main() {
     }
     let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts.toml")).unwrap();
     for threads in [1, 2] {
-        let plan = TextPlan {
-            inputs: inputs.clone(),
-            vocab: Vocab::bert_base_uncased(),
-            clean: CleanRules::default(),
-            line_breaks: LineBreaks::Paragraph,
-            sentences_per_shard: 1 << 23,
-            out: dir.path().join(format!("store-{threads}")),
-        };
+        let plan = TextPlan::new(
+            inputs.clone(),
+            Vocab::bert_base_uncased(),
+            CleanRules::default(),
+            LineBreaks::Paragraph,
+            1 << 23,
+            dir.path().join(format!("store-{threads}")),
+        );
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -166,7 +168,7 @@ fn main() {
             bytes,
             || {
                 pool.install(|| {
-                    write_examples(&build, &store, &recipe, &plan.vocab, 1, None, &()).unwrap();
+                    write_all_examples(&build, &store, &recipe, &plan.vocab);
                     assert!(verify_build(&build, None, &()).unwrap().is_ok());
                 });
             },

@@ -11,7 +11,7 @@
 use earlyberts_format::{Build, Example, NspLabel, SpecialTokens, Vocab};
 use serde::Serialize;
 
-use crate::{Result, examples::ExampleMaker, recipe::Recipe, store::SentenceStore};
+use crate::{Result, examples::ExampleMaker, recipe::Recipe};
 
 /// One line of the audit table.
 #[derive(Clone, Debug, Serialize)]
@@ -58,21 +58,19 @@ struct Tally {
     first_problem: Option<String>,
 }
 
-/// Audits `sample` examples spread evenly over the build (all when `None`).
+/// Audits `sample` examples spread evenly over the build (all when `None`); with `maker`
+/// (the recipe over the build's sentence store), each is also compared with what the
+/// recipe makes.
 pub fn audit(
     build: &Build,
     recipe: &Recipe,
     vocab: &Vocab,
-    store: Option<&SentenceStore>,
+    maker: Option<&ExampleMaker>,
     sample: Option<u64>,
 ) -> Result<AuditReport> {
-    if let Some(store) = store {
-        crate::examples::check_store(store, vocab, build.dir())?;
-    }
     let total = build.len();
     let count = sample.map_or(total, |s| s.min(total));
     let special = vocab.special();
-    let maker = store.map(|s| ExampleMaker::new(s, recipe, vocab, build.manifest().seed));
     let policy = &recipe.masking;
     let mut tally = Tally::default();
     let mut example = Example::default();
@@ -99,7 +97,7 @@ pub fn audit(
             policy.max_length as usize,
             policy.max_predictions as usize,
         );
-        if let Some(maker) = &maker {
+        if let Some(maker) = maker {
             let expected = maker.example(k, &mut first, &mut second);
             let pair = maker.pairing().example(k);
             let successor_ok = pair.label == NspLabel::RandomNext || pair.second == pair.first + 1;
@@ -114,9 +112,7 @@ pub fn audit(
     Ok(report(
         &tally,
         recipe,
-        maker
-            .as_ref()
-            .map(|m| (m.pairing().random_next_pairs(), m.pairing().len())),
+        maker.map(|m| (m.pairing().random_next_pairs(), m.pairing().len())),
     ))
 }
 
@@ -156,17 +152,10 @@ fn tally_example(
     if !truncated {
         t.untruncated += 1;
         t.random_next_untruncated += u64::from(e.nsp_label == NspLabel::RandomNext);
-        let is_special = |id: u16| {
-            [
-                special.pad,
-                special.unk,
-                special.cls,
-                special.sep,
-                special.mask,
-            ]
-            .contains(&id)
-        };
-        let eligible = original.iter().filter(|&&id| !is_special(id)).count();
+        let eligible = original
+            .iter()
+            .filter(|&&id| !special.is_special(id))
+            .count();
         // Below 200 eligible tokens the cap of 80 practically never binds (over 10 sd).
         if eligible <= 200 {
             t.eligible += eligible as u64;
@@ -202,10 +191,7 @@ fn report(t: &Tally, recipe: &Recipe, pairing: Option<(u64, u64)>) -> AuditRepor
         Some((drawn, pairs)) if pairs > 0 => drawn as f64 / pairs as f64,
         _ => recipe.pairs.random_next_fraction,
     };
-    let [start, end] = policy.random_token_range;
-    let rest = 1.0 - policy.mask_token;
-    // A random id equal to the original counts as "kept".
-    let random_share = rest * policy.random_token_of_rest * (1.0 - 1.0 / f64::from(end - start));
+    let shares = policy.expected_shares();
     let mut rows = vec![
         proportion(
             "NSP random-next share (untruncated)",
@@ -217,19 +203,19 @@ fn report(t: &Tally, recipe: &Recipe, pairing: Option<(u64, u64)>) -> AuditRepor
             "masked share of eligible tokens",
             t.chosen,
             t.eligible,
-            policy.probability,
+            shares.chosen,
         ),
         proportion(
             "masked tokens shown as [MASK]",
             t.masked,
             t.labelled,
-            policy.mask_token,
+            shares.mask_token,
         ),
         proportion(
             "masked tokens shown as a random id",
             t.random,
             t.labelled,
-            random_share,
+            shares.random_token,
         ),
         exact("labels per example over the cap", t.over_cap, "examples"),
         exact("examples longer than max_length", t.too_long, "examples"),

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use earlyberts_format::Invalid;
+
 /// Everything the pipeline stages can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,6 +43,22 @@ pub enum Error {
     /// A recipe that cannot be used.
     #[error("recipe '{}': {reason}", path.display())]
     Recipe { path: PathBuf, reason: String },
+    /// A value out of range (the caller knows where it came from).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// A recipe value out of range.
+    #[error("recipe '{}': {invalid}", path.display())]
+    RecipeValue { path: PathBuf, invalid: Invalid },
+    /// A vocabulary that is not the one the recipe names.
+    #[error("the recipe wants the vocabulary with sha256 {wanted}, but '{}' has sha256 {found}", path.display())]
+    VocabMismatch {
+        wanted: String,
+        path: PathBuf,
+        found: String,
+    },
+    /// A build asked for more examples than its corpus gives.
+    #[error("{requested} is more than the {available} examples this corpus gives")]
+    TooManyExamples { requested: u64, available: u64 },
     /// A sentence store that is damaged or does not match what it should hold.
     #[error("sentence store '{}': {reason}", path.display())]
     Store { path: PathBuf, reason: String },

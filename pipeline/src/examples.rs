@@ -10,42 +10,48 @@ use std::path::Path;
 
 use earlyberts_format::random::{Stage, Stream};
 use earlyberts_format::{
-    BuildInfo, BuildWriter, Example, Manifest, RecipeInfo, SpecialTokens, Vocab, verify::Progress,
+    BuildInfo, BuildWriter, Example, InputFile, Manifest, RecipeInfo, SpecialTokens, Vocab,
+    VocabInfo, verify::Progress,
 };
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, pairs::Pairing, recipe::Recipe, store::SentenceStore};
+use crate::{
+    Error, Result, mask::MaskingPolicy, pairs::Pairing, recipe::Recipe, store::SentenceStore,
+};
 
 /// Builds example `k` from the store.
 pub struct ExampleMaker<'a> {
     store: &'a SentenceStore,
-    pairing: Pairing,
-    recipe: &'a Recipe,
+    pairing: &'a Pairing,
+    masking: MaskingPolicy,
     special: SpecialTokens,
     seed: u64,
 }
 
 impl<'a> ExampleMaker<'a> {
-    /// Pairs the store's sentences for `seed`.
+    /// The examples of `pairing` over `store` for `seed`; refuses a store whose ids refer to
+    /// another vocabulary than `vocab`.
     pub fn new(
         store: &'a SentenceStore,
-        recipe: &'a Recipe,
+        pairing: &'a Pairing,
+        recipe: &Recipe,
         vocab: &Vocab,
         seed: u64,
-    ) -> ExampleMaker<'a> {
-        let pairing = Pairing::new(store.len(), |i| store.document(i), &recipe.pairs, seed);
-        ExampleMaker {
+    ) -> Result<ExampleMaker<'a>> {
+        check_store(store, vocab)?;
+        Ok(ExampleMaker {
             store,
             pairing,
-            recipe,
+            masking: recipe.masking,
             special: vocab.special(),
             seed,
-        }
+        })
     }
 
     /// The pairing (for its statistics and for audits).
     pub fn pairing(&self) -> &Pairing {
-        &self.pairing
+        self.pairing
     }
 
     /// Example `k` of the training order; `first` and `second` are scratch buffers.
@@ -56,18 +62,17 @@ impl<'a> ExampleMaker<'a> {
         self.store.sentence_into(pair.first, first);
         self.store.sentence_into(pair.second, second);
         let mut stream = Stream::new(self.seed, Stage::Mask, k);
-        self.recipe
-            .masking
+        self.masking
             .apply(first, second, pair.label, &self.special, &mut stream)
     }
 }
 
 /// Refuses a store whose ids refer to another vocabulary than `vocab`.
-pub fn check_store(store: &SentenceStore, vocab: &Vocab, context: &Path) -> Result<()> {
+fn check_store(store: &SentenceStore, vocab: &Vocab) -> Result<()> {
     let recorded = &store.manifest().vocab;
     if recorded.sha256 != vocab.sha256() {
         return Err(Error::Store {
-            path: context.to_path_buf(),
+            path: store.dir().to_path_buf(),
             reason: format!(
                 "its ids refer to the vocabulary with sha256 {}, but the recipe's is {}; rebuild the store",
                 recorded.sha256,
@@ -78,39 +83,64 @@ pub fn check_store(store: &SentenceStore, vocab: &Vocab, context: &Path) -> Resu
     Ok(())
 }
 
-/// Writes the first `limit` examples (all, if `None`) into `out`; `progress` advances by
-/// examples.
+/// Everything the bytes of a build's shards depend on. A finished build whose manifest
+/// records the same fingerprint (and verifies) is current; an interrupted build with the
+/// same fingerprint keeps its finished shards (`partial.json` records it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExamplesFingerprint {
+    /// The recipe's hash.
+    pub recipe: String,
+    pub seed: u64,
+    /// The inputs the store was made from.
+    pub inputs: Vec<InputFile>,
+    pub vocab: VocabInfo,
+    /// Tokens in the store.
+    pub tokens: u64,
+    /// Examples the build holds.
+    pub examples: u64,
+}
+
+impl ExamplesFingerprint {
+    /// The fingerprint of a build of `examples` examples of `recipe` over `store`.
+    pub fn new(recipe: &Recipe, seed: u64, store: &SentenceStore, examples: u64) -> Self {
+        let manifest = store.manifest();
+        ExamplesFingerprint {
+            recipe: recipe.info().hash,
+            seed,
+            inputs: manifest.inputs.clone(),
+            vocab: manifest.vocab.clone(),
+            tokens: manifest.totals.tokens,
+            examples,
+        }
+    }
+
+    /// The fingerprint a finished build records (`None` if its manifest does not say).
+    pub fn of_manifest(manifest: &Manifest) -> Option<Self> {
+        let tokens = manifest.stages.pointer("/store/totals/tokens")?.as_u64()?;
+        Some(ExamplesFingerprint {
+            recipe: manifest.recipe.hash.clone(),
+            seed: manifest.seed,
+            inputs: manifest.inputs.clone(),
+            vocab: manifest.vocab.clone(),
+            tokens,
+            examples: manifest.totals.examples,
+        })
+    }
+}
+
+/// Writes the examples `0..fingerprint.examples` of `maker` into `out`, then the manifest,
+/// which records `stages` (what each stage reported); `progress` advances by examples.
 pub fn write_examples(
     out: &Path,
-    store: &SentenceStore,
+    maker: &ExampleMaker,
     recipe: &Recipe,
-    vocab: &Vocab,
-    seed: u64,
-    limit: Option<u64>,
+    fingerprint: &ExamplesFingerprint,
+    stages: serde_json::Value,
     progress: &dyn Progress,
 ) -> Result<Manifest> {
-    check_store(store, vocab, out)?;
-    let maker = ExampleMaker::new(store, recipe, vocab, seed);
-    let available = maker.pairing().len();
-    let total = limit.unwrap_or(available);
-    if total > available {
-        return Err(Error::Recipe {
-            path: out.to_path_buf(),
-            reason: format!(
-                "--limit-examples {total} is more than the {available} examples the corpus gives"
-            ),
-        });
-    }
+    let total = fingerprint.examples;
     progress.set_total(total);
-    // Everything the shards' bytes depend on: a re-run with the same plan keeps the whole
-    // shards an interrupted run left.
-    let plan = serde_json::json!({
-        "recipe": RecipeInfo::new(recipe.name.clone(), serde_json::to_value(recipe).expect("a recipe serialises")).hash,
-        "seed": seed,
-        "store": store.manifest().inputs,
-        "vocab": store.manifest().vocab,
-        "tokens": store.manifest().totals.tokens,
-    });
+    let plan = serde_json::to_value(fingerprint).expect("a fingerprint serialises");
     let writer = BuildWriter::resumable(out, recipe.shards, total, &plan)?;
     let shards = writer
         .shard_ranges()
@@ -130,23 +160,22 @@ pub fn write_examples(
             Ok(entry)
         })
         .collect::<Result<Vec<_>>>()?;
-    let stages = serde_json::json!({
-        "store": {
-            "totals": store.manifest().totals,
-            "clean": store.manifest().clean,
-            "line_breaks": store.manifest().line_breaks,
-        },
-        "pairs": maker.pairing().stats(store.len()),
-    });
     let info = BuildInfo {
-        recipe: RecipeInfo::new(
-            recipe.name.clone(),
-            serde_json::to_value(recipe).expect("a recipe serialises"),
-        ),
-        seed,
-        inputs: store.manifest().inputs.clone(),
-        vocab: store.manifest().vocab.clone(),
+        recipe: recipe.info(),
+        seed: fingerprint.seed,
+        inputs: fingerprint.inputs.clone(),
+        vocab: fingerprint.vocab.clone(),
         stages,
     };
     Ok(writer.commit(info, shards)?)
+}
+
+impl Recipe {
+    /// The recipe as a build records it: its name, parameters and their hash.
+    pub fn info(&self) -> RecipeInfo {
+        RecipeInfo::new(
+            self.name.clone(),
+            serde_json::to_value(self).expect("a recipe serialises"),
+        )
+    }
 }

@@ -1,28 +1,43 @@
-//! The earlyberts data pipeline, one module per stage, in data-flow order:
+//! The earlyberts data pipeline: one module per stage, a plan that lists them, and the
+//! checks over what they made.
 //!
-//! 1. [`source`] — read the corpora (Wikipedia parquet, BookCorpus parquet or tar.bz2).
-//! 2. [`clean`] — a recipe-chosen set of deterministic text rules.
-//! 3. [`split`] — rule-based English sentence splitting.
-//! 4. [`tokenize`] — uncased BERT WordPiece (HF `tokenizers`, plus an exact fast path).
-//! 5. [`store`] — tokenized sentences in corpus order, memory-mapped.
+//! The stages, in data-flow order (sources → rows → sentences → tokens → store → pairs →
+//! masks → shards):
 //!
-//! The traits of the text stages live in [`stage`]. Shards, manifests and verification
-//! belong to `earlyberts-format`, shared with the trainer.
+//! 1. [`fetch`] — download the pinned public sources, resumable and verified.
+//! 2. [`source`] — read the corpora into rows (Wikipedia parquet, BookCorpus parquet or
+//!    tar.bz2).
+//! 3. [`clean`] — a recipe-chosen set of deterministic text rules.
+//! 4. [`split`] — rule-based English sentence splitting (Wikipedia rows → sentences).
+//! 5. [`tokenize`] — uncased BERT WordPiece (HF `tokenizers`, plus an exact fast path).
+//! 6. [`store`] — tokenized sentences in corpus order, memory-mapped; [`prepare`] runs
+//!    stages 2–6 over all inputs.
+//! 7. [`pairs`] — next-sentence-prediction pairs and the training order.
+//! 8. [`mask`] — static masking and the length rule.
+//! 9. [`examples`] — pairs and masks into shards in training order, and the manifest
+//!    (the shard format itself is `earlyberts-format`'s, shared with the trainer).
+//!
+//! Around them: [`recipe`] (every parameter of a build), [`plan`] (a build resolved once,
+//! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep
+//! the recipe's promises), [`oracles`] (the properties the tests and fuzzers check). The
+//! traits of the text stages live in [`stage`].
 
-pub mod audit;
 pub mod clean;
-mod error;
 pub mod examples;
 pub mod fetch;
 pub mod mask;
-pub mod oracles;
 pub mod pairs;
 pub mod prepare;
-pub mod recipe;
 pub mod source;
 pub mod split;
-pub mod stage;
 pub mod store;
 pub mod tokenize;
+
+pub mod audit;
+mod error;
+pub mod oracles;
+pub mod plan;
+pub mod recipe;
+pub mod stage;
 
 pub use error::{Error, Result};

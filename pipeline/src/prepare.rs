@@ -5,10 +5,11 @@
 //! of a window are processed in parallel and appended to the store in chunk order, so the
 //! store's bytes are the same for any number of threads.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::OnceLock};
 
-use earlyberts_format::{InputFile, Vocab, sha256_file, verify::Progress, write_atomic};
+use earlyberts_format::{InputFile, Vocab, VocabInfo, sha256_file, verify::Progress, write_atomic};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     Error, Result,
@@ -17,12 +18,13 @@ use crate::{
     split::{LineBreaks, RuleSplitter},
     stage::{Cleaner, SentenceSplitter, Tokenizer},
     store::{
-        CleanSummary, STORE_FORMAT_VERSION, STORE_MANIFEST, StoreManifest, StoreTotals, StoreWriter,
+        CleanSummary, STORE_FORMAT_VERSION, STORE_MANIFEST, SentenceStore, StoreManifest,
+        StoreTotals, StoreWriter,
     },
     tokenize::BertWordPiece,
 };
 
-/// Everything `prepare` needs, resolved and validated.
+/// Everything `prepare` needs, resolved and validated ([`crate::recipe::Recipe::text_plan`]).
 pub struct TextPlan {
     pub inputs: Vec<(CorpusKind, PathBuf)>,
     pub vocab: Vocab,
@@ -30,6 +32,93 @@ pub struct TextPlan {
     pub line_breaks: LineBreaks,
     pub sentences_per_shard: u64,
     pub out: PathBuf,
+    /// The inputs' hashes, computed once (reading 20 GB is not free).
+    hashed: OnceLock<Vec<InputFile>>,
+}
+
+/// Everything a store's bytes depend on: a store whose `store.json` records the same is
+/// current.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreFingerprint {
+    pub inputs: Vec<InputFile>,
+    pub vocab: VocabInfo,
+    pub clean: CleanRules,
+    pub line_breaks: LineBreaks,
+    pub sentences_per_shard: u64,
+}
+
+impl StoreManifest {
+    /// What this store was made from.
+    pub fn fingerprint(&self) -> StoreFingerprint {
+        StoreFingerprint {
+            inputs: self.inputs.clone(),
+            vocab: self.vocab.clone(),
+            clean: self.clean.rules,
+            line_breaks: self.line_breaks,
+            sentences_per_shard: self.sentences_per_shard,
+        }
+    }
+}
+
+impl TextPlan {
+    pub fn new(
+        inputs: Vec<(CorpusKind, PathBuf)>,
+        vocab: Vocab,
+        clean: CleanRules,
+        line_breaks: LineBreaks,
+        sentences_per_shard: u64,
+        out: PathBuf,
+    ) -> TextPlan {
+        TextPlan {
+            inputs,
+            vocab,
+            clean,
+            line_breaks,
+            sentences_per_shard,
+            out,
+            hashed: OnceLock::new(),
+        }
+    }
+
+    /// Name, size and sha256 of every input, in order (hashed on first use, in parallel).
+    pub fn input_files(&self) -> Result<&[InputFile]> {
+        if let Some(hashed) = self.hashed.get() {
+            return Ok(hashed);
+        }
+        let hashed = hash_inputs(&self.inputs)?;
+        Ok(self.hashed.get_or_init(|| hashed))
+    }
+
+    /// Bytes of all input files as they lie on disk (compressed).
+    pub fn input_bytes(&self) -> u64 {
+        self.inputs
+            .iter()
+            .filter_map(|(_, p)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// What the store this plan writes depends on.
+    pub fn fingerprint(&self) -> Result<StoreFingerprint> {
+        Ok(StoreFingerprint {
+            inputs: self.input_files()?.to_vec(),
+            vocab: self.vocab.info(),
+            clean: self.clean,
+            line_breaks: self.line_breaks,
+            sentences_per_shard: self.sentences_per_shard,
+        })
+    }
+
+    /// Whether `out` holds a whole store made with this plan's fingerprint.
+    pub fn is_current(&self) -> Result<bool> {
+        let Ok(text) = std::fs::read(self.out.join(STORE_MANIFEST)) else {
+            return Ok(false);
+        };
+        let Ok(existing) = serde_json::from_slice::<StoreManifest>(&text) else {
+            return Ok(false);
+        };
+        Ok(existing.fingerprint() == self.fingerprint()? && SentenceStore::open(&self.out).is_ok())
+    }
 }
 
 /// The stages, built once and shared by the workers.
@@ -59,7 +148,7 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
         .map(|(_, path)| source::open(path))
         .collect::<Result<Vec<_>>>()?;
     progress.set_total(readers.iter().map(|r| r.text_bytes_hint()).sum());
-    let inputs = hash_inputs(&plan.inputs)?;
+    let inputs = plan.input_files()?.to_vec();
     let stages = Stages {
         cleaner: TextCleaner::new(plan.clean),
         splitter: RuleSplitter::new(plan.line_breaks),
@@ -126,7 +215,7 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
 }
 
 /// Name, size and sha256 of every input, in parallel.
-pub fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
+fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
     inputs
         .par_iter()
         .map(|(_, path)| {

@@ -2,16 +2,41 @@
 //!
 //! Unknown keys and out-of-range values are refused before any work starts. Input globs are
 //! relative to the current directory and expanded in sorted order.
+//!
+//! A build records its recipe as JSON in `manifest.json` (`recipe.params`) with a hash of it
+//! (`recipe.hash`); `pipeline audit` and `verify` read it back into [`Recipe`]. So the JSON of
+//! a recipe is a format: a build made today must audit tomorrow, and a recipe that did not
+//! change must keep its hash.
+//!
+//! # Adding a recipe option
+//! 1. Add the field to the section it belongs to (`TextParams`, [`PairingOptions`],
+//!    [`MaskingPolicy`], …) with a doc comment, and give it
+//!    `#[serde(default, skip_serializing_if = "…")]` where the test is "is the default":
+//!    manifests written before the option existed then still parse (`default`), and every
+//!    recipe that leaves the option at its default serialises — and hashes — as before
+//!    (`skip_serializing_if`). A required field silently breaks `audit` of older builds.
+//! 2. Check its range in the section's `validate` with an [`Invalid`] (the field named as
+//!    in the TOML file: `masking.max_length`).
+//! 3. Use it in the stage that owns it (`pairs/`, `mask/`, …) and nowhere else; the stage's
+//!    module doc says what it does.
+//! 4. If it changes what the audit expects, change the expectation where it is computed
+//!    (e.g. [`MaskingPolicy::expected_shares`]), not in `audit.rs`.
+//! 5. Document it in docs/DETERMINISM.md; set it in `manifests/recipes/*.toml` only if a
+//!    recipe wants another value than the default (that changes the recipe's hash and its
+//!    golden manifests: regenerate them with `EARLYBERTS_BLESS=1`).
+//!
+//! The tests `committed_recipes_keep_their_recorded_hashes` and
+//! `recorded_recipes_read_back_unchanged` fail when step 1 is skipped.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use earlyberts_format::ShardLayout;
+use earlyberts_format::{Invalid, ShardLayout, Vocab, at_least, probability};
 
 use crate::{
     Error, Result, clean::CleanRules, mask::MaskingPolicy, pairs::PairingOptions,
-    source::CorpusKind, split::LineBreaks,
+    prepare::TextPlan, source::CorpusKind, split::LineBreaks,
 };
 
 /// A recipe file.
@@ -70,48 +95,85 @@ pub struct TextParams {
 impl Recipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Recipe> {
-        let bad = |reason: String| Error::Recipe {
-            path: path.to_path_buf(),
-            reason,
-        };
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let recipe: Recipe = toml::from_str(&text).map_err(|e| bad(one_line(&e.to_string())))?;
-        recipe.validate().map_err(bad)?;
+        let recipe: Recipe = toml::from_str(&text).map_err(|e| Error::Recipe {
+            path: path.to_path_buf(),
+            reason: one_line(&e.to_string()),
+        })?;
+        recipe.validate().map_err(|invalid| Error::RecipeValue {
+            path: path.to_path_buf(),
+            invalid,
+        })?;
         Ok(recipe)
     }
 
     /// Checks every value is in range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.name.is_empty() {
-            return Err("name is empty".into());
+            return Err(Invalid::Empty {
+                field: "name".into(),
+            });
         }
-        let hex = self.text.vocab_sha256.len() == 64
-            && self
-                .text
-                .vocab_sha256
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit());
-        if !hex {
-            return Err(format!(
-                "text.vocab_sha256 '{}' is not a sha256",
-                self.text.vocab_sha256
-            ));
+        let sha = &self.text.vocab_sha256;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Invalid::Malformed {
+                field: "text.vocab_sha256".into(),
+                value: sha.clone(),
+                expected: "a sha256",
+            });
         }
-        if self.text.sentences_per_shard == 0 {
-            return Err("text.sentences_per_shard must be at least 1".into());
-        }
-        let fraction = self.pairs.random_next_fraction;
-        if !(0.0..=1.0).contains(&fraction) {
-            return Err(format!(
-                "pairs.random_next_fraction is {fraction}, outside [0, 1]"
-            ));
-        }
+        at_least("text.sentences_per_shard", self.text.sentences_per_shard, 1)?;
+        probability(
+            "pairs.random_next_fraction",
+            self.pairs.random_next_fraction,
+        )?;
         self.masking.validate()?;
-        self.shards.validate().map_err(|e| format!("shards: {e}"))?;
-        if self.training.batch_size == 0 {
-            return Err("training.batch_size must be at least 1".into());
+        self.shards.validate().map_err(|e| e.within("shards"))?;
+        at_least("training.batch_size", self.training.batch_size, 1)
+    }
+
+    /// The vocabulary the recipe's ids refer to: `path`, or the built-in uncased BERT one,
+    /// checked against the recipe's sha256 and its random-token range.
+    pub fn vocabulary(&self, path: Option<&Path>) -> Result<Vocab> {
+        let vocab = match path {
+            Some(path) => Vocab::from_file(path)?,
+            None => Vocab::bert_base_uncased(),
+        };
+        if vocab.sha256() != self.text.vocab_sha256 {
+            return Err(Error::VocabMismatch {
+                wanted: self.text.vocab_sha256.clone(),
+                path: vocab.source().to_path_buf(),
+                found: vocab.sha256().to_string(),
+            });
         }
-        Ok(())
+        let [start, end] = self.masking.random_token_range;
+        if end as usize > vocab.len() {
+            return Err(Error::Invalid(Invalid::Unusable {
+                field: "masking.random_token_range".into(),
+                value: format!("[{start}, {end})"),
+                reason: format!("past the vocabulary's {} entries", vocab.len()),
+            }));
+        }
+        Ok(vocab)
+    }
+
+    /// The text stages' plan: this recipe's rules over its inputs (or `wikipedia` and
+    /// `bookcorpus` globs in their place), with `vocab`, into the store at `out`.
+    pub fn text_plan(
+        &self,
+        vocab: Vocab,
+        wikipedia: Option<&[String]>,
+        bookcorpus: Option<&[String]>,
+        out: PathBuf,
+    ) -> Result<TextPlan> {
+        Ok(TextPlan::new(
+            self.input_files(wikipedia, bookcorpus)?,
+            vocab,
+            self.text.clean,
+            self.text.line_breaks,
+            self.text.sentences_per_shard,
+            out,
+        ))
     }
 
     /// The input files: globs expanded (sorted), Wikipedia first. `wikipedia` and
@@ -262,6 +324,44 @@ batch_size = 256
             let err = load(&text).unwrap_err().to_string();
             assert!(err.contains(message), "{err:?} lacks {message:?}");
             assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+
+    fn golden_manifests() -> Vec<earlyberts_format::Manifest> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        (0..5)
+            .map(|seed| {
+                let path = root.join(format!("golden/fixture-earlyberts-seed{seed}.json"));
+                earlyberts_format::Manifest::load(&path).unwrap()
+            })
+            .collect()
+    }
+
+    /// A new recipe option that serialises at its default changes the hash of every
+    /// existing recipe (and so every golden manifest): options need `skip_serializing_if`.
+    #[test]
+    fn committed_recipes_keep_their_recorded_hashes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts.toml")).unwrap();
+        for golden in golden_manifests() {
+            assert_eq!(recipe.info().hash, golden.recipe.hash);
+            assert_eq!(recipe.info().params, golden.recipe.params);
+        }
+    }
+
+    /// Builds record their recipe as JSON; `audit` reads it back. A new required field
+    /// would make every older build unauditable: options need `default`.
+    #[test]
+    fn recorded_recipes_read_back_unchanged() {
+        for golden in golden_manifests() {
+            let params = golden.recipe.params;
+            let recipe: Recipe = serde_json::from_value(params.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&recipe).unwrap(), params);
+            // `text.clean` came after the first builds; a manifest without it still reads.
+            let mut older = params.clone();
+            older["text"].as_object_mut().unwrap().remove("clean");
+            let recipe: Recipe = serde_json::from_value(older).unwrap();
+            assert_eq!(recipe.text.clean, CleanRules::default());
         }
     }
 }

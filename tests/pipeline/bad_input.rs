@@ -3,51 +3,37 @@
 //! types, every field of a manifest), each expecting a one-line error, a non-zero exit and no
 //! panic; and text edge cases that must go through the text stages without failing.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::{fs, path::Path, sync::Arc};
 
 use arrow_array::{ArrayRef, BinaryArray, StringArray};
 use earlyberts_pipeline::source::fixture::write_parquet;
 
 use crate::util::{
-    Fixture as BuildFixture, Output, SampleInputs, pipeline, pipeline_run, repo, run,
+    Fixture as BuildFixture, Output, SampleInputs, pipeline, pipeline_run, reference_recipe, repo,
+    run,
 };
 
-/// The sample corpus's inputs in a temporary directory.
-struct Inputs(SampleInputs);
-
-impl Inputs {
-    fn new() -> Inputs {
-        Inputs(SampleInputs::new())
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.path(rel)
-    }
-
-    /// `pipeline prepare` of `wiki` and `books` with `recipe` (default: the reference).
-    fn prepare(&self, wiki: &Path, books: &Path, recipe: Option<&Path>, extra: &[&str]) -> Output {
-        let reference = repo().join("manifests/recipes/earlyberts.toml");
-        run(pipeline()
-            .arg("--quiet")
-            .arg("prepare")
-            .arg("--recipe")
-            .arg(recipe.unwrap_or(&reference))
-            .arg("--out")
-            .arg(self.path("store"))
-            .arg("--wiki")
-            .arg(wiki)
-            .arg("--books")
-            .arg(books)
-            .args(extra))
-    }
-
-    fn books(&self) -> PathBuf {
-        self.path("in/bookcorpus/bookcorpus.tar.bz2")
-    }
+/// `pipeline prepare` of `wiki` and `books` with `recipe` (default: the reference).
+fn prepare(
+    fx: &SampleInputs,
+    wiki: &Path,
+    books: &Path,
+    recipe: Option<&Path>,
+    extra: &[&str],
+) -> Output {
+    let reference = reference_recipe();
+    run(pipeline()
+        .arg("--quiet")
+        .arg("prepare")
+        .arg("--recipe")
+        .arg(recipe.unwrap_or(&reference))
+        .arg("--out")
+        .arg(fx.path("store"))
+        .arg("--wiki")
+        .arg(wiki)
+        .arg("--books")
+        .arg(books)
+        .args(extra))
 }
 
 /// A one-line error containing every needle, exit code 2, no panic.
@@ -66,20 +52,20 @@ fn strings(values: Vec<Option<&str>>) -> ArrayRef {
 
 #[test]
 fn damaged_corpora_are_one_line_errors() {
-    let fx = Inputs::new();
+    let fx = SampleInputs::new();
     let bad = fx.path("bad");
     // parquet: a null text value, a text column that is binary, not a string
     let nulls = bad.join("nulls.parquet");
     write_parquet(&nulls, vec![("text", strings(vec![Some("a."), None]))]).unwrap();
     one_line_error(
-        fx.prepare(&nulls, &fx.books(), None, &[]),
+        prepare(&fx, &nulls, &fx.books(), None, &[]),
         &["nulls.parquet", "row 1 has a null text"],
     );
     let binary = bad.join("binary.parquet");
     let column: ArrayRef = Arc::new(BinaryArray::from(vec![b"a.".as_ref()]));
     write_parquet(&binary, vec![("text", column)]).unwrap();
     one_line_error(
-        fx.prepare(&binary, &fx.books(), None, &[]),
+        prepare(&fx, &binary, &fx.books(), None, &[]),
         &["binary.parquet"],
     );
     // parquet: wrong magic at the end
@@ -91,7 +77,7 @@ fn damaged_corpora_are_one_line_errors() {
     let wrong_magic = bad.join("magic.parquet");
     fs::write(&wrong_magic, magic).unwrap();
     one_line_error(
-        fx.prepare(&wrong_magic, &fx.books(), None, &[]),
+        prepare(&fx, &wrong_magic, &fx.books(), None, &[]),
         &["magic.parquet", "is not a usable parquet file"],
     );
     // tar.bz2: one byte changed in the middle of the compressed stream (a CRC/data error)
@@ -102,7 +88,7 @@ fn damaged_corpora_are_one_line_errors() {
     fs::write(&crc, archive).unwrap();
     let wiki = fx.path("in/wikipedia/*.parquet");
     one_line_error(
-        fx.prepare(&wiki, &crc, None, &[]),
+        prepare(&fx, &wiki, &crc, None, &[]),
         &["crc.tar.bz2", "is not a usable tar.bz2 file"],
     );
     assert!(!fx.path("store/store.json").exists());
@@ -110,7 +96,7 @@ fn damaged_corpora_are_one_line_errors() {
 
 #[test]
 fn bad_vocabularies_and_recipes_are_one_line_errors() {
-    let fx = Inputs::new();
+    let fx = SampleInputs::new();
     let wiki = fx.path("in/wikipedia/*.parquet");
     let vocab = fx.path("vocab.txt");
     let reference =
@@ -135,7 +121,8 @@ fn bad_vocabularies_and_recipes_are_one_line_errors() {
     ];
     for (what, bytes, needle) in cases {
         fs::write(&vocab, bytes).unwrap();
-        let out = fx.prepare(
+        let out = prepare(
+            &fx,
             &wiki,
             &fx.books(),
             None,
@@ -179,7 +166,7 @@ fn bad_vocabularies_and_recipes_are_one_line_errors() {
         assert!(recipe_text.contains(from), "{from}");
         fs::write(&recipe, recipe_text.replacen(from, to, 1)).unwrap();
         one_line_error(
-            fx.prepare(&wiki, &fx.books(), Some(&recipe), &[]),
+            prepare(&fx, &wiki, &fx.books(), Some(&recipe), &[]),
             &["recipe.toml", needle],
         );
     }
@@ -275,7 +262,7 @@ fn every_manifest_field_corrupted_in_turn_is_caught() {
 
 #[test]
 fn text_edge_cases_go_through_the_text_stages() {
-    let fx = Inputs::new();
+    let fx = SampleInputs::new();
     let long_line = "word ".repeat(2 * 1024 * 1024); // 10 MiB, one line, no sentence end
     let edge = fx.path("edge/edge.parquet");
     write_parquet(
@@ -295,7 +282,7 @@ fn text_edge_cases_go_through_the_text_stages() {
         )],
     )
     .unwrap();
-    let out = fx.prepare(&edge, &fx.books(), None, &[]).expect_code(0);
+    let out = prepare(&fx, &edge, &fx.books(), None, &[]).expect_code(0);
     assert!(out.stderr.contains("sentences"), "{}", out.dump());
     // Invalid UTF-8 (a lone surrogate's bytes) in the text column is named, not a panic.
     let invalid = fx.path("edge/surrogate.parquet");
@@ -304,7 +291,7 @@ fn text_edge_cases_go_through_the_text_stages() {
         b"\xed\xa0\x80 lone".as_ref(),
     ]));
     write_parquet(&invalid, vec![("text", column)]).unwrap();
-    let out = fx.prepare(&invalid, &fx.books(), None, &[]);
+    let out = prepare(&fx, &invalid, &fx.books(), None, &[]);
     assert!(!out.stderr.contains("panicked"), "{}", out.dump());
     assert_ne!(out.code, Some(0), "{}", out.dump());
 }

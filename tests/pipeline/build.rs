@@ -9,67 +9,53 @@ use std::{
 
 use earlyberts_format::{Manifest, RecipeInfo};
 
-use crate::util::{Output, SampleInputs, pipeline, pipeline_run, repo, run};
+use crate::util::{Output, SampleInputs, pipeline, pipeline_run, reference_recipe, repo, run};
 
-/// The sample corpus's inputs in a temporary directory.
-struct Fixture(SampleInputs);
+/// `pipeline build` of the sample inputs on `threads` threads, with a store beside the builds.
+fn build(
+    fx: &SampleInputs,
+    out: &str,
+    seed: u64,
+    threads: usize,
+    recipe: &Path,
+    extra: &[&str],
+) -> Output {
+    run(fx
+        .build_command(recipe, seed, out)
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .arg("--store")
+        .arg(fx.path("store"))
+        .args(extra))
+}
 
-impl Fixture {
-    fn new() -> Fixture {
-        Fixture(SampleInputs::new())
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.path(rel)
-    }
-
-    fn build(&self, out: &str, seed: u64, threads: usize, recipe: &Path, extra: &[&str]) -> Output {
-        run(pipeline()
-            .env("RAYON_NUM_THREADS", threads.to_string())
-            .arg("build")
-            .arg("--recipe")
-            .arg(recipe)
-            .arg("--seed")
-            .arg(seed.to_string())
-            .arg("--out")
-            .arg(self.path(out))
-            .arg("--store")
-            .arg(self.path("store"))
-            .arg("--wiki")
-            .arg(self.path("in/wikipedia/*.parquet"))
-            .arg("--books")
-            .arg(self.path("in/bookcorpus/bookcorpus.tar.bz2"))
-            .args(extra))
-    }
-
-    fn jsonl(&self, build: &str) -> String {
-        let manifest = Manifest::load(&self.path(build).join("manifest.json")).unwrap();
-        pipeline_run([
-            "inspect".as_ref(),
-            self.path(build).as_os_str(),
-            "--examples".as_ref(),
-            format!("0..{}", manifest.len()).as_ref(),
-            "--format".as_ref(),
-            "jsonl".as_ref(),
-        ])
-        .expect_code(0)
-        .stdout
-    }
+/// Every example of build `out` as JSON lines.
+fn jsonl(fx: &SampleInputs, out: &str) -> String {
+    let manifest = Manifest::load(&fx.path(out).join("manifest.json")).unwrap();
+    pipeline_run([
+        "inspect".as_ref(),
+        fx.path(out).as_os_str(),
+        "--examples".as_ref(),
+        format!("0..{}", manifest.len()).as_ref(),
+        "--format".as_ref(),
+        "jsonl".as_ref(),
+    ])
+    .expect_code(0)
+    .stdout
 }
 
 fn recipe() -> PathBuf {
-    repo().join("manifests/recipes/earlyberts.toml")
+    reference_recipe()
 }
 
 #[test]
 fn fixture_builds_match_their_golden_manifests() {
-    let fx = Fixture::new();
+    let fx = SampleInputs::new();
     let bless = std::env::var("EARLYBERTS_BLESS").as_deref() == Ok("1");
     for seed in 0..5 {
         let golden = repo().join(format!("golden/fixture-earlyberts-seed{seed}.json"));
         for threads in [1, 2] {
             let out = format!("seed{seed}-t{threads}");
-            fx.build(&out, seed, threads, &recipe(), &[])
+            build(&fx, &out, seed, threads, &recipe(), &[])
                 .expect_code(0)
                 .expect_output("audit: all checks pass");
             let manifest = fs::read_to_string(fx.path(&out).join("manifest.json")).unwrap();
@@ -99,14 +85,15 @@ fn fixture_builds_match_their_golden_manifests() {
         }
     }
     // Different seeds give different orders.
-    assert_ne!(fx.jsonl("seed0-t1"), fx.jsonl("seed1-t1"));
+    assert_ne!(jsonl(&fx, "seed0-t1"), jsonl(&fx, "seed1-t1"));
 }
 
 #[test]
 fn examples_do_not_depend_on_shard_size_and_prefixes_match() {
-    let fx = Fixture::new();
-    fx.build("full", 1, 2, &recipe(), &[]).expect_code(0);
-    fx.build(
+    let fx = SampleInputs::new();
+    build(&fx, "full", 1, 2, &recipe(), &[]).expect_code(0);
+    build(
+        &fx,
         "small-shards",
         1,
         2,
@@ -117,20 +104,19 @@ fn examples_do_not_depend_on_shard_size_and_prefixes_match() {
     let small = Manifest::load(&fx.path("small-shards/manifest.json")).unwrap();
     assert!(small.shards.len() > 5, "{} shards", small.shards.len());
     // A per-example digest: the decoded examples, one JSON line each.
-    assert_eq!(fx.jsonl("full"), fx.jsonl("small-shards"));
-    fx.build("prefix", 1, 2, &recipe(), &["--limit-examples", "50"])
-        .expect_code(0);
-    let full = fx.jsonl("full");
+    assert_eq!(jsonl(&fx, "full"), jsonl(&fx, "small-shards"));
+    build(&fx, "prefix", 1, 2, &recipe(), &["--limit-examples", "50"]).expect_code(0);
+    let full = jsonl(&fx, "full");
     let prefix: Vec<&str> = full.lines().take(50).collect();
-    assert_eq!(fx.jsonl("prefix"), format!("{}\n", prefix.join("\n")));
+    assert_eq!(jsonl(&fx, "prefix"), format!("{}\n", prefix.join("\n")));
 }
 
 #[test]
 fn a_second_build_does_no_work() {
-    let fx = Fixture::new();
-    fx.build("b", 2, 2, &recipe(), &[]).expect_code(0);
+    let fx = SampleInputs::new();
+    build(&fx, "b", 2, 2, &recipe(), &[]).expect_code(0);
     let before = crate::util::snapshot(&fx.path("b"));
-    fx.build("b", 2, 2, &recipe(), &[])
+    build(&fx, "b", 2, 2, &recipe(), &[])
         .expect_code(0)
         .expect_output("store: up to date")
         .expect_output("examples: up to date and verified");
@@ -139,7 +125,7 @@ fn a_second_build_does_no_work() {
 
 #[test]
 fn audit_catches_a_skewed_build() {
-    let fx = Fixture::new();
+    let fx = SampleInputs::new();
     let skewed = fx.path("skewed.toml");
     fs::write(
         &skewed,
@@ -148,7 +134,7 @@ fn audit_catches_a_skewed_build() {
             .replace("probability = 0.15", "probability = 0.3"),
     )
     .unwrap();
-    fx.build("skewed", 1, 2, &skewed, &[]).expect_code(0);
+    build(&fx, "skewed", 1, 2, &skewed, &[]).expect_code(0);
     // Pass it off as a 0.15 build: rewrite its manifest's recipe, keep its shards.
     let path = fx.path("skewed/manifest.json");
     let m = Manifest::load(&path).unwrap();
@@ -178,7 +164,7 @@ fn audit_catches_a_skewed_build() {
 
 #[test]
 fn bad_build_requests_fail_before_any_work() {
-    let fx = Fixture::new();
+    let fx = SampleInputs::new();
     let bad_recipe = fx.path("bad.toml");
     let cases: Vec<(Vec<&str>, Option<String>, &str)> = vec![
         (
@@ -245,7 +231,7 @@ fn bad_build_requests_fail_before_any_work() {
                 .arg(fx.path("x"))
                 .args(&extra))
         } else {
-            fx.build("x", 1, 2, &recipe_path, &extra)
+            build(&fx, "x", 1, 2, &recipe_path, &extra)
         };
         out.expect_code(2).expect_output(message);
         assert!(

@@ -14,50 +14,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::util::{Output, SampleInputs, pipeline, pipeline_run, repo, run};
+use crate::util::{Output, SampleInputs, pipeline_run, reference_recipe, run};
 
-/// The sample corpus's inputs in a temporary directory.
-struct Fixture(SampleInputs);
+/// `pipeline build` of seed 1 into `out` (its own store inside), 8 examples per shard.
+fn command(fx: &SampleInputs, out: &str) -> Command {
+    let mut command = fx.build_command(&reference_recipe(), 1, out);
+    command.args(["--quiet", "--examples-per-shard", "8"]);
+    command
+}
 
-impl Fixture {
-    fn new() -> Fixture {
-        Fixture(SampleInputs::new())
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.path(rel)
-    }
-
-    /// `pipeline build` of seed 1 into `out` (its own store inside), 8 examples per shard.
-    fn command(&self, out: &str) -> Command {
-        let mut command = pipeline();
-        command
-            .args([
-                "--quiet",
-                "build",
-                "--seed",
-                "1",
-                "--examples-per-shard",
-                "8",
-            ])
-            .arg("--recipe")
-            .arg(repo().join("manifests/recipes/earlyberts.toml"))
-            .arg("--out")
-            .arg(self.path(out))
-            .arg("--wiki")
-            .arg(self.path("in/wikipedia/*.parquet"))
-            .arg("--books")
-            .arg(self.path("in/bookcorpus/bookcorpus.tar.bz2"));
-        command
-    }
-
-    fn build(&self, out: &str) -> Output {
-        run(&mut self.command(out))
-    }
-
-    fn manifest(&self, out: &str) -> String {
-        fs::read_to_string(self.path(out).join("manifest.json")).unwrap()
-    }
+fn build(fx: &SampleInputs, out: &str) -> Output {
+    run(&mut command(fx, out))
 }
 
 /// Every file under `dir` whose name says it is unfinished.
@@ -85,9 +52,9 @@ fn kill_points() -> usize {
 
 #[test]
 fn killed_builds_resume_to_identical_bytes() {
-    let fx = Fixture::new();
+    let fx = SampleInputs::new();
     let started = Instant::now();
-    fx.build("reference").expect_code(0);
+    build(&fx, "reference").expect_code(0);
     let duration = started.elapsed();
     let reference = fx.manifest("reference");
     let n = kill_points();
@@ -98,8 +65,7 @@ fn killed_builds_resume_to_identical_bytes() {
         let gap = duration.as_secs_f64() / (n + 1) as f64;
         let jitter = ((i * 7919) % 100) as f64 / 100.0 - 0.5;
         let at = Duration::from_secs_f64((gap * (i as f64 + jitter * 0.5)).max(0.0));
-        let mut child = fx
-            .command(&out)
+        let mut child = command(&fx, &out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -109,7 +75,7 @@ fn killed_builds_resume_to_identical_bytes() {
         child.kill().ok(); // SIGKILL
         child.wait().unwrap();
         killed_during.push(if finished { "after the end" } else { "during" });
-        fx.build(&out).expect_code(0);
+        build(&fx, &out).expect_code(0);
         assert_eq!(
             fx.manifest(&out),
             reference,
@@ -132,12 +98,11 @@ fn killed_builds_resume_to_identical_bytes() {
 }
 
 /// The `partial.json` a build of `out` writes while it runs (caught by killing it then).
-fn plan_of_a_killed_run(fx: &Fixture, out: &str) -> Vec<u8> {
+fn plan_of_a_killed_run(fx: &SampleInputs, out: &str) -> Vec<u8> {
     let plan = fx.path(out).join("partial.json");
     for _ in 0..20 {
         let _ = fs::remove_dir_all(fx.path(out));
-        let mut child = fx
-            .command(out)
+        let mut child = command(fx, out)
             .env("RAYON_NUM_THREADS", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -157,9 +122,9 @@ fn plan_of_a_killed_run(fx: &Fixture, out: &str) -> Vec<u8> {
 
 #[test]
 fn a_rerun_keeps_the_shards_a_killed_run_finished() {
-    let fx = Fixture::new();
+    let fx = SampleInputs::new();
     let plan = plan_of_a_killed_run(&fx, "b");
-    fx.build("b").expect_code(0);
+    build(&fx, "b").expect_code(0);
     let reference = fx.manifest("b");
     let mut shards: Vec<PathBuf> = fs::read_dir(fx.path("b/shards"))
         .unwrap()
@@ -181,7 +146,7 @@ fn a_rerun_keeps_the_shards_a_killed_run_finished() {
         .map(|p| p.exists().then(|| stamp(p)))
         .collect();
     sleep(Duration::from_millis(20));
-    fx.build("b").expect_code(0);
+    build(&fx, "b").expect_code(0);
     assert_eq!(fx.manifest("b"), reference);
     assert_eq!(leftovers(&fx.path("b")), Vec::<PathBuf>::new());
     let rewritten: Vec<usize> = shards
@@ -199,10 +164,9 @@ fn a_rerun_keeps_the_shards_a_killed_run_finished() {
 
 #[test]
 fn sigterm_stops_with_a_message_and_a_rerun_finishes() {
-    let fx = Fixture::new();
-    fx.build("reference").expect_code(0);
-    let child = fx
-        .command("t")
+    let fx = SampleInputs::new();
+    build(&fx, "reference").expect_code(0);
+    let child = command(&fx, "t")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -221,18 +185,18 @@ fn sigterm_stops_with_a_message_and_a_rerun_finishes() {
             "{stderr}"
         );
     }
-    fx.build("t").expect_code(0);
+    build(&fx, "t").expect_code(0);
     assert_eq!(fx.manifest("t"), fx.manifest("reference"));
     assert_eq!(leftovers(&fx.path("t")), Vec::<PathBuf>::new());
 }
 
 #[test]
 fn a_full_disk_is_a_clear_error_and_a_rerun_succeeds() {
-    let fx = Fixture::new();
-    fx.build("reference").expect_code(0);
+    let fx = SampleInputs::new();
+    build(&fx, "reference").expect_code(0);
     // A 2 KiB file-size limit stands in for a full disk: writes past it fail with EFBIG
     // (SIGXFSZ ignored, as a shell's `trap '' XFSZ` leaves it for the child).
-    let command = fx.command("full");
+    let command = command(&fx, "full");
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
     let out = run(Command::new("sh")
@@ -249,18 +213,18 @@ fn a_full_disk_is_a_clear_error_and_a_rerun_succeeds() {
     );
     // Nothing unfinished carries a final name: no manifest, and every final file is whole.
     assert!(!fx.path("full/manifest.json").exists());
-    fx.build("full").expect_code(0);
+    build(&fx, "full").expect_code(0);
     assert_eq!(fx.manifest("full"), fx.manifest("reference"));
     assert_eq!(leftovers(&fx.path("full")), Vec::<PathBuf>::new());
 }
 
 #[test]
 fn two_builds_into_one_directory_the_second_is_refused() {
-    let fx = Fixture::new();
+    let fx = SampleInputs::new();
     let lock = earlyberts_format::DirLock::acquire(&fx.path("busy"), "a test").unwrap();
-    fx.build("busy")
+    build(&fx, "busy")
         .expect_code(2)
         .expect_output("is in use by a test (pid");
     drop(lock);
-    fx.build("busy").expect_code(0);
+    build(&fx, "busy").expect_code(0);
 }

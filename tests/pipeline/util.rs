@@ -40,6 +40,45 @@ impl SampleInputs {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
     }
+
+    /// The Wikipedia inputs, as a glob.
+    pub fn wiki(&self) -> PathBuf {
+        self.path("in/wikipedia/*.parquet")
+    }
+
+    /// The BookCorpus archive.
+    pub fn books(&self) -> PathBuf {
+        self.path("in/bookcorpus/bookcorpus.tar.bz2")
+    }
+
+    /// `pipeline build` of these inputs with `recipe` for `seed` into `out` (a command to
+    /// add flags to).
+    pub fn build_command(&self, recipe: &Path, seed: u64, out: &str) -> Command {
+        let mut command = pipeline();
+        command
+            .arg("build")
+            .arg("--recipe")
+            .arg(recipe)
+            .arg("--seed")
+            .arg(seed.to_string())
+            .arg("--out")
+            .arg(self.path(out))
+            .arg("--wiki")
+            .arg(self.wiki())
+            .arg("--books")
+            .arg(self.books());
+        command
+    }
+
+    /// The text of build `out`'s manifest.
+    pub fn manifest(&self, out: &str) -> String {
+        fs::read_to_string(self.path(out).join("manifest.json")).unwrap()
+    }
+}
+
+/// The reference recipe of the repository.
+pub fn reference_recipe() -> PathBuf {
+    repo().join("manifests/recipes/earlyberts.toml")
 }
 
 /// The `pipeline` binary built for these tests.

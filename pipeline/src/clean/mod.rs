@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
+pub use crate::stage::CleanCounts;
 use crate::stage::Cleaner;
 
 /// Version of the rule definitions; recorded in manifests so a changed rule changes builds.
@@ -31,28 +32,6 @@ pub struct CleanRules {
     pub nfc: bool,
     pub whitespace_runs: bool,
     pub blank_lines: bool,
-}
-
-/// Characters each rule removed or replaced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CleanCounts {
-    pub control_chars: u64,
-    pub invisible: u64,
-    pub nfc: u64,
-    pub whitespace_runs: u64,
-    pub blank_lines: u64,
-}
-
-impl CleanCounts {
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &CleanCounts) {
-        self.control_chars += other.control_chars;
-        self.invisible += other.invisible;
-        self.nfc += other.nfc;
-        self.whitespace_runs += other.whitespace_runs;
-        self.blank_lines += other.blank_lines;
-    }
 }
 
 /// One rule: rewrites its input into `out` and returns how many characters it changed.

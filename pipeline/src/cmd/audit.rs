@@ -10,11 +10,13 @@ use anyhow::Context;
 use earlyberts_format::Build;
 use earlyberts_pipeline::{
     audit::{AuditReport, audit},
+    examples::ExampleMaker,
+    pairs::Pairing,
     recipe::Recipe,
     store::SentenceStore,
 };
 
-use crate::{GlobalArgs, cmd::build::load_vocab};
+use crate::{GlobalArgs, cmd::flag_context};
 
 /// Exit status: 0 when every check passes, 1 when one fails, 2 on errors.
 #[derive(clap::Args)]
@@ -43,7 +45,9 @@ pub fn run(_global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 args.build.display()
             )
         })?;
-    let vocab = load_vocab(args.vocab.as_ref(), &recipe)?;
+    let vocab = recipe
+        .vocabulary(args.vocab.as_deref())
+        .map_err(flag_context)?;
     let store_dir = args
         .store
         .clone()
@@ -57,7 +61,17 @@ pub fn run(_global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<ExitCode> {
         );
         None
     };
-    let report = audit(&build, &recipe, &vocab, store.as_ref(), args.sample)?;
+    let seed = build.manifest().seed;
+    let pairing = store
+        .as_ref()
+        .map(|store| Pairing::of_store(store, &recipe.pairs, seed));
+    let maker = match (&store, &pairing) {
+        (Some(store), Some(pairing)) => {
+            Some(ExampleMaker::new(store, pairing, &recipe, &vocab, seed)?)
+        }
+        _ => None,
+    };
+    let report = audit(&build, &recipe, &vocab, maker.as_ref(), args.sample)?;
     print_report(&report)?;
     Ok(if report.is_ok() {
         ExitCode::SUCCESS

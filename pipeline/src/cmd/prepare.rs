@@ -3,14 +3,11 @@
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
-use earlyberts_pipeline::{
-    prepare::{TextPlan, prepare},
-    recipe::Recipe,
-};
+use earlyberts_pipeline::{prepare::prepare, recipe::Recipe};
 
 use crate::{
     GlobalArgs,
-    cmd::build::load_vocab,
+    cmd::flag_context,
     progress::{Bar, bytes_bar},
 };
 
@@ -35,28 +32,18 @@ pub struct PrepareArgs {
 
 pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
     let recipe = Recipe::load(&args.recipe)?;
-    let vocab = load_vocab(args.vocab.as_ref(), &recipe)?;
-    let override_of = |globs: &[String]| (!globs.is_empty()).then(|| globs.to_vec());
-    let inputs = recipe.input_files(
-        override_of(&args.wiki).as_deref(),
-        override_of(&args.books).as_deref(),
-    )?;
-    let plan = TextPlan {
-        inputs,
+    let vocab = recipe
+        .vocabulary(args.vocab.as_deref())
+        .map_err(flag_context)?;
+    let globs = |globs: &[String]| (!globs.is_empty()).then(|| globs.to_vec());
+    let plan = recipe.text_plan(
         vocab,
-        clean: recipe.text.clean,
-        line_breaks: recipe.text.line_breaks,
-        sentences_per_shard: recipe.text.sentences_per_shard,
-        out: args.out.clone(),
-    };
+        globs(&args.wiki).as_deref(),
+        globs(&args.books).as_deref(),
+        args.out.clone(),
+    )?;
     let _lock = earlyberts_format::DirLock::acquire(&plan.out, "pipeline prepare")?;
-    let total: u64 = plan
-        .inputs
-        .iter()
-        .filter_map(|(_, p)| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let bar = bytes_bar(total, global.quiet);
+    let bar = bytes_bar(plan.input_bytes(), global.quiet);
     bar.set_prefix("prepare (text bytes; total is the compressed input size)");
     let started = Instant::now();
     let manifest = prepare(&plan, &Bar(bar.clone()))

@@ -14,10 +14,21 @@
 //!    `[SEP]` as its last (labels past the cut are dropped); if that removes all of B, the
 //!    segment boundary moves to the end and the NSP label becomes 0 ("is next").
 
-use earlyberts_format::{Example, NspLabel, SpecialTokens};
+use earlyberts_format::{Example, Invalid, NspLabel, SpecialTokens, at_least, probability};
 use serde::{Deserialize, Serialize};
 
 use earlyberts_format::random::Stream;
+
+/// What share of tokens [`MaskingPolicy`] chooses and how it shows them, in expectation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaskingShares {
+    /// Of the maskable tokens of an example below the cap: the share chosen.
+    pub chosen: f64,
+    /// Of the chosen tokens: the share shown as `[MASK]`.
+    pub mask_token: f64,
+    /// Of the chosen tokens: the share shown as a different, random id.
+    pub random_token: f64,
+}
 
 /// The masking parameters of a recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,33 +49,41 @@ pub struct MaskingPolicy {
 }
 
 impl MaskingPolicy {
-    /// Checks every value is in range.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [
-            ("masking.probability", self.probability),
-            ("masking.mask_token", self.mask_token),
-            ("masking.random_token_of_rest", self.random_token_of_rest),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} is {p}, outside [0, 1]"));
-            }
-        }
+    /// Checks every value is in range; fields are named as in a recipe (`masking.…`).
+    pub fn validate(&self) -> Result<(), Invalid> {
+        probability("masking.probability", self.probability)?;
+        probability("masking.mask_token", self.mask_token)?;
+        probability("masking.random_token_of_rest", self.random_token_of_rest)?;
         let [start, end] = self.random_token_range;
         if start >= end || end > 1 << 16 {
-            return Err(format!(
-                "masking.random_token_range [{start}, {end}) is empty or exceeds u16 ids"
-            ));
+            return Err(Invalid::Unusable {
+                field: "masking.random_token_range".into(),
+                value: format!("[{start}, {end})"),
+                reason: "empty, or past the u16 ids".into(),
+            });
         }
-        if self.max_predictions == 0 {
-            return Err("masking.max_predictions must be at least 1".into());
-        }
+        at_least("masking.max_predictions", self.max_predictions.into(), 1)?;
         if self.max_length < 3 || self.max_length > u32::from(u16::MAX) {
-            return Err(format!(
-                "masking.max_length is {}, outside [3, 65535]",
-                self.max_length
+            return Err(Invalid::out_of_range(
+                "masking.max_length",
+                self.max_length,
+                "[3, 65535]",
             ));
         }
         Ok(())
+    }
+
+    /// The shares a large sample of this policy's examples shows, for the audit.
+    pub fn expected_shares(&self) -> MaskingShares {
+        let [start, end] = self.random_token_range;
+        let rest = 1.0 - self.mask_token;
+        // A random id equal to the original reads as "kept".
+        let random = rest * self.random_token_of_rest * (1.0 - 1.0 / f64::from(end - start));
+        MaskingShares {
+            chosen: self.probability,
+            mask_token: self.mask_token,
+            random_token: random,
+        }
     }
 
     /// Builds the training-ready example of the pair `(first, second)`.
@@ -83,20 +102,12 @@ impl MaskingPolicy {
         let mut segment_a_len = tokens.len();
         tokens.extend_from_slice(second);
         tokens.push(special.sep);
-        let is_special = |t: u16| {
-            t == special.pad
-                || t == special.unk
-                || t == special.cls
-                || t == special.sep
-                || t == special.mask
-        };
-
         // 1. choose and replace
         let mut chosen: Vec<(u16, u16)> = Vec::new(); // (position, original id)
         let [start, end] = self.random_token_range;
         for (position, token) in tokens.iter_mut().enumerate() {
             let original = *token;
-            if is_special(original) || !stream.chance(self.probability) {
+            if special.is_special(original) || !stream.chance(self.probability) {
                 continue;
             }
             chosen.push((position as u16, original));

@@ -208,6 +208,6 @@ fn bad_policies_are_refused() {
         ),
     ];
     for (policy, message) in cases {
-        assert!(policy.validate().unwrap_err().contains(message));
+        assert!(policy.validate().unwrap_err().to_string().contains(message));
     }
 }

@@ -116,6 +116,15 @@ impl Pairing {
         }
     }
 
+    /// The pairs of the sentences of `store`.
+    pub fn of_store(
+        store: &crate::store::SentenceStore,
+        options: &PairingOptions,
+        seed: u64,
+    ) -> Pairing {
+        Pairing::new(store.len(), |i| store.document(i), options, seed)
+    }
+
     /// Number of pairs, which is the number of examples of a full build.
     pub fn len(&self) -> u64 {
         self.pairs

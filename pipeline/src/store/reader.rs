@@ -1,6 +1,9 @@
 //! [`SentenceStore`]: random access to the sentences of a store, memory-mapped.
 
-use std::{fs::File, path::Path};
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+};
 
 use memmap2::Mmap;
 
@@ -17,6 +20,7 @@ struct MappedShard {
 
 /// An opened sentence store.
 pub struct SentenceStore {
+    dir: PathBuf,
     manifest: StoreManifest,
     shards: Vec<MappedShard>,
 }
@@ -68,7 +72,16 @@ impl SentenceStore {
             });
             first += shard.sentences;
         }
-        Ok(SentenceStore { manifest, shards })
+        Ok(SentenceStore {
+            dir: dir.to_path_buf(),
+            manifest,
+            shards,
+        })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The store's manifest.

@@ -1,0 +1,342 @@
+//! [`BuildPlan`]: what `pipeline build` will do, resolved once from the recipe, the inputs
+//! and the options before any work starts; and its stages, in order.
+//!
+//! A build is a list of [`BuildStage`]s ([`BuildPlan::stages`]). Each stage knows its name,
+//! what its output depends on (its fingerprint), whether the output already present is
+//! current, and how to make it. The caller walks the list: a current stage is skipped, the
+//! others run in order, each with a progress counter. The same fingerprint decides both
+//! "current, skip it" and "resume the shards an interrupted run left", so the two cannot
+//! disagree. What a stage finds or makes (the opened store, the pairing, its count) is kept
+//! in [`BuildState`] and computed once for the stages after it.
+//!
+//! A recipe kind with other stages (another source of randomness, another row rule) is
+//! another list: the walk, the skip logic and the manifest's stage record stay as they are.
+
+use std::path::PathBuf;
+
+use earlyberts_format::{
+    Build, DirLock, Invalid, MANIFEST_FILE, Manifest, Vocab, verify::Progress, verify::verify_build,
+};
+
+use crate::{
+    Error, Result,
+    audit::{AuditReport, audit},
+    examples::{ExampleMaker, ExamplesFingerprint, write_examples},
+    pairs::Pairing,
+    prepare::{TextPlan, prepare},
+    recipe::Recipe,
+    store::{SentenceStore, StoreManifest},
+};
+
+/// Largest seed accepted: seeds are recorded and compared as integers, and the reference
+/// runs use 0–4.
+pub const MAX_SEED: u64 = u32::MAX as u64;
+
+/// Examples the closing audit samples.
+pub const AUDIT_SAMPLE: u64 = 10_000;
+
+/// What the caller asks for, before anything is resolved.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// The recipe file.
+    pub recipe: PathBuf,
+    pub seed: u64,
+    /// The build directory.
+    pub out: PathBuf,
+    /// The sentence store (default: `out/store`).
+    pub store: Option<PathBuf>,
+    /// A `vocab.txt` (default: the built-in uncased BERT vocabulary).
+    pub vocab: Option<PathBuf>,
+    /// Wikipedia globs replacing the recipe's.
+    pub wikipedia: Option<Vec<String>>,
+    /// BookCorpus globs replacing the recipe's.
+    pub bookcorpus: Option<Vec<String>>,
+    /// Examples per shard replacing the recipe's (this changes the recipe hash).
+    pub examples_per_shard: Option<u64>,
+    /// Only the first N examples of the training order.
+    pub limit_examples: Option<u64>,
+}
+
+/// A build, resolved: the recipe with its overrides, the vocabulary, the text plan.
+pub struct BuildPlan {
+    pub recipe: Recipe,
+    pub vocab: Vocab,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub text: TextPlan,
+    pub limit_examples: Option<u64>,
+}
+
+impl BuildPlan {
+    /// Resolves `options`: loads and validates the recipe, applies the overrides, checks
+    /// the vocabulary and expands the input globs. Nothing is written.
+    pub fn new(options: BuildOptions) -> Result<BuildPlan> {
+        let mut recipe = Recipe::load(&options.recipe)?;
+        if let Some(n) = options.examples_per_shard {
+            recipe.shards.examples_per_shard = n;
+            recipe.validate()?;
+        }
+        if options.seed > MAX_SEED {
+            return Err(
+                Invalid::out_of_range("seed", options.seed, format!("0..={MAX_SEED}")).into(),
+            );
+        }
+        let vocab = recipe.vocabulary(options.vocab.as_deref())?;
+        let store = options.store.unwrap_or_else(|| options.out.join("store"));
+        let text = recipe.text_plan(
+            vocab.clone(),
+            options.wikipedia.as_deref(),
+            options.bookcorpus.as_deref(),
+            store,
+        )?;
+        Ok(BuildPlan {
+            recipe,
+            vocab,
+            seed: options.seed,
+            out: options.out,
+            text,
+            limit_examples: options.limit_examples,
+        })
+    }
+
+    /// The stages of this recipe's builds, in the order they run.
+    pub fn stages(&self) -> Vec<Box<dyn BuildStage>> {
+        vec![
+            Box::new(StoreStage),
+            Box::new(ExampleStage),
+            Box::new(AuditStage),
+        ]
+    }
+
+    /// Takes the locks of the build directory and of the store (one writer each); the
+    /// kernel releases them however the process ends.
+    pub fn lock(&self, holder: &str) -> Result<[DirLock; 2]> {
+        Ok([
+            DirLock::acquire(&self.out, holder)?,
+            DirLock::acquire(&self.text.out, holder)?,
+        ])
+    }
+
+    /// A state to walk the stages with.
+    pub fn start(&self) -> BuildState<'_> {
+        BuildState {
+            plan: self,
+            store: None,
+            pairing: None,
+        }
+    }
+}
+
+/// What the stages found or made so far; each part is computed once, when first needed.
+pub struct BuildState<'p> {
+    plan: &'p BuildPlan,
+    store: Option<SentenceStore>,
+    pairing: Option<(Pairing, u64)>,
+}
+
+impl BuildState<'_> {
+    /// The sentence store (opened on first use).
+    pub fn store(&mut self) -> Result<&SentenceStore> {
+        if self.store.is_none() {
+            self.store = Some(SentenceStore::open(&self.plan.text.out)?);
+        }
+        Ok(self.store.as_ref().expect("opened above"))
+    }
+
+    /// The number of examples the build holds: all pairs, or the limit if one was given.
+    pub fn examples(&mut self) -> Result<u64> {
+        self.pair()?;
+        Ok(self.pairing.as_ref().expect("paired above").1)
+    }
+
+    /// Pairs the store once, and checks the limit against the pairs there are.
+    fn pair(&mut self) -> Result<()> {
+        if self.pairing.is_some() {
+            return Ok(());
+        }
+        let plan = self.plan;
+        let pairing = Pairing::of_store(self.store()?, &plan.recipe.pairs, plan.seed);
+        let available = pairing.len();
+        let total = plan.limit_examples.unwrap_or(available);
+        if total > available {
+            return Err(Error::TooManyExamples {
+                requested: total,
+                available,
+            });
+        }
+        self.pairing = Some((pairing, total));
+        Ok(())
+    }
+
+    /// What the examples' bytes depend on.
+    fn examples_fingerprint(&mut self) -> Result<ExamplesFingerprint> {
+        let total = self.examples()?;
+        let plan = self.plan;
+        Ok(ExamplesFingerprint::new(
+            &plan.recipe,
+            plan.seed,
+            self.store()?,
+            total,
+        ))
+    }
+
+    /// The example maker over the store and the pairing.
+    fn maker(&mut self) -> Result<ExampleMaker<'_>> {
+        self.pair()?;
+        let plan = self.plan;
+        let store = self.store.as_ref().expect("opened by pair");
+        let (pairing, _) = self.pairing.as_ref().expect("paired above");
+        ExampleMaker::new(store, pairing, &plan.recipe, &plan.vocab, plan.seed)
+    }
+
+    /// What the stages report, for the manifest's `stages`.
+    fn stage_record(&mut self) -> Result<serde_json::Value> {
+        let store = self.store()?.manifest();
+        let store_record = serde_json::json!({
+            "totals": store.totals,
+            "clean": store.clean,
+            "line_breaks": store.line_breaks,
+        });
+        let sentences = self.store()?.len();
+        let (pairing, _) = self.pairing.as_ref().expect("paired before the record");
+        Ok(serde_json::json!({
+            "store": store_record,
+            "pairs": pairing.stats(sentences),
+        }))
+    }
+}
+
+/// What a stage's progress counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Bytes,
+    Examples,
+}
+
+/// An output that is already there and current.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Current {
+    pub dir: PathBuf,
+    /// Whether every file was re-hashed to establish it.
+    pub verified: bool,
+}
+
+/// What a stage made.
+pub enum StageOutput {
+    Store(StoreManifest),
+    Examples(Manifest),
+    Audit(AuditReport),
+}
+
+/// One stage of a build.
+pub trait BuildStage {
+    /// Its name in messages and progress bars.
+    fn name(&self) -> &'static str;
+    /// What its progress counts.
+    fn unit(&self) -> Unit;
+    /// `Some` if the output present is what [`BuildStage::run`] would make.
+    fn current(&self, state: &mut BuildState) -> Result<Option<Current>>;
+    /// Makes the output.
+    fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput>;
+}
+
+/// The text stages into the sentence store ([`prepare`]); shared by the seeds' builds.
+struct StoreStage;
+
+impl BuildStage for StoreStage {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Bytes
+    }
+
+    fn current(&self, state: &mut BuildState) -> Result<Option<Current>> {
+        let text = &state.plan.text;
+        Ok(text.is_current()?.then(|| Current {
+            dir: text.out.clone(),
+            verified: false,
+        }))
+    }
+
+    fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
+        let manifest = prepare(&state.plan.text, progress)?;
+        Ok(StageOutput::Store(manifest))
+    }
+}
+
+/// Pairs, masks and writes the shards and the manifest ([`write_examples`]).
+struct ExampleStage;
+
+impl BuildStage for ExampleStage {
+    fn name(&self) -> &'static str {
+        "examples"
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Examples
+    }
+
+    fn current(&self, state: &mut BuildState) -> Result<Option<Current>> {
+        let fingerprint = state.examples_fingerprint()?;
+        let out = &state.plan.out;
+        let Ok(existing) = Manifest::load(&out.join(MANIFEST_FILE)) else {
+            return Ok(None);
+        };
+        let same = ExamplesFingerprint::of_manifest(&existing) == Some(fingerprint);
+        let current = same && verify_build(out, None, &())?.is_ok();
+        Ok(current.then(|| Current {
+            dir: out.clone(),
+            verified: true,
+        }))
+    }
+
+    fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
+        let fingerprint = state.examples_fingerprint()?;
+        let record = state.stage_record()?;
+        let plan = state.plan;
+        let maker = state.maker()?;
+        let manifest = write_examples(
+            &plan.out,
+            &maker,
+            &plan.recipe,
+            &fingerprint,
+            record,
+            progress,
+        )?;
+        Ok(StageOutput::Examples(manifest))
+    }
+}
+
+/// Audits a sample of the finished build against the recipe and the store.
+struct AuditStage;
+
+impl BuildStage for AuditStage {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Examples
+    }
+
+    /// A check is never "current": it runs every time.
+    fn current(&self, _state: &mut BuildState) -> Result<Option<Current>> {
+        Ok(None)
+    }
+
+    fn run(&self, state: &mut BuildState, _progress: &dyn Progress) -> Result<StageOutput> {
+        let plan = state.plan;
+        let build = Build::open(&plan.out)?;
+        let maker = state.maker()?;
+        let report = audit(
+            &build,
+            &plan.recipe,
+            &plan.vocab,
+            Some(&maker),
+            Some(AUDIT_SAMPLE),
+        )?;
+        Ok(StageOutput::Audit(report))
+    }
+}
