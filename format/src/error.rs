@@ -66,6 +66,13 @@ pub enum Error {
     /// A shard layout that cannot be written.
     #[error("invalid shard layout: {0}")]
     Layout(crate::Invalid),
+    /// A vocabulary other than the one the ids refer to.
+    #[error("'{}' has sha256 {found}, but the ids refer to the vocabulary with sha256 {expected}", path.display())]
+    VocabMismatch {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     /// An example index outside the build.
     #[error("example {index} is out of range: the build holds {len} examples")]
     OutOfRange { index: u64, len: u64 },

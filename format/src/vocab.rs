@@ -52,6 +52,23 @@ impl Vocab {
             .expect("the built-in vocabulary is valid")
     }
 
+    /// The vocabulary at `path` (the built-in uncased BERT one if `None`), refused unless
+    /// its sha256 is `expected`: the one the ids at hand refer to.
+    pub fn expecting(path: Option<&Path>, expected: &str) -> Result<Vocab> {
+        let vocab = match path {
+            Some(path) => Vocab::from_file(path)?,
+            None => Vocab::bert_base_uncased(),
+        };
+        if vocab.sha256() != expected {
+            return Err(Error::VocabMismatch {
+                path: vocab.source().to_path_buf(),
+                expected: expected.to_string(),
+                found: vocab.sha256().to_string(),
+            });
+        }
+        Ok(vocab)
+    }
+
     /// Reads a `vocab.txt` file.
     pub fn from_file(path: &Path) -> Result<Vocab> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -40,6 +40,9 @@ pub enum Error {
     /// A source entry that cannot be fetched as it stands.
     #[error("source '{dest}': {reason}")]
     Source { dest: String, reason: String },
+    /// A mirror for a host the sources do not use.
+    #[error("host '{name}' is not one the sources use (hosts: {})", known.join(", "))]
+    UnknownHost { name: String, known: Vec<String> },
     /// A recipe that cannot be used.
     #[error("recipe '{}': {reason}", path.display())]
     Recipe { path: PathBuf, reason: String },
@@ -49,13 +52,6 @@ pub enum Error {
     /// A recipe value out of range.
     #[error("recipe '{}': {invalid}", path.display())]
     RecipeValue { path: PathBuf, invalid: Invalid },
-    /// A vocabulary that is not the one the recipe names.
-    #[error("the recipe wants the vocabulary with sha256 {wanted}, but '{}' has sha256 {found}", path.display())]
-    VocabMismatch {
-        wanted: String,
-        path: PathBuf,
-        found: String,
-    },
     /// A build asked for more examples than its corpus gives.
     #[error("{requested} is more than the {available} examples this corpus gives")]
     TooManyExamples { requested: u64, available: u64 },

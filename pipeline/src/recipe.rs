@@ -135,17 +135,7 @@ impl Recipe {
     /// The vocabulary the recipe's ids refer to: `path`, or the built-in uncased BERT one,
     /// checked against the recipe's sha256 and its random-token range.
     pub fn vocabulary(&self, path: Option<&Path>) -> Result<Vocab> {
-        let vocab = match path {
-            Some(path) => Vocab::from_file(path)?,
-            None => Vocab::bert_base_uncased(),
-        };
-        if vocab.sha256() != self.text.vocab_sha256 {
-            return Err(Error::VocabMismatch {
-                wanted: self.text.vocab_sha256.clone(),
-                path: vocab.source().to_path_buf(),
-                found: vocab.sha256().to_string(),
-            });
-        }
+        let vocab = Vocab::expecting(path, &self.text.vocab_sha256)?;
         let [start, end] = self.masking.random_token_range;
         if end as usize > vocab.len() {
             return Err(Error::Invalid(Invalid::Unusable {

@@ -163,7 +163,7 @@ pub fn write_synthetic_build(
     let info = BuildInfo {
         recipe: RecipeInfo::new(
             "synthetic",
-            serde_json::json!({ "batch_size": 8, "examples": examples.len() }),
+            serde_json::json!({ "training": { "batch_size": 8 }, "examples": examples.len() }),
         ),
         seed: 1,
         inputs: vec![InputFile {

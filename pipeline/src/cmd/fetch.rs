@@ -7,12 +7,14 @@ use std::{
 
 use anyhow::{Context, bail};
 use earlyberts_format::write_atomic;
-use earlyberts_pipeline::fetch::{
-    Digest, Downloader, FetchOptions, FetchProgress, LockFile, Outcome, Sources, lock_sources,
-    resolve_targets,
+use earlyberts_pipeline::{
+    Error,
+    fetch::{
+        Downloader, FetchOptions, FetchProgress, FetchReport, LockFile, Sources, hosts,
+        lock_sources, resolve_targets,
+    },
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 
 use crate::GlobalArgs;
 
@@ -55,18 +57,24 @@ pub struct FetchArgs {
     pub tries: u32,
 }
 
-/// One line of `fetched.json`.
-#[derive(Serialize)]
-struct FetchedFile<'a> {
-    dest: &'a str,
-    url: &'a str,
-    pinned: bool,
-    hash: String,
-}
-
 pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let sources = Sources::load(&args.sources)?;
-    let hosts = hosts(&sources, &args.mirror)?;
+    let mirrors = args
+        .mirror
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((name, url)) => Ok((name.to_string(), url.to_string())),
+            None => Err(anyhow::anyhow!("--mirror '{m}' is not NAME=URL")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let endpoint = std::env::var("HF_ENDPOINT").ok();
+    let hosts = hosts(&sources, endpoint.as_deref(), &mirrors).map_err(|e| match e {
+        Error::UnknownHost { name, known } => anyhow::anyhow!(
+            "--mirror names host '{name}', which the sources do not use (hosts: {})",
+            known.join(", ")
+        ),
+        e => e.into(),
+    })?;
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
     let offline = args.offline || std::env::var("EARLYBERTS_OFFLINE").as_deref() == Ok("1");
     if args.lock {
@@ -102,49 +110,23 @@ pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let bars = Bars::new(&targets, global.quiet);
     let results = downloader.fetch_all(&targets, &bars);
     bars.total.finish_and_clear();
-    let mut failed = 0;
-    let (mut downloaded, mut present) = (0, 0);
-    let mut record = Vec::new();
-    for (target, result) in targets.iter().zip(&results) {
-        match result {
-            Ok(outcome) => {
-                match outcome {
-                    Outcome::Downloaded => downloaded += 1,
-                    Outcome::Present => present += 1,
-                }
-                let hash = match &target.digest {
-                    Digest::Sha256(h) => format!("sha256:{h}"),
-                    Digest::GitSha1(h) => format!("git-sha1:{h}"),
-                    Digest::Unpinned => format!(
-                        "sha256:{}",
-                        earlyberts_format::sha256_file(&args.data_dir.join(&target.dest))?
-                    ),
-                };
-                record.push(FetchedFile {
-                    dest: &target.dest,
-                    url: &target.url,
-                    pinned: target.digest != Digest::Unpinned,
-                    hash,
-                });
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("pipeline: {}: {e:#}", target.dest);
-            }
-        }
+    let report = FetchReport::new(&targets, results, &args.data_dir)?;
+    report.save(&args.data_dir)?;
+    Ok(render(&report, targets.len(), &args))
+}
+
+/// The summary line on stdout, and each failure on stderr.
+fn render(report: &FetchReport, targets: usize, args: &FetchArgs) -> ExitCode {
+    for (dest, e) in &report.failures {
+        eprintln!("pipeline: {dest}: {e:#}");
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create '{}'", args.data_dir.display()))?;
-    write_atomic(
-        args.data_dir.join("fetched.json"),
-        format!("{}\n", serde_json::to_string_pretty(&record)?).as_bytes(),
-    )?;
-    if failed > 0 {
+    let (downloaded, present) = (report.downloaded, report.present);
+    if !report.failures.is_empty() {
         println!(
-            "FAILED: {failed} of {} files; {downloaded} downloaded, {present} already present",
-            targets.len()
+            "FAILED: {} of {targets} files; {downloaded} downloaded, {present} already present",
+            report.failures.len()
         );
-        return Ok(ExitCode::from(2));
+        return ExitCode::from(2);
     }
     if downloaded == 0 {
         println!(
@@ -157,30 +139,7 @@ pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
             args.data_dir.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Host bases: sources.toml, then HF_ENDPOINT, then --mirror.
-fn hosts(sources: &Sources, mirrors: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut hosts = sources.hosts.clone();
-    if let Ok(endpoint) = std::env::var("HF_ENDPOINT")
-        && !endpoint.is_empty()
-    {
-        hosts.insert("hf".into(), endpoint);
-    }
-    for mirror in mirrors {
-        let Some((name, url)) = mirror.split_once('=') else {
-            bail!("--mirror '{mirror}' is not NAME=URL");
-        };
-        if !hosts.contains_key(name) {
-            bail!(
-                "--mirror names host '{name}', which the sources do not use (hosts: {})",
-                hosts.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
-        }
-        hosts.insert(name.into(), url.into());
-    }
-    Ok(hosts)
+    ExitCode::SUCCESS
 }
 
 /// A bar per file in flight and one for the total.

@@ -90,7 +90,7 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
             .manifest()
             .recipe
             .params
-            .get("batch_size")
+            .pointer("/training/batch_size")
             .and_then(|v| v.as_u64());
         let batch_size = args
             .batch_size
@@ -111,19 +111,14 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
 }
 
 fn vocabulary(args: &InspectArgs, build: &Build) -> anyhow::Result<Vocab> {
-    let vocab = match &args.vocab {
-        Some(path) => Vocab::from_file(path)?,
-        None => Vocab::bert_base_uncased(),
-    };
     let expected = &build.manifest().vocab.sha256;
-    if vocab.sha256() != expected {
-        bail!(
-            "the build's ids refer to a vocabulary with sha256 {expected}, but '{}' has sha256 {}; pass its vocab.txt with --vocab",
-            vocab.source().display(),
-            vocab.sha256()
-        );
-    }
-    Ok(vocab)
+    Vocab::expecting(args.vocab.as_deref(), expected).map_err(|e| match e {
+        earlyberts_format::Error::VocabMismatch { path, found, .. } => anyhow::anyhow!(
+            "the build's ids refer to a vocabulary with sha256 {expected}, but '{}' has sha256 {found}; pass its vocab.txt with --vocab",
+            path.display()
+        ),
+        e => e.into(),
+    })
 }
 
 fn write_text(out: &mut impl Write, index: u64, e: &Example, vocab: &Vocab) -> io::Result<()> {

@@ -34,7 +34,14 @@ pub fn flag_context(err: Error) -> anyhow::Error {
         } => anyhow::anyhow!(
             "--limit-examples {requested} is more than the {available} examples this corpus gives"
         ),
-        err @ Error::VocabMismatch { .. } => anyhow::anyhow!("{err}; pass it with --vocab"),
+        Error::Format(earlyberts_format::Error::VocabMismatch {
+            path,
+            expected,
+            found,
+        }) => anyhow::anyhow!(
+            "the recipe wants the vocabulary with sha256 {expected}, but '{}' has sha256 {found}; pass it with --vocab",
+            path.display()
+        ),
         err => err.into(),
     }
 }

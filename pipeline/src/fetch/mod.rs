@@ -9,11 +9,13 @@
 
 mod download;
 mod lock;
+mod report;
 mod sources;
 
 pub use self::{
     download::{Downloader, FetchOptions, FetchProgress, Outcome},
     lock::lock_sources,
+    report::{FETCHED_FILE, FetchReport, FetchedFile, hosts},
     sources::{
         Digest, HubKind, HubRef, LockFile, LockedFile, SourceFile, Sources, Target, resolve_targets,
     },
