@@ -72,7 +72,7 @@ unit-test: ## unit, property and end-to-end tests
 
 test-slow: ## the full kill matrix: 20 SIGKILL points over a fixture build and 20 over a training run
 	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-pipeline --test integration crash::
-	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-trainer --test cli killed
+	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-trainer --test integration cli::killed
 
 fuzz-seeds: demo-build ## seed corpora for the fuzz targets from the sample build and corpus (fuzz/corpus/)
 	mkdir -p fuzz/corpus/shard_reader fuzz/corpus/manifest fuzz/corpus/splitter fuzz/corpus/tokenizer

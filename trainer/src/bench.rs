@@ -7,17 +7,97 @@
 //! head on labelled positions only (6 · (hidden² + hidden · vocab) each). Embeddings,
 //! LayerNorm, softmax and the optimizer are left out, as MFU conventionally does.
 
-use std::{path::Path, time::Instant};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
+use burn::tensor::backend::AutodiffBackend;
 use earlyberts_format::{Build, BuildInfo, Example, NspLabel, ShardLayout, write_build};
 use serde::Serialize;
 
 use crate::{
+    Error, Result,
     data::StepFeed,
+    device::OnDevice,
     model::{BertConfig, BertForPreTraining},
+    run::{config_named, open_verified},
     train::{TrainConfig, Trainer},
 };
-use burn::tensor::backend::AutodiffBackend;
+
+/// What to time.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// `base`, `tiny` or a `config.json`.
+    pub config: String,
+    /// The device's name, for the report.
+    pub device: String,
+    /// Examples of exactly this many tokens (when `build` is `None`).
+    pub seq: usize,
+    /// The first steps of this build instead.
+    pub build: Option<PathBuf>,
+    pub batch_size: u64,
+    pub micro_batch: u64,
+    /// Timed steps, after `warmup` untimed ones.
+    pub steps: usize,
+    pub warmup: usize,
+    /// The device's peak TFLOP/s, for MFU.
+    pub peak_tflops: Option<f64>,
+}
+
+impl OnDevice for BenchOptions {
+    type Output = BenchReport;
+
+    /// Times full training steps on `device`.
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<BenchReport> {
+        let config = config_named(&self.config)?;
+        let train = TrainConfig {
+            batch_size: self.batch_size,
+            ..TrainConfig::reference(self.micro_batch)
+        };
+        train.check()?;
+        let tmp = std::env::temp_dir().join(format!("earlyberts-bench-{}", std::process::id()));
+        let (build, data) = match &self.build {
+            Some(dir) => (open_verified(dir)?, format!("build {}", dir.display())),
+            None => {
+                let n = self.batch_size as usize * (self.warmup + self.steps);
+                let build = write_examples_build(&tmp, &fixed_length_examples(n, self.seq))?;
+                (build, format!("fixed {} tokens", self.seq))
+            }
+        };
+        let feed = StepFeed::new(build, self.batch_size);
+        let model = config.init::<B>(0, &device);
+        let timed = bench(
+            model,
+            &config,
+            train,
+            &feed,
+            self.warmup,
+            self.steps,
+            &device,
+        );
+        let _ = fs::remove_dir_all(&tmp);
+        let (times, tokens, flops) = timed?;
+        let step_s = median(&times);
+        let mean_tokens = tokens.iter().sum::<u64>() as f64 / tokens.len() as f64;
+        let achieved = flops / step_s / 1e12;
+        Ok(BenchReport {
+            config: self.config,
+            device: self.device,
+            data,
+            batch_size: self.batch_size,
+            micro_batch: self.micro_batch,
+            steps: self.steps,
+            step_s,
+            sequences_per_s: self.batch_size as f64 / step_s,
+            tokens_per_s: mean_tokens / step_s,
+            model_tflops_per_step: flops / 1e12,
+            achieved_tflops: achieved,
+            mfu: self.peak_tflops.map(|peak| achieved / peak),
+        })
+    }
+}
 
 /// `n` examples of exactly `seq` tokens: `[CLS] A [SEP] B [SEP]`, 15% of positions labelled.
 pub fn fixed_length_examples(n: usize, seq: usize) -> Vec<Example> {
@@ -56,7 +136,7 @@ pub fn fixed_length_examples(n: usize, seq: usize) -> Vec<Example> {
 }
 
 /// Writes `examples` as a build at `dir`.
-pub fn write_examples_build(dir: &Path, examples: &[Example]) -> anyhow::Result<Build> {
+pub fn write_examples_build(dir: &Path, examples: &[Example]) -> Result<Build> {
     let info = BuildInfo::synthetic("bench");
     write_build(dir, ShardLayout::default(), info, examples)?;
     Ok(Build::open(dir)?)
@@ -113,7 +193,7 @@ pub fn bench<B: AutodiffBackend>(
     warmup: usize,
     steps: usize,
     device: &B::Device,
-) -> anyhow::Result<(Vec<f64>, Vec<u64>, f64)> {
+) -> Result<(Vec<f64>, Vec<u64>, f64)> {
     let micro = train.micro_batch as usize;
     let mut trainer = Trainer::new(model, train, device)?;
     let (mut times, mut tokens, mut flops) = (Vec::new(), Vec::new(), 0.0);
@@ -122,7 +202,9 @@ pub fn bench<B: AutodiffBackend>(
         let started = Instant::now();
         let log = trainer.step(feed)?;
         // Wait for queued kernels (a GPU backend runs asynchronously).
-        B::sync(device).map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))?;
+        B::sync(device).map_err(|e| Error::Device {
+            reason: format!("{e:?}"),
+        })?;
         let seconds = started.elapsed().as_secs_f64();
         if i >= warmup {
             times.push(seconds);

@@ -4,6 +4,8 @@
 use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
 use earlyberts_format::{Build, Example, StepBatch};
 
+use crate::{Error, Result};
+
 /// One micro-batch, padded to its longest sequence.
 pub struct Batch<B: Backend> {
     /// `[batch, seq]`
@@ -41,17 +43,17 @@ impl StepFeed {
     }
 
     /// The examples of step `step`, in order, and the first and last global index.
-    pub fn step(&self, step: u64) -> anyhow::Result<(Vec<Example>, u64, u64)> {
-        let batch =
-            StepBatch::new(step, self.batch_size, self.build.len()).map_err(anyhow::Error::msg)?;
+    pub fn step(&self, step: u64) -> Result<(Vec<Example>, u64, u64)> {
+        let batch = StepBatch::new(step, self.batch_size, self.build.len())
+            .map_err(|reason| Error::Data { reason })?;
         let mut examples = Vec::with_capacity(self.batch_size as usize);
         for run in batch.runs() {
             let mut stream = self.build.stream_from(run.start)?;
             for _ in run {
                 let mut example = Example::default();
-                stream
-                    .read_next(&mut example)?
-                    .ok_or_else(|| anyhow::anyhow!("the build ended early"))?;
+                stream.read_next(&mut example)?.ok_or_else(|| Error::Data {
+                    reason: "the build ended early".into(),
+                })?;
                 examples.push(example);
             }
         }

@@ -3,10 +3,24 @@
 //! CPU is burn-flex; CUDA is burn-cuda, compiled only with the `cuda` feature. cudarc loads
 //! the driver at run time and panics when it cannot, so availability is probed once with
 //! the panic caught and turned into an error that says what is missing.
+//!
+//! [`DeviceChoice::dispatch`] is the one place that maps a choice to a backend type: a job
+//! generic over the backend ([`OnDevice`]) runs on whichever the user chose.
 
 use std::{fmt, str::FromStr};
 
-use anyhow::bail;
+use burn::{
+    backend::{Autodiff, Flex},
+    tensor::backend::AutodiffBackend,
+};
+
+use crate::{Error, Result};
+
+/// Work that runs on any autodiff backend.
+pub trait OnDevice {
+    type Output;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+}
 
 /// A device named on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,15 +30,15 @@ pub enum DeviceChoice {
 }
 
 impl FromStr for DeviceChoice {
-    type Err = anyhow::Error;
+    type Err = Error;
 
-    fn from_str(s: &str) -> anyhow::Result<DeviceChoice> {
+    fn from_str(s: &str) -> Result<DeviceChoice> {
         match s {
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" => Ok(DeviceChoice::Cuda(0)),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(DeviceChoice::Cuda(n)),
-                _ => bail!("--device '{s}' is not cpu, cuda or cuda:N"),
+                _ => Err(Error::UnknownDevice { name: s.into() }),
             },
         }
     }
@@ -50,23 +64,35 @@ impl DeviceChoice {
     }
 
     /// Refuses a device this binary cannot use, before any work starts.
-    pub fn check(self) -> anyhow::Result<()> {
+    pub fn check(self) -> Result<()> {
         match self {
             DeviceChoice::Cpu => Ok(()),
             DeviceChoice::Cuda(index) => cuda_available(index),
         }
     }
+
+    /// Runs `job` on this device's backend, after [`DeviceChoice::check`].
+    pub fn dispatch<J: OnDevice>(self, job: J) -> Result<J::Output> {
+        self.check()?;
+        match self {
+            DeviceChoice::Cpu => job.run::<Autodiff<Flex>>(Default::default()),
+            #[cfg(feature = "cuda")]
+            DeviceChoice::Cuda(n) => {
+                job.run::<Autodiff<burn::backend::Cuda>>(burn::backend::cuda::CudaDevice::new(n))
+            }
+            #[cfg(not(feature = "cuda"))]
+            DeviceChoice::Cuda(_) => Err(Error::NoCuda),
+        }
+    }
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda_available(_index: usize) -> anyhow::Result<()> {
-    bail!(
-        "--device cuda: this trainer was built without CUDA; rebuild with `cargo build --release -p earlyberts-trainer --features cuda`"
-    )
+fn cuda_available(_index: usize) -> Result<()> {
+    Err(Error::NoCuda)
 }
 
 #[cfg(feature = "cuda")]
-fn cuda_available(index: usize) -> anyhow::Result<()> {
+fn cuda_available(index: usize) -> Result<()> {
     use burn::{
         backend::{Cuda, cuda::CudaDevice},
         tensor::Tensor,
@@ -81,17 +107,18 @@ fn cuda_available(index: usize) -> anyhow::Result<()> {
     std::panic::set_hook(hook);
     match probe {
         Ok(sum) if sum == 4.0 => Ok(()),
-        Ok(sum) => bail!("--device cuda:{index}: a test sum gave {sum}, not 4"),
+        Ok(sum) => Err(Error::CudaUnusable {
+            index,
+            why: format!("a test sum gave {sum}, not 4"),
+        }),
         Err(panic) => {
             let why = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown error");
-            let why = why.lines().next().unwrap_or(why);
-            bail!(
-                "--device cuda:{index}: no usable CUDA device ({why}); check the NVIDIA driver or use --device cpu"
-            )
+            let why = why.lines().next().unwrap_or(why).to_string();
+            Err(Error::CudaUnusable { index, why })
         }
     }
 }

@@ -3,24 +3,24 @@
 
 use std::{fs, ops::Range, path::Path};
 
-use anyhow::{Context, bail};
 use plotters::prelude::*;
 
-use crate::train::StepLog;
+use crate::{Error, Result, train::StepLog};
 
 /// The step log a run writes, one JSON line per step.
 pub const LOG_FILE: &str = "log.jsonl";
 
 /// Reads a run's step log; a line that does not parse is an error naming it.
-pub fn read_log(path: &Path) -> anyhow::Result<Vec<StepLog>> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read '{}'", path.display()))?;
+pub fn read_log(path: &Path) -> Result<Vec<StepLog>> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line).with_context(|| {
-                format!("'{}' line {}: not a step log entry", path.display(), i + 1)
+            serde_json::from_str(line).map_err(|source| Error::LogLine {
+                path: path.to_path_buf(),
+                line: i + 1,
+                source,
             })
         })
         .collect()
@@ -52,9 +52,9 @@ struct Panel<'a> {
 }
 
 /// Renders `logs` to an SVG file at `out`.
-pub fn plot(logs: &[StepLog], out: &Path) -> anyhow::Result<()> {
+pub fn plot(logs: &[StepLog], out: &Path) -> Result<()> {
     if logs.is_empty() {
-        bail!("the step log is empty: nothing to plot");
+        return Err(Error::EmptyLog);
     }
     let series = |f: fn(&StepLog) -> f64| -> Vec<(f64, f64)> {
         logs.iter().map(|l| (l.step as f64, f(l))).collect()
@@ -80,13 +80,16 @@ pub fn plot(logs: &[StepLog], out: &Path) -> anyhow::Result<()> {
     let steps = logs[0].step as f64..logs[logs.len() - 1].step.max(logs[0].step + 1) as f64;
     let mut svg = String::new();
     {
+        let failed = |e: &dyn std::fmt::Display| Error::Plot {
+            path: out.to_path_buf(),
+            reason: e.to_string(),
+        };
         let root = SVGBackend::with_string(&mut svg, (900, 960)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.fill(&WHITE).map_err(|e| failed(&e))?;
         for (area, panel) in root.split_evenly((3, 1)).iter().zip(&panels) {
-            draw_panel(area, panel, steps.clone())
-                .map_err(|e| anyhow::anyhow!("cannot draw '{}': {e}", out.display()))?;
+            draw_panel(area, panel, steps.clone()).map_err(|e| failed(&e))?;
         }
-        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| failed(&e))?;
     }
     earlyberts_format::write_atomic(out, svg.as_bytes())?;
     Ok(())
@@ -96,7 +99,7 @@ fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     panel: &Panel,
     steps: Range<f64>,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let values = panel.series.iter().flat_map(|(_, s)| s.iter().map(|p| p.1));
     let (lo, hi) = values
         .filter(|v| v.is_finite())

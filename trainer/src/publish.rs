@@ -16,9 +16,10 @@ use std::{
     process::Command,
 };
 
-use anyhow::{Context, bail};
-
-use crate::state::{STATE_FILE, TrainingState};
+use crate::{
+    Error, Result,
+    state::{STATE_FILE, TrainingState},
+};
 
 /// Files of a checkpoint directory that go into the repository (not the optimizer state).
 const MODEL_FILES: [&str; 6] = [
@@ -31,11 +32,12 @@ const MODEL_FILES: [&str; 6] = [
 ];
 
 /// The `stepK` checkpoint directories of a run, by step.
-pub fn checkpoints(run: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
-    let entries = fs::read_dir(run).with_context(|| format!("cannot read '{}'", run.display()))?;
+pub fn checkpoints(run: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let unreadable = |e| Error::io("read", run, e);
+    let entries = fs::read_dir(run).map_err(unreadable)?;
     let mut steps = Vec::new();
     for entry in entries {
-        let entry = entry?;
+        let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
         let Some(step) = name
             .to_str()
@@ -50,15 +52,19 @@ pub fn checkpoints(run: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
     }
     steps.sort();
     if steps.is_empty() {
-        bail!(
-            "'{}' has no checkpoint directories (stepK/model.safetensors); is it a run directory OUT/seedN?",
-            run.display()
-        );
+        return Err(Error::NoCheckpoints {
+            path: run.to_path_buf(),
+        });
     }
     Ok(steps)
 }
 
-fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
+fn git(repo: &Path, args: &[&str]) -> Result<String> {
+    let failed = |reason: String| Error::Git {
+        args: args.join(" "),
+        repo: repo.to_path_buf(),
+        reason,
+    };
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -78,14 +84,9 @@ fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
         .env("GIT_AUTHOR_DATE", "2000-01-01T00:00:00Z")
         .env("GIT_COMMITTER_DATE", "2000-01-01T00:00:00Z")
         .output()
-        .context("cannot run git: is it installed?")?;
+        .map_err(|e| failed(format!("cannot run git ({e}): is it installed?")))?;
     if !out.status.success() {
-        bail!(
-            "git {} failed in '{}': {}",
-            args.join(" "),
-            repo.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(failed(String::from_utf8_lossy(&out.stderr).trim().into()));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -144,22 +145,23 @@ pub fn model_card(name: &str, steps: &[u64], state: Option<&TrainingState>) -> S
 }
 
 /// Lays out the checkpoints of `run` as a new git repository at `repo`.
-pub fn publish(run: &Path, repo: &Path) -> anyhow::Result<Vec<u64>> {
+pub fn publish(run: &Path, repo: &Path) -> Result<Vec<u64>> {
     let checkpoints = checkpoints(run)?;
-    if repo.exists() && fs::read_dir(repo)?.next().is_some() {
-        bail!(
-            "'{}' exists and is not empty: publish into a new directory",
-            repo.display()
-        );
+    let unwritable = |e| Error::io("write into", repo, e);
+    if repo.exists() && fs::read_dir(repo).map_err(unwritable)?.next().is_some() {
+        return Err(Error::NotEmpty {
+            path: repo.to_path_buf(),
+        });
     }
-    fs::create_dir_all(repo).with_context(|| format!("cannot create '{}'", repo.display()))?;
+    fs::create_dir_all(repo).map_err(|e| Error::io("create", repo, e))?;
     let steps: Vec<u64> = checkpoints.iter().map(|(s, _)| *s).collect();
     let last = &checkpoints[checkpoints.len() - 1].1;
     let state = fs::read_to_string(last.join(STATE_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<TrainingState>(&t).ok());
     let name = run
-        .canonicalize()?
+        .canonicalize()
+        .map_err(|e| Error::io("read", run, e))?
         .file_name()
         .map(|n| format!("earlyberts-{}", n.to_string_lossy()))
         .unwrap_or_else(|| "earlyberts".into());
@@ -167,11 +169,13 @@ pub fn publish(run: &Path, repo: &Path) -> anyhow::Result<Vec<u64>> {
     fs::write(
         repo.join("README.md"),
         model_card(&name, &steps, state.as_ref()),
-    )?;
+    )
+    .map_err(unwritable)?;
     fs::write(
         repo.join(".gitattributes"),
         "*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.bin filter=lfs diff=lfs merge=lfs -text\n",
-    )?;
+    )
+    .map_err(unwritable)?;
     git(repo, &["add", "README.md", ".gitattributes"])?;
     git(repo, &["commit", "-q", "-m", "Model card"])?;
     let base = git(repo, &["rev-parse", "HEAD"])?.trim().to_string();
@@ -192,18 +196,13 @@ pub fn publish(run: &Path, repo: &Path) -> anyhow::Result<Vec<u64>> {
     Ok(steps)
 }
 
-fn copy_model_files(from: &Path, repo: &Path) -> anyhow::Result<()> {
+fn copy_model_files(from: &Path, repo: &Path) -> Result<()> {
     for name in MODEL_FILES {
         let src = from.join(name);
         if src.exists() {
-            fs::copy(&src, repo.join(name)).with_context(|| {
-                format!("cannot copy '{}' into '{}'", src.display(), repo.display())
-            })?;
+            fs::copy(&src, repo.join(name)).map_err(|e| Error::io("copy", &src, e))?;
         } else if name != STATE_FILE {
-            bail!(
-                "'{}' is missing: the checkpoint is incomplete",
-                src.display()
-            );
+            return Err(Error::Incomplete { path: src });
         }
     }
     Ok(())

@@ -9,11 +9,10 @@
 
 use std::{fs, path::Path};
 
-use anyhow::{Context, bail};
 use earlyberts_format::{Manifest, PayloadHash};
 use serde::{Deserialize, Serialize};
 
-use crate::{model::BertConfig, train::TrainConfig};
+use crate::{Error, Result, model::BertConfig, train::TrainConfig};
 
 pub const STATE_FILE: &str = "trainer_state.json";
 pub const OPTIMIZER_FILE: &str = "optimizer.bin";
@@ -101,38 +100,39 @@ pub struct SavedTraining {
 }
 
 /// Reads `trainer_state.json` of checkpoint directory `dir` (the other files unchecked).
-pub fn read_state(dir: &Path) -> anyhow::Result<TrainingState> {
+pub fn read_state(dir: &Path) -> Result<TrainingState> {
     let path = dir.join(STATE_FILE);
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read '{}': --resume needs a checkpoint written by `trainer run`",
-            path.display()
-        )
+    let text = fs::read_to_string(&path).map_err(|source| Error::NoState {
+        path: path.clone(),
+        source,
     })?;
-    let state: TrainingState = serde_json::from_str(&text)
-        .with_context(|| format!("'{}' is not a valid training state", path.display()))?;
+    let state: TrainingState = serde_json::from_str(&text).map_err(|source| Error::BadState {
+        path: path.clone(),
+        source,
+    })?;
     if state.format != FORMAT {
-        bail!(
-            "'{}' has state format {}, this trainer reads {FORMAT}",
-            path.display(),
-            state.format
-        );
+        return Err(Error::StateFormat {
+            path,
+            found: state.format,
+            supported: FORMAT,
+        });
     }
     Ok(state)
 }
 
 /// Reads and checks the training state of checkpoint directory `dir`.
-pub fn read_training(dir: &Path) -> anyhow::Result<SavedTraining> {
+pub fn read_training(dir: &Path) -> Result<SavedTraining> {
     let state = read_state(dir)?;
-    let read_checked = |name: &str, expected: PayloadHash| -> anyhow::Result<Vec<u8>> {
+    let read_checked = |name: &str, expected: PayloadHash| -> Result<Vec<u8>> {
         let path = dir.join(name);
-        let bytes = fs::read(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
+        let bytes = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
         let found = PayloadHash::of(&bytes);
         if found != expected {
-            bail!(
-                "'{}' has hash {found}, {STATE_FILE} records {expected}: the checkpoint is damaged; resume from an earlier one",
-                path.display()
-            );
+            return Err(Error::Damaged {
+                path,
+                found,
+                expected,
+            });
         }
         Ok(bytes)
     };

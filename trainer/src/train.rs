@@ -9,7 +9,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use burn::{
     module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId},
     nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig},
@@ -20,10 +19,14 @@ use burn::{
     record::{BinBytesRecorder, FullPrecisionSettings, Recorder},
     tensor::{ElementConversion, Tensor, backend::AutodiffBackend},
 };
-use earlyberts_format::random::{Stage, Stream};
+use earlyberts_format::{
+    Invalid,
+    random::{Stage, Stream},
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    Error, Result,
     data::{StepFeed, collate},
     model::BertForPreTraining,
     schedule::LearningRateSchedule,
@@ -70,13 +73,14 @@ impl TrainConfig {
     }
 
     /// Refuses a micro-batch that does not divide the batch.
-    pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.micro_batch > 0 && self.batch_size.is_multiple_of(self.micro_batch),
-            "--micro-batch {} does not divide the batch size {}",
-            self.micro_batch,
-            self.batch_size
-        );
+    pub fn check(&self) -> Result<(), Invalid> {
+        if self.micro_batch == 0 || !self.batch_size.is_multiple_of(self.micro_batch) {
+            return Err(Invalid::Unusable {
+                field: "micro_batch".into(),
+                value: self.micro_batch.to_string(),
+                reason: format!("does not divide the batch size {}", self.batch_size),
+            });
+        }
         Ok(())
     }
 }
@@ -123,7 +127,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         model: BertForPreTraining<B>,
         config: TrainConfig,
         device: &B::Device,
-    ) -> anyhow::Result<Trainer<B>> {
+    ) -> Result<Trainer<B>> {
         config.check()?;
         Ok(Trainer {
             model,
@@ -146,19 +150,20 @@ impl<B: AutodiffBackend> Trainer<B> {
         position: u64,
         optimizer_state: &[u8],
         elapsed_before: f64,
-    ) -> anyhow::Result<Trainer<B>> {
+    ) -> Result<Trainer<B>> {
         let mut trainer = Trainer::new(model, config, device)?;
         let moments: Vec<Option<AdaptorRecord<AdamW, B>>> =
             BinBytesRecorder::<FullPrecisionSettings>::default()
                 .load(optimizer_state.to_vec(), device)
-                .context("the optimizer state does not load")?;
+                .map_err(|e| Error::OptimizerState {
+                    reason: format!("does not load: {e}"),
+                })?;
         let ids = param_ids(&trainer.model);
-        anyhow::ensure!(
-            ids.len() == moments.len(),
-            "the optimizer state has {} parameters, the model {}",
-            moments.len(),
-            ids.len()
-        );
+        if ids.len() != moments.len() {
+            return Err(Error::OptimizerState {
+                reason: format!("has {} parameters, the model {}", moments.len(), ids.len()),
+            });
+        }
         let record: <AdamWAdaptor<B> as Optimizer<BertForPreTraining<B>, B>>::Record = ids
             .into_iter()
             .zip(moments)
@@ -172,13 +177,17 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// The optimizer moments, in the model's parameter order (parameter ids are random and
     /// not stored), as bytes for [`Trainer::resume`].
-    pub fn optimizer_state(&self) -> anyhow::Result<Vec<u8>> {
+    pub fn optimizer_state(&self) -> Result<Vec<u8>> {
         let mut record = self.optimizer.to_record();
         let moments: Vec<Option<AdaptorRecord<AdamW, B>>> = param_ids(&self.model)
             .iter()
             .map(|id| record.remove(id))
             .collect();
-        Ok(BinBytesRecorder::<FullPrecisionSettings>::default().record(moments, ())?)
+        BinBytesRecorder::<FullPrecisionSettings>::default()
+            .record(moments, ())
+            .map_err(|e| Error::OptimizerState {
+                reason: format!("does not serialise: {e}"),
+            })
     }
 
     /// Optimizer steps taken so far.
@@ -204,7 +213,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 
     /// Runs the next optimizer step on its examples from `feed`.
-    pub fn step(&mut self, feed: &StepFeed) -> anyhow::Result<StepLog> {
+    pub fn step(&mut self, feed: &StepFeed) -> Result<StepLog> {
         let step = self.position + 1;
         let step_started = Instant::now();
         let (examples, first_example, last_example) = feed.step(step)?;

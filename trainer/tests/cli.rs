@@ -11,7 +11,7 @@ use std::{
 use earlyberts_format::Vocab;
 use earlyberts_trainer::{checkpoint::save_checkpoint, model::BertConfig};
 
-mod common;
+use crate::common;
 
 fn trainer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trainer"))

@@ -4,8 +4,7 @@
 use burn::backend::{Autodiff, Flex};
 use earlyberts_format::Build;
 
-mod common;
-use common::build;
+use crate::common::build;
 use earlyberts_trainer::{
     data::{StepFeed, collate},
     model::BertConfig,

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest as _, Sha1};
 
 use super::sources::{Digest, Target, expand_url};
+
+type Response = ureq::http::Response<ureq::Body>;
 use crate::{Error, Result};
 
 /// How to fetch.
@@ -201,7 +203,41 @@ impl Downloader {
         progress: &dyn FetchProgress,
     ) -> Result<(), Attempt> {
         let meta_path = with_suffix(part, ".meta");
-        let meta: PartMeta = fs::read(&meta_path)
+        let (response, asked_from) = self.request(url, target, part, &meta_path)?;
+        let have = resumed_from(&response, asked_from, url, part)?;
+        let header = |name: &str| header(&response, name);
+        let new_meta = PartMeta {
+            url: url.to_string(),
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+        };
+        fs::write(
+            &meta_path,
+            serde_json::to_vec(&new_meta).expect("metadata serialises"),
+        )
+        .map_err(|e| io_fatal(&meta_path, e))?;
+        progress.advanced(index, have);
+        append_body(response, part, have, &|n| progress.advanced(index, n))?;
+        let got = file_len(part);
+        match target.size {
+            Some(size) if got < size => Err(Attempt::Retry {
+                reason: format!("the body ended after {got} of {size} bytes"),
+                wait: None,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends the GET of `url`, asking for the rest of `part` when a partial download of
+    /// the same URL is there; returns the response and the byte it asked to resume at.
+    fn request(
+        &self,
+        url: &str,
+        target: &Target,
+        part: &Path,
+        meta_path: &Path,
+    ) -> Result<(Response, u64), Attempt> {
+        let meta: PartMeta = fs::read(meta_path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -225,97 +261,8 @@ impl Downloader {
             reason: e.to_string(),
             wait: None,
         })?;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        match status {
-            200 => have = 0, // a full body: the server ignored Range, or the file changed
-            206 => {
-                let start = header("content-range").and_then(|r| {
-                    r.strip_prefix("bytes ")
-                        .and_then(|r| r.split('-').next())
-                        .and_then(|s| s.parse::<u64>().ok())
-                });
-                if start != Some(have) {
-                    let _ = fs::remove_file(part);
-                    return Err(Attempt::Retry {
-                        reason: format!("the server resumed at {start:?}, not at byte {have}"),
-                        wait: Some(Duration::ZERO),
-                    });
-                }
-            }
-            429 | 500..=599 => {
-                let wait = header("retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                return Err(Attempt::Retry {
-                    reason: format!("HTTP {status}"),
-                    wait,
-                });
-            }
-            _ => {
-                return Err(Attempt::Fatal(Error::Fetch {
-                    url: url.to_string(),
-                    reason: format!("HTTP {status}"),
-                }));
-            }
-        }
-        let new_meta = PartMeta {
-            url: url.to_string(),
-            etag: header("etag"),
-            last_modified: header("last-modified"),
-        };
-        let io_fatal = |path: &Path, e: std::io::Error| Attempt::Fatal(Error::io(path, e));
-        fs::write(
-            &meta_path,
-            serde_json::to_vec(&new_meta).expect("metadata serialises"),
-        )
-        .map_err(|e| io_fatal(&meta_path, e))?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(have > 0)
-            .truncate(have == 0)
-            .open(part)
-            .map_err(|e| io_fatal(part, e))?;
-        progress.advanced(index, have);
-        let mut body = response
-            .into_body()
-            .into_with_config()
-            .limit(u64::MAX)
-            .reader();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = file.flush();
-                    return Err(Attempt::Retry {
-                        reason: format!("connection lost after {} bytes: {e}", file_len(part)),
-                        wait: None,
-                    });
-                }
-            };
-            file.write_all(&buf[..n]).map_err(|e| io_fatal(part, e))?;
-            progress.advanced(index, n as u64);
-        }
-        file.sync_all().map_err(|e| io_fatal(part, e))?;
-        let got = file_len(part);
-        match target.size {
-            Some(size) if got < size => Err(Attempt::Retry {
-                reason: format!("the body ended after {got} of {size} bytes"),
-                wait: None,
-            }),
-            _ => Ok(()),
-        }
+        Ok((response, have))
     }
-
     /// Verifies `part` and renames it to `path`; a bad part is deleted.
     fn commit(&self, part: &Path, path: &Path, target: &Target) -> Result<Outcome> {
         let meta = with_suffix(part, ".meta");
@@ -331,6 +278,101 @@ impl Downloader {
         }
         Ok(Outcome::Downloaded)
     }
+}
+
+/// A response header as text, if present and readable.
+fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn io_fatal(path: &Path, e: std::io::Error) -> Attempt {
+    Attempt::Fatal(Error::io(path, e))
+}
+
+/// Where the response's body starts in the file: `asked_from` for a resumed 206, 0 for a
+/// full 200; any other status is a retry or a failure.
+fn resumed_from(
+    response: &Response,
+    asked_from: u64,
+    url: &str,
+    part: &Path,
+) -> Result<u64, Attempt> {
+    let status = response.status().as_u16();
+    let header = |name: &str| header(response, name);
+    match status {
+        200 => Ok(0), // a full body: the server ignored Range, or the file changed
+        206 => {
+            let start = header("content-range").and_then(|r| {
+                r.strip_prefix("bytes ")
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|s| s.parse::<u64>().ok())
+            });
+            if start != Some(asked_from) {
+                let _ = fs::remove_file(part);
+                return Err(Attempt::Retry {
+                    reason: format!("the server resumed at {start:?}, not at byte {asked_from}"),
+                    wait: Some(Duration::ZERO),
+                });
+            }
+            Ok(asked_from)
+        }
+        429 | 500..=599 => {
+            let wait = header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Err(Attempt::Retry {
+                reason: format!("HTTP {status}"),
+                wait,
+            })
+        }
+        _ => Err(Attempt::Fatal(Error::Fetch {
+            url: url.to_string(),
+            reason: format!("HTTP {status}"),
+        })),
+    }
+}
+
+/// Writes the response's body into `part` after its first `have` bytes, synced;
+/// `advanced` is told each chunk's size. A dropped connection is a retry.
+fn append_body(
+    response: Response,
+    part: &Path,
+    have: u64,
+    advanced: &dyn Fn(u64),
+) -> Result<(), Attempt> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(have > 0)
+        .truncate(have == 0)
+        .open(part)
+        .map_err(|e| io_fatal(part, e))?;
+    let mut body = response
+        .into_body()
+        .into_with_config()
+        .limit(u64::MAX)
+        .reader();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = file.flush();
+                return Err(Attempt::Retry {
+                    reason: format!("connection lost after {} bytes: {e}", file_len(part)),
+                    wait: None,
+                });
+            }
+        };
+        file.write_all(&buf[..n]).map_err(|e| io_fatal(part, e))?;
+        advanced(n as u64);
+    }
+    file.sync_all().map_err(|e| io_fatal(part, e))
 }
 
 /// Checks size and hash; the error says expected and got.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::sources::{HubKind, LockFile, LockedFile, Sources, expand_url};
+use super::sources::{HubKind, HubRef, LockFile, LockedFile, SourceFile, Sources, expand_url};
 use crate::{Error, Result};
 
 #[derive(Deserialize)]
@@ -36,13 +36,34 @@ pub fn lock_sources(
     hosts: &BTreeMap<String, String>,
     token: Option<&str>,
 ) -> Result<LockFile> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let get_json = |url: String| -> Result<serde_json::Value> {
-        let mut request = agent.get(&url);
-        if let Some(token) = token {
+    let api = HubApi {
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent(),
+        token,
+        hosts,
+    };
+    let mut lock = LockFile::default();
+    for file in &sources.files {
+        if let Some(hub) = &file.hub {
+            lock.files.extend(api.lock_entry(file, hub)?);
+        }
+    }
+    Ok(lock)
+}
+
+/// The Hub's JSON API.
+struct HubApi<'a> {
+    agent: ureq::Agent,
+    token: Option<&'a str>,
+    hosts: &'a BTreeMap<String, String>,
+}
+
+impl HubApi<'_> {
+    fn get_json(&self, url: String) -> Result<serde_json::Value> {
+        let mut request = self.agent.get(&url);
+        if let Some(token) = self.token {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
         let fail = |reason: String| Error::Fetch {
@@ -58,24 +79,26 @@ pub fn lock_sources(
             .read_to_string()
             .map_err(|e| fail(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))
-    };
-    let mut lock = LockFile::default();
-    for file in &sources.files {
-        let Some(hub) = &file.hub else { continue };
+    }
+
+    /// The locked files of one Hub entry: its revision resolved to a commit, and each file
+    /// with the hash the Hub publishes.
+    fn lock_entry(&self, file: &SourceFile, hub: &HubRef) -> Result<Vec<LockedFile>> {
         let kind = match hub.kind {
             HubKind::Dataset => "datasets",
             HubKind::Model => "models",
         };
-        let base = expand_url("{hf}", hosts)?;
-        let revision: RevisionInfo = serde_json::from_value(get_json(format!(
+        let base = expand_url("{hf}", self.hosts)?;
+        let unexpected = |what: &str, e: serde_json::Error| Error::Fetch {
+            url: hub.repo.clone(),
+            reason: format!("unexpected {what} answer: {e}"),
+        };
+        let revision: RevisionInfo = serde_json::from_value(self.get_json(format!(
             "{base}/api/{kind}/{}/revision/{}",
             hub.repo,
             hub.revision.replace('/', "%2F")
         ))?)
-        .map_err(|e| Error::Fetch {
-            url: hub.repo.clone(),
-            reason: format!("unexpected revision answer: {e}"),
-        })?;
+        .map_err(|e| unexpected("revision", e))?;
         let dir = match (&hub.path, &hub.dir) {
             (_, Some(dir)) => dir.clone(),
             (Some(path), None) => path
@@ -88,14 +111,11 @@ pub fn lock_sources(
                 });
             }
         };
-        let tree: Vec<TreeEntry> = serde_json::from_value(get_json(format!(
+        let tree: Vec<TreeEntry> = serde_json::from_value(self.get_json(format!(
             "{base}/api/{kind}/{}/tree/{}/{dir}",
             hub.repo, revision.sha
         ))?)
-        .map_err(|e| Error::Fetch {
-            url: hub.repo.clone(),
-            reason: format!("unexpected tree answer: {e}"),
-        })?;
+        .map_err(|e| unexpected("tree", e))?;
         let mut entries: Vec<&TreeEntry> = tree
             .iter()
             .filter(|e| e.kind == "file" && hub.path.as_ref().is_none_or(|p| &e.path == p))
@@ -111,21 +131,22 @@ pub fn lock_sources(
             "datasets" => format!("{{hf}}/datasets/{}", hub.repo),
             _ => format!("{{hf}}/{}", hub.repo),
         };
-        for entry in entries {
-            let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
-            lock.files.push(LockedFile {
-                group: file.group.clone(),
-                dest: if hub.dir.is_some() {
-                    format!("{}/{name}", file.dest)
-                } else {
-                    file.dest.clone()
-                },
-                url: format!("{prefix}/resolve/{}/{}", revision.sha, entry.path),
-                size: entry.lfs.as_ref().map_or(entry.size, |l| l.size),
-                sha256: entry.lfs.as_ref().map(|l| l.oid.clone()),
-                git_sha1: entry.lfs.is_none().then(|| entry.oid.clone()),
-            });
-        }
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
+                LockedFile {
+                    group: file.group.clone(),
+                    dest: match hub.dir {
+                        Some(_) => format!("{}/{name}", file.dest),
+                        None => file.dest.clone(),
+                    },
+                    url: format!("{prefix}/resolve/{}/{}", revision.sha, entry.path),
+                    size: entry.lfs.as_ref().map_or(entry.size, |l| l.size),
+                    sha256: entry.lfs.as_ref().map(|l| l.oid.clone()),
+                    git_sha1: entry.lfs.is_none().then(|| entry.oid.clone()),
+                }
+            })
+            .collect())
     }
-    Ok(lock)
 }

@@ -2,19 +2,19 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use burn::{
     config::Config,
-    module::Param,
-    nn::{Embedding, LayerNormConfig, Linear},
-    tensor::{Tensor, TensorData, backend::Backend},
+    nn::{DropoutConfig, EmbeddingConfig, LayerNorm, LayerNormConfig, LinearConfig},
+    tensor::backend::Backend,
 };
-use earlyberts_format::random::{Stage, Stream};
 
 use super::{
     BertEmbeddings, BertForPreTraining, BertLMPredictionHead, BertLayer, BertModel, BertPooler,
     encoder::BertAttention,
+    params::{self, HfTensors},
 };
+use crate::{Error, Result};
+use earlyberts_format::Invalid;
 
 /// BERT's hyper-parameters, with Hugging Face's names.
 #[derive(Config, Debug)]
@@ -61,34 +61,45 @@ impl BertConfig {
     /// Reads a Hugging Face BERT `config.json`. Fields it does not give keep BERT-base's
     /// values; an architecture this model does not implement (another activation,
     /// relative positions, another model type) is refused rather than approximated.
-    pub fn from_hf_file(path: &Path) -> anyhow::Result<BertConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read '{}'", path.display()))?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("'{}' is not JSON", path.display()))?;
-        BertConfig::from_hf(&json).with_context(|| format!("'{}'", path.display()))
+    pub fn from_hf_file(path: &Path) -> Result<BertConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| Error::NotJson {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        BertConfig::from_hf(&json).map_err(|e| Error::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
     /// See [`BertConfig::from_hf_file`].
-    pub fn from_hf(json: &serde_json::Value) -> anyhow::Result<BertConfig> {
-        let expect = |key: &str, allowed: &[&str]| -> anyhow::Result<()> {
+    pub fn from_hf(json: &serde_json::Value) -> Result<BertConfig> {
+        let expect = |key: &'static str, implemented: &[&str]| -> Result<()> {
             match json.get(key) {
                 None => Ok(()),
-                Some(serde_json::Value::String(v)) if allowed.contains(&v.as_str()) => Ok(()),
-                Some(v) => bail!("{key} is {v}; this trainer implements {allowed:?}"),
+                Some(serde_json::Value::String(v)) if implemented.contains(&v.as_str()) => Ok(()),
+                Some(v) => Err(Error::Unimplemented {
+                    key,
+                    value: v.to_string(),
+                    implemented: format!("{implemented:?}"),
+                }),
             }
         };
         expect("model_type", &["bert"])?;
         expect("hidden_act", &["gelu"])?;
         expect("position_embedding_type", &["absolute"])?;
         let mut config = BertConfig::base();
-        let size = |key: &str, field: &mut usize| -> anyhow::Result<()> {
+        let unusable = |key: &str, v: &serde_json::Value, what: &str| Invalid::Unusable {
+            field: key.into(),
+            value: v.to_string(),
+            reason: format!("not a positive {what}"),
+        };
+        let size = |key: &str, field: &mut usize| -> Result<()> {
             if let Some(v) = json.get(key) {
-                *field = v
-                    .as_u64()
-                    .filter(|&n| n > 0)
-                    .with_context(|| format!("{key} is {v}, not a positive integer"))?
-                    as usize;
+                let n = v.as_u64().filter(|&n| n > 0);
+                *field = n.ok_or_else(|| unusable(key, v, "integer"))? as usize;
             }
             Ok(())
         };
@@ -102,12 +113,10 @@ impl BertConfig {
             &mut config.max_position_embeddings,
         )?;
         size("type_vocab_size", &mut config.type_vocab_size)?;
-        let real = |key: &str, field: &mut f64| -> anyhow::Result<()> {
+        let real = |key: &str, field: &mut f64| -> Result<()> {
             if let Some(v) = json.get(key) {
-                *field = v
-                    .as_f64()
-                    .filter(|x| x.is_finite() && *x > 0.0)
-                    .with_context(|| format!("{key} is {v}, not a positive number"))?;
+                let x = v.as_f64().filter(|x| x.is_finite() && *x > 0.0);
+                *field = x.ok_or_else(|| unusable(key, v, "number"))?;
             }
             Ok(())
         };
@@ -118,111 +127,88 @@ impl BertConfig {
     }
 
     /// Refuses sizes the model cannot be built with.
-    pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.hidden_size.is_multiple_of(self.num_attention_heads),
-            "hidden_size {} is not a multiple of num_attention_heads {}",
-            self.hidden_size,
-            self.num_attention_heads
-        );
-        anyhow::ensure!(
-            (0.0..1.0).contains(&self.dropout),
-            "dropout {} is not in [0, 1)",
-            self.dropout
-        );
+    pub fn check(&self) -> Result<(), Invalid> {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(Invalid::Unusable {
+                field: "hidden_size".into(),
+                value: self.hidden_size.to_string(),
+                reason: format!(
+                    "not a multiple of num_attention_heads {}",
+                    self.num_attention_heads
+                ),
+            });
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Invalid::out_of_range("dropout", self.dropout, "[0, 1)"));
+        }
         Ok(())
     }
 
-    fn layer_norm(&self) -> LayerNormConfig {
-        LayerNormConfig::new(self.hidden_size).with_epsilon(self.layer_norm_eps)
+    fn layer_norm<B: Backend>(&self, device: &B::Device) -> LayerNorm<B> {
+        LayerNormConfig::new(self.hidden_size)
+            .with_epsilon(self.layer_norm_eps)
+            .init(device)
     }
 
-    /// Builds the model on `device` with BERT's initialisation drawn from the earlyberts
-    /// stream `(seed, "init", 0)` (docs/DETERMINISM.md): weights and embeddings from a normal
-    /// with standard deviation `initializer_range` truncated at two deviations, in module
-    /// order (embeddings; per layer query, key, value, attention output, intermediate,
-    /// output; pooler; MLM transform; NSP), biases 0, LayerNorm scale 1 and shift 0. The same
-    /// seed gives the same model on any backend and thread count.
-    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> BertForPreTraining<B> {
-        let h = self.hidden_size;
-        let mut draw = Draw::<B> {
-            stream: Stream::new(seed, Stage::Init, 0),
-            std: self.initializer_range,
-            device,
-        };
-        let word_embeddings = draw.embedding(self.vocab_size, h);
-        let position_embeddings = draw.embedding(self.max_position_embeddings, h);
-        let token_type_embeddings = draw.embedding(self.type_vocab_size, h);
-        let dropout = burn::nn::DropoutConfig::new(self.dropout);
-        let layers: Vec<BertLayer<B>> = (0..self.num_hidden_layers)
-            .map(|_| BertLayer {
-                attention: BertAttention {
-                    query: draw.linear(h, h),
-                    key: draw.linear(h, h),
-                    value: draw.linear(h, h),
-                    output: draw.linear(h, h),
-                    output_norm: self.layer_norm().init(device),
-                    heads: self.num_attention_heads,
-                    dropout: dropout.init(),
-                },
-                intermediate: draw.linear(h, self.intermediate_size),
-                output: draw.linear(self.intermediate_size, h),
-                output_norm: self.layer_norm().init(device),
+    /// The model's modules with their shapes and parameters not yet set (burn initialises
+    /// a parameter lazily, on first use: these never are).
+    fn skeleton<B: Backend>(&self, device: &B::Device) -> BertForPreTraining<B> {
+        let (h, f) = (self.hidden_size, self.intermediate_size);
+        let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).init(device);
+        let embedding = |n, d| EmbeddingConfig::new(n, d).init(device);
+        let dropout = DropoutConfig::new(self.dropout);
+        let layer = |_| BertLayer {
+            attention: BertAttention {
+                query: linear(h, h),
+                key: linear(h, h),
+                value: linear(h, h),
+                output: linear(h, h),
+                output_norm: self.layer_norm(device),
+                heads: self.num_attention_heads,
                 dropout: dropout.init(),
-            })
-            .collect();
-        let pooler = draw.linear(h, h);
-        let transform = draw.linear(h, h);
-        let nsp = draw.linear(h, 2);
+            },
+            intermediate: linear(h, f),
+            output: linear(f, h),
+            output_norm: self.layer_norm(device),
+            dropout: dropout.init(),
+        };
         BertForPreTraining {
             bert: BertModel {
                 embeddings: BertEmbeddings {
-                    word_embeddings,
-                    position_embeddings,
-                    token_type_embeddings,
-                    norm: self.layer_norm().init(device),
+                    word_embeddings: embedding(self.vocab_size, h),
+                    position_embeddings: embedding(self.max_position_embeddings, h),
+                    token_type_embeddings: embedding(self.type_vocab_size, h),
+                    norm: self.layer_norm(device),
                     dropout: dropout.init(),
                 },
-                encoder: layers,
-                pooler: BertPooler { dense: pooler },
+                encoder: (0..self.num_hidden_layers).map(layer).collect(),
+                pooler: BertPooler {
+                    dense: linear(h, h),
+                },
             },
             predictions: BertLMPredictionHead::new(
-                transform,
-                self.layer_norm().init(device),
+                linear(h, h),
+                self.layer_norm(device),
                 self.vocab_size,
                 device,
             ),
-            seq_relationship: nsp,
-        }
-    }
-}
-
-/// Draws parameters from the initialisation stream.
-struct Draw<'a, B: Backend> {
-    stream: Stream,
-    std: f64,
-    device: &'a B::Device,
-}
-
-impl<B: Backend> Draw<'_, B> {
-    fn matrix(&mut self, rows: usize, cols: usize) -> Tensor<B, 2> {
-        let values: Vec<f32> = (0..rows * cols)
-            .map(|_| self.stream.truncated_normal(self.std) as f32)
-            .collect();
-        Tensor::from_data(TensorData::new(values, [rows, cols]), self.device)
-    }
-
-    /// burn's `Linear` stores its weight as `[d_input, d_output]`.
-    fn linear(&mut self, d_input: usize, d_output: usize) -> Linear<B> {
-        Linear {
-            weight: Param::from_tensor(self.matrix(d_input, d_output)),
-            bias: Some(Param::from_tensor(Tensor::zeros([d_output], self.device))),
+            seq_relationship: linear(h, 2),
         }
     }
 
-    fn embedding(&mut self, n: usize, d: usize) -> Embedding<B> {
-        Embedding {
-            weight: Param::from_tensor(self.matrix(n, d)),
-        }
+    /// Builds the model on `device` with BERT's initialisation drawn from the earlyberts
+    /// stream `(seed, "init", 0)` (docs/DETERMINISM.md; [`params::random_init`]). The same
+    /// seed gives the same model on any backend and thread count.
+    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> BertForPreTraining<B> {
+        params::random_init(self.skeleton(device), seed, self.initializer_range, device)
+    }
+
+    /// Builds the model on `device` from Hugging Face tensors ([`params::import_hf`]).
+    pub fn from_hf_tensors<B: Backend>(
+        &self,
+        tensors: HfTensors,
+        device: &B::Device,
+    ) -> Result<BertForPreTraining<B>> {
+        params::import_hf(self.skeleton(device), tensors, device)
     }
 }

@@ -13,11 +13,15 @@
 //!
 //! Post-LayerNorm (eps 1e-12), GELU in erf form, an additive attention mask on padding. The
 //! MLM decoder is the word-embedding matrix itself (a real tie: one parameter, two uses).
+//!
+//! [`params`] describes every parameter once (module path, Hugging Face name, kind), for
+//! initialisation, import and export.
 
 mod config;
 mod embeddings;
 mod encoder;
 mod heads;
+pub mod params;
 
 use burn::{
     module::Module,
@@ -29,6 +33,7 @@ pub use self::{
     embeddings::BertEmbeddings,
     encoder::{BertAttention, BertLayer},
     heads::{BertLMPredictionHead, BertPooler},
+    params::HfTensors,
 };
 
 /// The encoder with embeddings and pooler (`bert.` in Hugging Face checkpoints).

@@ -1,0 +1,68 @@
+//! One module per subcommand: its arguments (`XArgs`) beside its `run`, and here what they
+//! share: turning the library's errors into messages that name the flags.
+
+pub mod bench;
+pub mod plot;
+pub mod publish;
+pub mod run;
+
+use earlyberts_format::Invalid;
+use earlyberts_trainer::{Error, device::DeviceChoice};
+
+/// The flag each field of the library's options comes from.
+const FLAGS: &[(&str, &str)] = &[
+    ("batch_size", "--batch-size"),
+    ("micro_batch", "--micro-batch"),
+    ("lr", "--lr"),
+    ("warmup", "--warmup"),
+    ("dropout", "--dropout"),
+];
+
+fn flag_of(field: &str) -> Option<&'static str> {
+    FLAGS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, flag)| *flag)
+}
+
+/// A library error, with the flag named where the value came from the command line.
+pub fn flag_context(err: Error) -> anyhow::Error {
+    let message = match &err {
+        Error::Invalid(invalid) => flag_of(invalid.field()).map(|flag| match invalid {
+            Invalid::OutOfRange { value, allowed, .. } => {
+                format!("{flag} {value} is not in {allowed}")
+            }
+            Invalid::Unusable { value, reason, .. } => format!("{flag} {value} {reason}"),
+            other => format!("{flag}: {other}"),
+        }),
+        Error::ResumeConflict { field, saved } => flag_of(field)
+            .map(|flag| format!("{flag} differs from the resumed run's {saved}; drop the flag")),
+        Error::NoSeed => Some("--seed N is required (or --resume DIR)".into()),
+        Error::UnknownConfig { name } => Some(format!(
+            "--config '{name}' is not base, tiny or a config.json file"
+        )),
+        Error::NotABuild { .. } => Some(format!("{err}, or pass --build DIR")),
+        Error::OtherBuild { .. } => Some(format!("{err}; pass that build with --build")),
+        Error::NoMultiberts { .. } => Some(format!("{err}, pass --init DIR, or --init random")),
+        Error::UnknownDevice { name } => {
+            Some(format!("--device '{name}' is not cpu, cuda or cuda:N"))
+        }
+        Error::NoCuda => Some(format!("--device cuda: {err}")),
+        Error::CudaUnusable { .. } => Some(format!("--device {err} or use --device cpu")),
+        _ => None,
+    };
+    match message {
+        Some(message) => anyhow::anyhow!(message),
+        None => err.into(),
+    }
+}
+
+/// The device named by `--device`, else CUDA when compiled in and usable, else the CPU.
+pub fn device(name: Option<&str>) -> anyhow::Result<DeviceChoice> {
+    let choice = match name {
+        Some(name) => name.parse::<DeviceChoice>().map_err(flag_context)?,
+        None => DeviceChoice::default_available(),
+    };
+    choice.check().map_err(flag_context)?;
+    Ok(choice)
+}

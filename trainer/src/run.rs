@@ -1,0 +1,420 @@
+//! A training run: [`RunPlan`] resolves what `trainer run` will do — the build, the initial
+//! model or the checkpoint to resume, the configuration, the checkpoint schedule and the
+//! run directory — before any training; [`RunPlan::run`] then trains step by step, writing
+//! the step log and the checkpoints, and reports each step to a [`StepSink`] (the binary's
+//! progress bar and stdout, or a test).
+//!
+//! ```text
+//! RUN_DIR/                  OUT/seedN
+//! ├── log.jsonl             one JSON line per step (train::StepLog)
+//! ├── step10/               a Hugging Face checkpoint + trainer_state.json, optimizer.bin
+//! └── …
+//! ```
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use burn::tensor::backend::AutodiffBackend;
+use earlyberts_format::{Build, DirLock, Invalid, Vocab, verify::verify_build};
+
+use crate::{
+    Error, Result,
+    checkpoint::{load_checkpoint, read_hf_config, resume_training, save_training},
+    data::StepFeed,
+    model::BertConfig,
+    plot::LOG_FILE,
+    publish::checkpoints,
+    state::{BuildRef, STATE_FILE, TrainingState, read_state},
+    train::{StepLog, TrainConfig, Trainer},
+};
+
+/// The EarlyBERTs checkpoint steps: 10, 100–1,000 by 100, 2,000–20,000 by 1,000, 40,000.
+pub fn earlyberts_checkpoints() -> Vec<u64> {
+    let mut steps = vec![10];
+    steps.extend((1..=10).map(|k| 100 * k));
+    steps.extend((2..=20).map(|k| 1000 * k));
+    steps.push(40_000);
+    steps
+}
+
+/// What the caller asks for; `None` takes the default (or, resuming, the saved value).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    /// Where `make data` put its output (`data`).
+    pub data: PathBuf,
+    pub build: Option<PathBuf>,
+    /// A checkpoint directory, or `random`.
+    pub init: Option<String>,
+    /// `base`, `tiny` or a `config.json`.
+    pub config: Option<String>,
+    /// A checkpoint directory, or a run directory (its latest checkpoint).
+    pub resume: Option<PathBuf>,
+    pub batch_size: Option<u64>,
+    pub micro_batch: Option<u64>,
+    pub lr: Option<f64>,
+    pub warmup: Option<u64>,
+    pub dropout: Option<f64>,
+    pub max_steps: u64,
+    /// Empty: the EarlyBERTs schedule.
+    pub checkpoints: Vec<u64>,
+    /// Run directories go here (`OUT/seedN`).
+    pub out: Option<PathBuf>,
+}
+
+/// Where the model comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Start {
+    /// BERT's initialisation from this seed.
+    Random(u64),
+    /// A Hugging Face checkpoint directory.
+    Checkpoint(PathBuf),
+    /// A checkpoint of an earlier run, with its optimizer state and position.
+    Resume(PathBuf),
+}
+
+/// A run, resolved.
+pub struct RunPlan {
+    pub model: BertConfig,
+    pub train: TrainConfig,
+    pub build: Build,
+    pub start: Start,
+    pub run_dir: PathBuf,
+    pub max_steps: u64,
+    pub checkpoints: Vec<u64>,
+}
+
+/// Where each step of a run is reported.
+pub trait StepSink {
+    /// After each step, with its log line as written to `log.jsonl`.
+    fn step(&mut self, log: &StepLog, line: &str) -> std::io::Result<()>;
+    /// After a checkpoint was written.
+    fn checkpoint(&mut self, dir: &Path);
+    /// Whether to save and stop after the current step (e.g. on a signal).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunOutcome {
+    /// The run was already at `position` ≥ the last step: nothing to do.
+    AlreadyDone { position: u64 },
+    /// Trained up to the last step.
+    Finished { step: u64 },
+    /// Stopped on request after `step`, saved in `checkpoint`.
+    Stopped { step: u64, checkpoint: PathBuf },
+}
+
+impl RunPlan {
+    /// Resolves `options`; the build is verified against its manifest before anything else
+    /// is read from it.
+    pub fn new(options: RunOptions) -> Result<RunPlan> {
+        let resumed = match &options.resume {
+            Some(given) => {
+                let dir = resume_dir(given)?;
+                Some((read_state(&dir)?, dir))
+            }
+            None => None,
+        };
+        let seed = match (&resumed, options.seed) {
+            (Some((state, _)), _) => state.train.seed,
+            (None, Some(seed)) => seed,
+            (None, None) => return Err(Error::NoSeed),
+        };
+        let (mut model, train, start, recorded) = match resumed {
+            Some((state, dir)) => resumed_settings(&options, state, dir)?,
+            None => fresh_settings(&options, seed)?,
+        };
+        let build_dir = options.build.clone().unwrap_or_else(|| {
+            let name = format!("wikibooks-earlyberts-seed{seed}");
+            options.data.join("builds").join(name)
+        });
+        let build = open_verified(&build_dir)?;
+        if let Some(recorded) = recorded {
+            check_same_build(&build_dir, &build, &recorded)?;
+        }
+        if let Some(p) = options.dropout {
+            model.dropout = p;
+        }
+        model.check()?;
+        train.check()?;
+        let build_vocab = build.manifest().vocab.size;
+        if build_vocab as usize != model.vocab_size {
+            return Err(Error::VocabSize {
+                build: build_vocab,
+                model: model.vocab_size,
+            });
+        }
+        Ok(RunPlan {
+            model,
+            train,
+            build,
+            run_dir: run_dir(&options, &start, seed),
+            start,
+            max_steps: options.max_steps,
+            checkpoints: match options.checkpoints.is_empty() {
+                true => earlyberts_checkpoints(),
+                false => options.checkpoints,
+            },
+        })
+    }
+
+    /// Trains from the plan's start to `max_steps` on `device`, writing the step log and
+    /// the checkpoints of the schedule (and of the last step), reporting to `sink`.
+    pub fn run<B: AutodiffBackend>(
+        self,
+        device: B::Device,
+        sink: &mut impl StepSink,
+    ) -> Result<RunOutcome> {
+        let mut trainer = self.trainer::<B>(&device)?;
+        if trainer.position() >= self.max_steps {
+            return Ok(RunOutcome::AlreadyDone {
+                position: trainer.position(),
+            });
+        }
+        let _lock = DirLock::acquire(&self.run_dir, "trainer run")?;
+        let mut log = StepLogFile::open(&self.run_dir.join(LOG_FILE), trainer.position())?;
+        let build_ref = BuildRef::of(self.build.manifest());
+        let vocab = Vocab::bert_base_uncased();
+        let feed = StepFeed::new(self.build, self.train.batch_size);
+        while trainer.position() < self.max_steps {
+            let entry = trainer.step(&feed)?;
+            let line = serde_json::to_string(&entry).expect("a step log serialises");
+            log.append(&line)?;
+            sink.step(&entry, &line)
+                .map_err(|e| Error::io("report a step to", "the step sink", e))?;
+            let stop = sink.stop_requested();
+            let last = entry.step == self.max_steps;
+            if stop || last || self.checkpoints.contains(&entry.step) {
+                let dir = self.run_dir.join(format!("step{}", entry.step));
+                save_training(&dir, &trainer, &self.model, &vocab, build_ref.clone())?;
+                sink.checkpoint(&dir);
+                if stop {
+                    let step = entry.step;
+                    return Ok(RunOutcome::Stopped {
+                        step,
+                        checkpoint: dir,
+                    });
+                }
+            }
+        }
+        Ok(RunOutcome::Finished {
+            step: trainer.position(),
+        })
+    }
+
+    /// The trainer at the plan's start.
+    fn trainer<B: AutodiffBackend>(&self, device: &B::Device) -> Result<Trainer<B>> {
+        let model = match &self.start {
+            Start::Random(seed) => self.model.init::<B>(*seed, device),
+            Start::Checkpoint(dir) => load_checkpoint::<B>(dir, &self.model, device)?,
+            Start::Resume(dir) => return Ok(resume_training::<B>(dir, device)?.0),
+        };
+        Trainer::new(model, self.train.clone(), device)
+    }
+}
+
+/// The architecture named `base`, `tiny`, or a Hugging Face `config.json`.
+pub fn config_named(name: &str) -> Result<BertConfig> {
+    match name {
+        "base" => Ok(BertConfig::base()),
+        "tiny" => Ok(BertConfig::tiny()),
+        file if Path::new(file).is_file() => BertConfig::from_hf_file(Path::new(file)),
+        other => Err(Error::UnknownConfig { name: other.into() }),
+    }
+}
+
+/// Opens a build after checking every shard against its manifest.
+pub fn open_verified(dir: &Path) -> Result<Build> {
+    if !dir.join(earlyberts_format::MANIFEST_FILE).is_file() {
+        return Err(Error::NotABuild {
+            path: dir.to_path_buf(),
+        });
+    }
+    let report = verify_build(dir, None, &()).map_err(|e| Error::Checkpoint {
+        action: "read",
+        path: dir.to_path_buf(),
+        source: Box::new(e.into()),
+    })?;
+    if !report.is_ok() {
+        return Err(Error::Unverified {
+            path: dir.to_path_buf(),
+            problem: report.problems[0].to_string(),
+        });
+    }
+    Ok(Build::open(dir)?)
+}
+
+type Settings = (BertConfig, TrainConfig, Start, Option<BuildRef>);
+
+/// A resumed run takes everything from its state; a setting given again must agree.
+fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) -> Result<Settings> {
+    let saved = &state.train;
+    let conflicts = [
+        ("batch_size", options.batch_size, saved.batch_size),
+        ("micro_batch", options.micro_batch, saved.micro_batch),
+        ("warmup", options.warmup, saved.schedule.warmup),
+    ];
+    for (field, given, saved) in conflicts {
+        if given.is_some_and(|g| g != saved) {
+            let saved = saved.to_string();
+            return Err(Error::ResumeConflict { field, saved });
+        }
+    }
+    let reals = [
+        ("lr", options.lr, saved.schedule.peak),
+        ("dropout", options.dropout, state.model.dropout),
+    ];
+    for (field, given, saved) in reals {
+        if given.is_some_and(|g| g != saved) {
+            let saved = saved.to_string();
+            return Err(Error::ResumeConflict { field, saved });
+        }
+    }
+    Ok((
+        state.model,
+        state.train,
+        Start::Resume(dir),
+        Some(state.build),
+    ))
+}
+
+/// A new run: the start and the architecture, and the reference's training settings with
+/// the options' changes.
+fn fresh_settings(options: &RunOptions, seed: u64) -> Result<Settings> {
+    let (start, model) = resolve_start(options, seed)?;
+    let mut train = TrainConfig {
+        batch_size: options.batch_size.unwrap_or(256),
+        seed,
+        ..TrainConfig::reference(options.micro_batch.unwrap_or(8))
+    };
+    if let Some(rate) = options.lr {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(unusable("lr", rate, "is not a positive rate".into()));
+        }
+        train.schedule.peak = rate;
+    }
+    if let Some(steps) = options.warmup {
+        if steps >= train.schedule.total {
+            let reason = format!("is not below the schedule's {} steps", train.schedule.total);
+            return Err(unusable("warmup", steps, reason));
+        }
+        train.schedule.warmup = steps;
+    }
+    Ok((model, train, start, None))
+}
+
+fn unusable(field: &str, value: impl ToString, reason: String) -> Error {
+    Error::Invalid(Invalid::Unusable {
+        field: field.into(),
+        value: value.to_string(),
+        reason,
+    })
+}
+
+/// The initial model's source and architecture for a new run.
+fn resolve_start(options: &RunOptions, seed: u64) -> Result<(Start, BertConfig)> {
+    let start = match options.init.as_deref() {
+        Some("random") => Start::Random(seed),
+        Some(dir) => Start::Checkpoint(PathBuf::from(dir)),
+        None => {
+            let dir = options
+                .data
+                .join("sources/multiberts")
+                .join(format!("seed_{seed}-step_0k"));
+            if !dir.is_dir() {
+                return Err(Error::NoMultiberts { seed, path: dir });
+            }
+            Start::Checkpoint(dir)
+        }
+    };
+    let config = match options.config.as_deref() {
+        Some(name) => config_named(name)?,
+        None => match &start {
+            Start::Checkpoint(dir) => read_hf_config(dir)?.unwrap_or_else(BertConfig::base),
+            _ => BertConfig::base(),
+        },
+    };
+    Ok((start, config))
+}
+
+fn check_same_build(dir: &Path, build: &Build, recorded: &BuildRef) -> Result<()> {
+    if BuildRef::of(build.manifest()) != *recorded {
+        return Err(Error::OtherBuild {
+            path: dir.to_path_buf(),
+            found: build.manifest().root_hash,
+            recorded: recorded.root_hash,
+        });
+    }
+    Ok(())
+}
+
+/// `OUT/seedN`; resuming without `out`, the checkpoint's parent; else `runs/seedN`.
+fn run_dir(options: &RunOptions, start: &Start, seed: u64) -> PathBuf {
+    match (&options.out, start) {
+        (Some(out), _) => out.join(format!("seed{seed}")),
+        (None, Start::Resume(dir)) => dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        (None, _) => PathBuf::from("runs").join(format!("seed{seed}")),
+    }
+}
+
+/// A checkpoint directory as given, or a run directory's latest complete checkpoint.
+fn resume_dir(given: &Path) -> Result<PathBuf> {
+    if given.join(STATE_FILE).is_file() || !given.is_dir() {
+        return Ok(given.to_path_buf());
+    }
+    let latest = checkpoints(given)?
+        .into_iter()
+        .rev()
+        .find(|(_, dir)| dir.join(STATE_FILE).is_file());
+    match latest {
+        Some((_, dir)) => Ok(dir),
+        None => Err(Error::NothingToResume {
+            path: given.to_path_buf(),
+        }),
+    }
+}
+
+/// `RUN/log.jsonl`, one line per step. On resume, lines after the resumed step (written by
+/// the interrupted run after its last checkpoint) are dropped, so the log is the run's.
+struct StepLogFile {
+    path: PathBuf,
+    file: fs::File,
+}
+
+impl StepLogFile {
+    fn open(path: &Path, position: u64) -> Result<StepLogFile> {
+        let kept: String = match fs::read_to_string(path) {
+            Ok(text) => text
+                .lines()
+                .filter(|line| {
+                    serde_json::from_str::<StepLog>(line).is_ok_and(|e| e.step <= position)
+                })
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        earlyberts_format::write_atomic(path, kept.as_bytes())?;
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        Ok(StepLogFile {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    fn append(&mut self, line: &str) -> Result<()> {
+        writeln!(self.file, "{line}").map_err(|e| Error::io("append to", &self.path, e))
+    }
+}

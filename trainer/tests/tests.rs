@@ -1,0 +1,17 @@
+//! The trainer's tests, one binary (burn is linked once): unit-level checks of the library
+//! through its public API, and the `trainer` binary end to end. All on CPU.
+
+// A synthetic build for the tests.
+mod common;
+
+// Hugging Face checkpoints: names, shapes, ties, round trips, refusals.
+mod checkpoint;
+
+// The `trainer` binary: resume, default paths, publish, plot, bad input, kill points.
+mod cli;
+
+// Parity with Hugging Face `transformers` on a committed fixture.
+mod parity;
+
+// Training steps on the tiny config: losses, determinism, micro-batches.
+mod training;
