@@ -59,10 +59,11 @@ data: ## fetch the pinned sources, build SEEDS (LIMIT=N: first N examples), veri
 
 test: check unit-test ## everything CI runs: formatting, lints, docs, all tests, benchmarks compile
 
-check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are errors), the CUDA build
+check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are errors), import circles and long functions, the CUDA build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	python3 scripts/check-architecture.py
 	# The GPU path must keep compiling, though no GPU runs it here (cudarc loads CUDA at run time).
 	$(CARGO) check --quiet -p earlyberts-trainer --features cuda
 
