@@ -107,6 +107,7 @@ fn write_store(dir: &std::path::Path, n: u64) {
         },
         line_breaks: LineBreaks::Paragraph,
         sentences_per_shard: 1 << 23,
+        csv_round_trip: false,
         totals: StoreTotals {
             documents: n.div_ceil(20),
             sentences: n,

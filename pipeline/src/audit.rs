@@ -11,7 +11,7 @@
 use earlyberts_format::{Build, Example, NspLabel, SpecialTokens, Vocab};
 use serde::Serialize;
 
-use crate::{Result, examples::ExampleMaker, recipe::Recipe};
+use crate::{Result, examples::ExampleSource, mask::MaskingPolicy, recipe::Recipe};
 
 /// One line of the audit table.
 #[derive(Clone, Debug, Serialize)]
@@ -58,14 +58,14 @@ struct Tally {
     first_problem: Option<String>,
 }
 
-/// Audits `sample` examples spread evenly over the build (all when `None`); with `maker`
+/// Audits `sample` examples spread evenly over the build (all when `None`); with `source`
 /// (the recipe over the build's sentence store), each is also compared with what the
-/// recipe makes.
+/// recipe makes. The sample is taken in evenly spaced runs of the source's run length.
 pub fn audit(
     build: &Build,
     recipe: &Recipe,
     vocab: &Vocab,
-    maker: Option<&ExampleMaker>,
+    source: Option<&dyn ExampleSource>,
     sample: Option<u64>,
 ) -> Result<AuditReport> {
     let total = build.len();
@@ -74,60 +74,57 @@ pub fn audit(
     let policy = &recipe.masking;
     let mut tally = Tally::default();
     let mut example = Example::default();
-    let (mut first, mut second) = (Vec::new(), Vec::new());
     let mut stream = build.stream_from(0)?;
     let mut next = 0u64;
-    for i in 0..count {
-        // Strided sample: example floor(i · total / count), read by streaming forward.
-        let k = (u128::from(i) * u128::from(total) / u128::from(count)) as u64;
-        if k < next {
-            continue;
+    for run in sample_runs(total, count, source.map_or(1, |s| s.run_length())) {
+        if run.start != next {
+            stream = build.stream_from(run.start)?;
         }
-        if k > next {
-            stream = build.stream_from(k)?;
-        }
-        stream
-            .read_next(&mut example)?
-            .expect("sampled indices lie inside the build");
-        next = k + 1;
-        tally_example(
-            &mut tally,
-            &example,
-            &special,
-            policy.max_length as usize,
-            policy.max_predictions as usize,
-        );
-        if let Some(maker) = maker {
-            let expected = maker.example(k, &mut first, &mut second);
-            let pair = maker.pairing().example(k);
-            let successor_ok = pair.label == NspLabel::RandomNext || pair.second == pair.first + 1;
-            if expected != example || !successor_ok {
-                tally.pair_mismatches += 1;
-                tally.first_problem.get_or_insert(format!(
-                    "example {k} is not what the recipe makes of the store"
-                ));
+        let expected = source.map(|s| s.examples(run.clone()));
+        for k in run.clone() {
+            stream
+                .read_next(&mut example)?
+                .expect("sampled indices lie inside the build");
+            tally_example(&mut tally, &example, &special, policy);
+            if let (Some(source), Some(expected)) = (source, &expected) {
+                let made = &expected[(k - run.start) as usize];
+                if *made != example || !source.pair_is_consistent(k) {
+                    tally.pair_mismatches += 1;
+                    tally.first_problem.get_or_insert(format!(
+                        "example {k} is not what the recipe makes of the store"
+                    ));
+                }
             }
         }
+        next = run.end;
     }
-    Ok(report(
-        &tally,
-        recipe,
-        maker.map(|m| (m.pairing().random_next_pairs(), m.pairing().len())),
-    ))
+    Ok(report(&tally, recipe, source.map(|s| s.pair_counts())))
 }
 
-fn tally_example(
-    t: &mut Tally,
-    e: &Example,
-    special: &SpecialTokens,
-    max_length: usize,
-    cap: usize,
-) {
+/// `count` of `total` examples in evenly spaced runs of (up to) `length`, ascending and
+/// disjoint; with `length` 1, examples `floor(i · total / count)`.
+fn sample_runs(total: u64, count: u64, length: u64) -> Vec<std::ops::Range<u64>> {
+    let runs = count.div_ceil(length.max(1));
+    let mut out: Vec<std::ops::Range<u64>> = Vec::new();
+    for i in 0..runs {
+        let start = (u128::from(i) * u128::from(total) / u128::from(runs)) as u64;
+        let start = out.last().map_or(start, |last| start.max(last.end));
+        let end = (start + length).min(total);
+        if start < end {
+            out.push(start..end);
+        }
+    }
+    out
+}
+
+fn tally_example(t: &mut Tally, e: &Example, special: &SpecialTokens, policy: &MaskingPolicy) {
+    let (max_length, cap) = (policy.max_length as usize, policy.max_predictions as usize);
     t.examples += 1;
     let len = e.token_ids.len();
     t.length_sum += len as u64;
     t.max_length_seen = t.max_length_seen.max(len);
-    let truncated = len == max_length;
+    // At the cut's length: cut, or of that length anyway; left out of the NSP share.
+    let truncated = len == policy.truncated_length();
     t.truncated += u64::from(truncated);
     t.too_long += u64::from(len > max_length);
     t.over_cap += u64::from(e.mlm_positions.len() > cap);

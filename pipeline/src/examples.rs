@@ -6,7 +6,7 @@
 //! written in any order on any number of threads, and a build limited to its first `N`
 //! examples equals the first `N` of a full build.
 
-use std::path::Path;
+use std::{ops::Range, path::Path};
 
 use earlyberts_format::random::{Stage, Stream};
 use earlyberts_format::{
@@ -16,8 +16,14 @@ use earlyberts_format::{
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use crate::stage::ExampleSource;
 use crate::{
-    Error, Result, mask::MaskingPolicy, pairs::Pairing, recipe::Recipe, store::SentenceStore,
+    Error, Result,
+    mask::MaskingPolicy,
+    pairs::Pairing,
+    recipe::Recipe,
+    reference::{Caps, ReferenceMaker, ReferencePlan},
+    store::SentenceStore,
 };
 
 /// Builds example `k` from the store.
@@ -67,8 +73,26 @@ impl<'a> ExampleMaker<'a> {
     }
 }
 
+impl ExampleSource for ExampleMaker<'_> {
+    fn examples(&self, range: Range<u64>) -> Vec<Example> {
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        range
+            .map(|k| self.example(k, &mut first, &mut second))
+            .collect()
+    }
+
+    fn pair_counts(&self) -> (u64, u64) {
+        (self.pairing.random_next_pairs(), self.pairing.len())
+    }
+
+    fn pair_is_consistent(&self, k: u64) -> bool {
+        let pair = self.pairing.example(k);
+        pair.label == earlyberts_format::NspLabel::RandomNext || pair.second == pair.first + 1
+    }
+}
+
 /// Refuses a store whose ids refer to another vocabulary than `vocab`.
-fn check_store(store: &SentenceStore, vocab: &Vocab) -> Result<()> {
+pub fn check_store(store: &SentenceStore, vocab: &Vocab) -> Result<()> {
     let recorded = &store.manifest().vocab;
     if recorded.sha256 != vocab.sha256() {
         return Err(Error::Store {
@@ -128,11 +152,12 @@ impl ExamplesFingerprint {
     }
 }
 
-/// Writes the examples `0..fingerprint.examples` of `maker` into `out`, then the manifest,
-/// which records `stages` (what each stage reported); `progress` advances by examples.
+/// Writes the examples `0..fingerprint.examples` of `source` into `out`, shards in
+/// parallel, then the manifest, which records `stages` (what each stage reported);
+/// `progress` advances by examples.
 pub fn write_examples(
     out: &Path,
-    maker: &ExampleMaker,
+    source: &dyn ExampleSource,
     recipe: &Recipe,
     fingerprint: &ExamplesFingerprint,
     stages: serde_json::Value,
@@ -150,11 +175,7 @@ pub fn write_examples(
             let count = range.end - range.start;
             let entry = match writer.existing_shard(index) {
                 Some(entry) => entry,
-                None => {
-                    let (mut first, mut second) = (Vec::new(), Vec::new());
-                    let examples = range.map(|k| maker.example(k, &mut first, &mut second));
-                    writer.write_shard(index, examples)?
-                }
+                None => writer.write_shard(index, source.examples(range))?,
             };
             progress.advance(count);
             Ok(entry)
@@ -177,5 +198,117 @@ impl Recipe {
             self.name.clone(),
             serde_json::to_value(self).expect("a recipe serialises"),
         )
+    }
+}
+
+/// The pairs and order of a build, made the recipe kind's way.
+pub enum BuildPairs {
+    Keyed {
+        pairing: Pairing,
+        total: u64,
+    },
+    Reference {
+        plan: Box<ReferencePlan>,
+        /// Counted by [`BuildPairs::count_caps`], before any example is made.
+        caps: Option<Caps>,
+    },
+}
+
+impl BuildPairs {
+    /// Pairs `store` for `seed`; the build holds the first `limit` examples (all if `None`).
+    pub fn new(
+        store: &SentenceStore,
+        recipe: &Recipe,
+        seed: u64,
+        limit: Option<u64>,
+    ) -> Result<BuildPairs> {
+        if let Some(params) = &recipe.reference {
+            let plan = ReferencePlan::new(store, params, seed, limit)?;
+            return Ok(BuildPairs::Reference {
+                plan: Box::new(plan),
+                caps: None,
+            });
+        }
+        let pairing = Pairing::of_store(store, &recipe.pairs, seed);
+        let available = pairing.len();
+        let total = limit.unwrap_or(available);
+        if total > available {
+            return Err(Error::TooManyExamples {
+                requested: total,
+                available,
+            });
+        }
+        Ok(BuildPairs::Keyed { pairing, total })
+    }
+
+    /// Examples the build holds.
+    pub fn len(&self) -> u64 {
+        match self {
+            BuildPairs::Keyed { total, .. } => *total,
+            BuildPairs::Reference { plan, .. } => plan.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The reference kind's cap pass (a count over every example, in parallel by shard),
+    /// once; nothing for the keyed kind.
+    pub fn count_caps(&mut self, store: &SentenceStore, recipe: &Recipe, vocab: &Vocab) {
+        if let BuildPairs::Reference { plan, caps } = self
+            && caps.is_none()
+        {
+            let per = recipe.shards.examples_per_shard.max(1);
+            let chunks: Vec<Range<u64>> = (0..plan.len().div_ceil(per))
+                .map(|i| i * per..((i + 1) * per).min(plan.len()))
+                .collect();
+            *caps = Some(plan.caps(store, &recipe.masking, vocab, &chunks));
+        }
+    }
+
+    /// The examples over `store`: the keyed maker, or the reference's (after
+    /// [`BuildPairs::count_caps`]).
+    pub fn source<'a>(
+        &'a self,
+        store: &'a SentenceStore,
+        recipe: &Recipe,
+        vocab: &Vocab,
+        seed: u64,
+    ) -> Result<Box<dyn ExampleSource + 'a>> {
+        check_store(store, vocab)?;
+        Ok(match self {
+            BuildPairs::Keyed { pairing, .. } => {
+                Box::new(ExampleMaker::new(store, pairing, recipe, vocab, seed)?)
+            }
+            BuildPairs::Reference { plan, caps } => {
+                let caps = caps
+                    .as_ref()
+                    .expect("caps are counted before examples are made");
+                Box::new(ReferenceMaker::new(
+                    plan,
+                    store,
+                    &recipe.masking,
+                    vocab,
+                    caps,
+                ))
+            }
+        })
+    }
+
+    /// What the pairing made of `sentences` sentences, for the manifest's `stages`.
+    pub fn record(&self, sentences: u64) -> serde_json::Value {
+        match self {
+            BuildPairs::Keyed { pairing, .. } => {
+                serde_json::to_value(pairing.stats(sentences)).expect("pairing stats serialise")
+            }
+            BuildPairs::Reference { plan, caps } => serde_json::json!({
+                "sentences": sentences,
+                "pairs": plan.pairs(),
+                "random_next_pairs": plan.random_next_pairs(),
+                "unpaired_sentences": sentences - 2 * plan.pairs(),
+                "capped_examples": caps.as_ref().map_or(0, Caps::len),
+            }),
+        }
     }
 }

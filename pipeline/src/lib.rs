@@ -17,6 +17,9 @@
 //! 9. [`examples`] — pairs and masks into shards in training order, and the manifest
 //!    (the shard format itself is `earlyberts-format`'s, shared with the trainer).
 //!
+//! Stages 7–9 for the `reference` recipe kind — the reference script's own random streams,
+//! run history and row rules — are [`reference`]'s.
+//!
 //! Around them: [`recipe`] (every parameter of a build), [`plan`] (a build resolved once,
 //! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep
 //! the recipe's promises), [`oracles`] (the properties the tests and fuzzers check). The
@@ -28,6 +31,7 @@ pub mod fetch;
 pub mod mask;
 pub mod pairs;
 pub mod prepare;
+pub mod reference;
 pub mod source;
 pub mod split;
 pub mod store;

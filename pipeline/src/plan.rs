@@ -21,10 +21,10 @@ use earlyberts_format::{
 use crate::{
     Error, Result,
     audit::{AuditReport, audit},
-    examples::{ExampleMaker, ExamplesFingerprint, write_examples},
-    pairs::Pairing,
+    examples::{BuildPairs, ExampleSource, ExamplesFingerprint, write_examples},
     prepare::{TextPlan, prepare},
-    recipe::Recipe,
+    recipe::{InputOverrides, Recipe},
+    reference::History,
     store::{SentenceStore, StoreManifest},
 };
 
@@ -55,6 +55,10 @@ pub struct BuildOptions {
     pub examples_per_shard: Option<u64>,
     /// Only the first N examples of the training order.
     pub limit_examples: Option<u64>,
+    /// The reference's `wiki-sentences.csv` in place of Wikipedia's articles.
+    pub sentences: Option<Vec<String>>,
+    /// The run history replacing the recipe's (reference kind).
+    pub history: Option<History>,
 }
 
 /// A build, resolved: the recipe with its overrides, the vocabulary, the text plan.
@@ -74,8 +78,19 @@ impl BuildPlan {
         let mut recipe = Recipe::load(&options.recipe)?;
         if let Some(n) = options.examples_per_shard {
             recipe.shards.examples_per_shard = n;
-            recipe.validate()?;
         }
+        if let Some(history) = options.history {
+            let Some(reference) = &mut recipe.reference else {
+                return Err(Error::Invalid(Invalid::Unusable {
+                    field: "history".into(),
+                    value: format!("{history:?}").to_lowercase(),
+                    reason: "a history is what the reference kind reproduces; this recipe is keyed"
+                        .into(),
+                }));
+            };
+            reference.history = history;
+        }
+        recipe.validate()?;
         if options.seed > MAX_SEED {
             return Err(
                 Invalid::out_of_range("seed", options.seed, format!("0..={MAX_SEED}")).into(),
@@ -83,12 +98,12 @@ impl BuildPlan {
         }
         let vocab = recipe.vocabulary(options.vocab.as_deref())?;
         let store = options.store.unwrap_or_else(|| options.out.join("store"));
-        let text = recipe.text_plan(
-            vocab.clone(),
-            options.wikipedia.as_deref(),
-            options.bookcorpus.as_deref(),
-            store,
-        )?;
+        let inputs = InputOverrides {
+            wikipedia: options.wikipedia,
+            bookcorpus: options.bookcorpus,
+            sentences: options.sentences,
+        };
+        let text = recipe.text_plan(vocab.clone(), &inputs, store)?;
         Ok(BuildPlan {
             recipe,
             vocab,
@@ -99,7 +114,8 @@ impl BuildPlan {
         })
     }
 
-    /// The stages of this recipe's builds, in the order they run.
+    /// The stages of this recipe's builds, in the order they run. Both kinds share them:
+    /// what differs is where the examples come from ([`BuildState::source`]).
     pub fn stages(&self) -> Vec<Box<dyn BuildStage>> {
         vec![
             Box::new(StoreStage),
@@ -122,7 +138,7 @@ impl BuildPlan {
         BuildState {
             plan: self,
             store: None,
-            pairing: None,
+            pairs: None,
         }
     }
 }
@@ -131,7 +147,7 @@ impl BuildPlan {
 pub struct BuildState<'p> {
     plan: &'p BuildPlan,
     store: Option<SentenceStore>,
-    pairing: Option<(Pairing, u64)>,
+    pairs: Option<BuildPairs>,
 }
 
 impl BuildState<'_> {
@@ -145,27 +161,18 @@ impl BuildState<'_> {
 
     /// The number of examples the build holds: all pairs, or the limit if one was given.
     pub fn examples(&mut self) -> Result<u64> {
-        self.pair()?;
-        Ok(self.pairing.as_ref().expect("paired above").1)
+        Ok(self.pairs()?.len())
     }
 
-    /// Pairs the store once, and checks the limit against the pairs there are.
-    fn pair(&mut self) -> Result<()> {
-        if self.pairing.is_some() {
-            return Ok(());
+    /// Pairs the store once, the recipe kind's way.
+    fn pairs(&mut self) -> Result<&mut BuildPairs> {
+        if self.pairs.is_none() {
+            let plan = self.plan;
+            let store = self.store()?;
+            let pairs = BuildPairs::new(store, &plan.recipe, plan.seed, plan.limit_examples)?;
+            self.pairs = Some(pairs);
         }
-        let plan = self.plan;
-        let pairing = Pairing::of_store(self.store()?, &plan.recipe.pairs, plan.seed);
-        let available = pairing.len();
-        let total = plan.limit_examples.unwrap_or(available);
-        if total > available {
-            return Err(Error::TooManyExamples {
-                requested: total,
-                available,
-            });
-        }
-        self.pairing = Some((pairing, total));
-        Ok(())
+        Ok(self.pairs.as_mut().expect("paired above"))
     }
 
     /// What the examples' bytes depend on.
@@ -180,28 +187,32 @@ impl BuildState<'_> {
         ))
     }
 
-    /// The example maker over the store and the pairing.
-    fn maker(&mut self) -> Result<ExampleMaker<'_>> {
-        self.pair()?;
+    /// Where the examples come from (the reference kind's caps counted first, once).
+    fn source(&mut self) -> Result<Box<dyn ExampleSource + '_>> {
+        self.pairs()?;
         let plan = self.plan;
-        let store = self.store.as_ref().expect("opened by pair");
-        let (pairing, _) = self.pairing.as_ref().expect("paired above");
-        ExampleMaker::new(store, pairing, &plan.recipe, &plan.vocab, plan.seed)
+        let store = self.store.as_ref().expect("opened by pairs");
+        let pairs = self.pairs.as_mut().expect("paired above");
+        pairs.count_caps(store, &plan.recipe, &plan.vocab);
+        pairs.source(store, &plan.recipe, &plan.vocab, plan.seed)
     }
 
     /// What the stages report, for the manifest's `stages`.
     fn stage_record(&mut self) -> Result<serde_json::Value> {
         let store = self.store()?.manifest();
-        let store_record = serde_json::json!({
+        let mut store_record = serde_json::json!({
             "totals": store.totals,
             "clean": store.clean,
             "line_breaks": store.line_breaks,
         });
+        if store.csv_round_trip {
+            store_record["csv_round_trip"] = true.into();
+        }
         let sentences = self.store()?.len();
-        let (pairing, _) = self.pairing.as_ref().expect("paired before the record");
+        let pairs = self.pairs()?.record(sentences);
         Ok(serde_json::json!({
             "store": store_record,
-            "pairs": pairing.stats(sentences),
+            "pairs": pairs,
         }))
     }
 }
@@ -294,12 +305,14 @@ impl BuildStage for ExampleStage {
 
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
         let fingerprint = state.examples_fingerprint()?;
-        let record = state.stage_record()?;
         let plan = state.plan;
-        let maker = state.maker()?;
+        // The source first: the reference kind's cap count goes into the record.
+        drop(state.source()?);
+        let record = state.stage_record()?;
+        let source = state.source()?;
         let manifest = write_examples(
             &plan.out,
-            &maker,
+            source.as_ref(),
             &plan.recipe,
             &fingerprint,
             record,
@@ -329,12 +342,12 @@ impl BuildStage for AuditStage {
     fn run(&self, state: &mut BuildState, _progress: &dyn Progress) -> Result<StageOutput> {
         let plan = state.plan;
         let build = Build::open(&plan.out)?;
-        let maker = state.maker()?;
+        let source = state.source()?;
         let report = audit(
             &build,
             &plan.recipe,
             &plan.vocab,
-            Some(&maker),
+            Some(source.as_ref()),
             Some(AUDIT_SAMPLE),
         )?;
         Ok(StageOutput::Audit(report))

@@ -7,13 +7,16 @@
 
 use std::{path::PathBuf, sync::OnceLock};
 
-use earlyberts_format::{InputFile, Vocab, VocabInfo, sha256_file, verify::Progress, write_atomic};
+use earlyberts_format::{
+    AtomicFile, InputFile, Vocab, VocabInfo, sha256_file, verify::Progress, write_atomic,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     Error, Result,
     clean::{CleanCounts, CleanRules, RULES_VERSION, TextCleaner},
+    reference::rows::{CSV_CHUNK_ROWS, NumericChunks, csv_round_trip, numeric_or_na},
     source::{self, Chunk, CorpusKind},
     split::{LineBreaks, RuleSplitter},
     stage::{Cleaner, SentenceSplitter, Tokenizer},
@@ -32,6 +35,12 @@ pub struct TextPlan {
     pub line_breaks: LineBreaks,
     pub sentences_per_shard: u64,
     pub out: PathBuf,
+    /// Read each Wikipedia sentence as the reference read it back from its CSV file
+    /// ([`csv_round_trip`]): the reference kind's row rule.
+    pub csv_round_trip: bool,
+    /// Also write Wikipedia's sentences, as split, to this file in the reference's
+    /// `wiki-sentences.csv` form (to run the reference script on the same rows).
+    pub export_sentences: Option<PathBuf>,
     /// The inputs' hashes, computed once (reading 20 GB is not free).
     hashed: OnceLock<Vec<InputFile>>,
 }
@@ -45,6 +54,7 @@ pub struct StoreFingerprint {
     pub clean: CleanRules,
     pub line_breaks: LineBreaks,
     pub sentences_per_shard: u64,
+    pub csv_round_trip: bool,
 }
 
 impl StoreManifest {
@@ -56,6 +66,7 @@ impl StoreManifest {
             clean: self.clean.rules,
             line_breaks: self.line_breaks,
             sentences_per_shard: self.sentences_per_shard,
+            csv_round_trip: self.csv_round_trip,
         }
     }
 }
@@ -76,6 +87,8 @@ impl TextPlan {
             line_breaks,
             sentences_per_shard,
             out,
+            csv_round_trip: false,
+            export_sentences: None,
             hashed: OnceLock::new(),
         }
     }
@@ -106,6 +119,7 @@ impl TextPlan {
             clean: self.clean,
             line_breaks: self.line_breaks,
             sentences_per_shard: self.sentences_per_shard,
+            csv_round_trip: self.csv_round_trip,
         })
     }
 
@@ -126,6 +140,8 @@ struct Stages {
     cleaner: TextCleaner,
     splitter: RuleSplitter,
     tokenizer: BertWordPiece,
+    csv_round_trip: bool,
+    export: bool,
 }
 
 /// What one chunk became.
@@ -136,6 +152,10 @@ struct ChunkOutput {
     lengths: Vec<u32>,
     /// Document index of each sentence, relative to the chunk's first text.
     documents: Vec<u32>,
+    /// For the CSV round trip: whether each sentence reads as a number or NA.
+    numeric: Vec<bool>,
+    /// Wikipedia's sentences as split, when they are exported.
+    texts: Vec<String>,
     counts: CleanCounts,
 }
 
@@ -153,17 +173,74 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
         cleaner: TextCleaner::new(plan.clean),
         splitter: RuleSplitter::new(plan.line_breaks),
         tokenizer: BertWordPiece::new(&plan.vocab)?,
+        csv_round_trip: plan.csv_round_trip,
+        export: plan.export_sentences.is_some(),
     };
-    let mut writer = StoreWriter::new(&plan.out, plan.sentences_per_shard)?;
-    let mut totals = StoreTotals::default();
-    let mut counts = CleanCounts::default();
-    let window = 2 * rayon::current_num_threads().max(1);
-    for ((kind, _), reader) in plan.inputs.iter().zip(&mut readers) {
-        // BookCorpus has no book boundaries: each file is one document.
-        let file_document = totals.documents;
-        if *kind == CorpusKind::Bookcorpus {
-            totals.documents += 1;
+    let mut store = Appender {
+        writer: StoreWriter::new(&plan.out, plan.sentences_per_shard)?,
+        export: match &plan.export_sentences {
+            Some(path) => Some(SentenceCsvWriter::create(path)?),
+            None => None,
+        },
+        totals: StoreTotals::default(),
+        counts: CleanCounts::default(),
+        numeric: NumericChunks::default(),
+    };
+    for ((kind, path), reader) in plan.inputs.iter().zip(&mut readers) {
+        store.add_file(*kind, path, reader.as_mut(), &stages, progress)?;
+    }
+    if let Some(row) = store.numeric.finish() {
+        return Err(all_numeric(&plan.inputs[0].1, row));
+    }
+    if let Some(export) = store.export {
+        export.commit()?;
+    }
+    let manifest = StoreManifest {
+        format_version: STORE_FORMAT_VERSION,
+        inputs,
+        vocab: plan.vocab.info(),
+        clean: CleanSummary {
+            rules_version: RULES_VERSION,
+            rules: plan.clean,
+            counts: store.counts,
+        },
+        line_breaks: plan.line_breaks,
+        sentences_per_shard: plan.sentences_per_shard,
+        csv_round_trip: plan.csv_round_trip,
+        totals: store.totals,
+        shards: store.writer.finish()?,
+    };
+    write_atomic(plan.out.join(STORE_MANIFEST), manifest.to_json().as_bytes())?;
+    Ok(manifest)
+}
+
+/// The store being written, in input order, with what it has counted so far.
+struct Appender {
+    writer: StoreWriter,
+    export: Option<SentenceCsvWriter>,
+    totals: StoreTotals,
+    counts: CleanCounts,
+    numeric: NumericChunks,
+}
+
+impl Appender {
+    /// Reads one input a window of chunks at a time, processes each window in parallel
+    /// and appends it in order.
+    fn add_file(
+        &mut self,
+        kind: CorpusKind,
+        path: &std::path::Path,
+        reader: &mut dyn source::CorpusReader,
+        stages: &Stages,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        // BookCorpus has no book boundaries, the sentence CSV no article boundaries: each
+        // such file is one document.
+        let file_document = self.totals.documents;
+        if kind != CorpusKind::Wikipedia {
+            self.totals.documents += 1;
         }
+        let window = 2 * rayon::current_num_threads().max(1);
         loop {
             let mut chunks: Vec<Chunk> = Vec::with_capacity(window);
             while chunks.len() < window {
@@ -173,45 +250,49 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
                 }
             }
             if chunks.is_empty() {
-                break;
+                return Ok(());
             }
             let outputs: Vec<ChunkOutput> = chunks
                 .par_iter()
-                .map(|chunk| process(&stages, *kind, chunk))
+                .map(|chunk| process(stages, kind, chunk))
                 .collect::<Result<_>>()?;
             for (chunk, output) in chunks.iter().zip(outputs) {
                 let first_document = match kind {
-                    CorpusKind::Wikipedia => totals.documents,
-                    CorpusKind::Bookcorpus => file_document,
+                    CorpusKind::Wikipedia => self.totals.documents,
+                    _ => file_document,
                 };
-                append(&mut writer, &output, first_document)?;
-                if *kind == CorpusKind::Wikipedia {
-                    totals.documents += chunk.texts.len() as u64;
-                }
-                totals.sentences += output.lengths.len() as u64;
-                totals.tokens += output.tokens.len() as u64;
-                totals.text_bytes += chunk.bytes;
-                counts.add(&output.counts);
+                self.append(kind, path, chunk, &output, first_document)?;
                 progress.advance(chunk.bytes);
             }
         }
     }
-    let manifest = StoreManifest {
-        format_version: STORE_FORMAT_VERSION,
-        inputs,
-        vocab: plan.vocab.info(),
-        clean: CleanSummary {
-            rules_version: RULES_VERSION,
-            rules: plan.clean,
-            counts,
-        },
-        line_breaks: plan.line_breaks,
-        sentences_per_shard: plan.sentences_per_shard,
-        totals,
-        shards: writer.finish()?,
-    };
-    write_atomic(plan.out.join(STORE_MANIFEST), manifest.to_json().as_bytes())?;
-    Ok(manifest)
+
+    fn append(
+        &mut self,
+        kind: CorpusKind,
+        path: &std::path::Path,
+        chunk: &Chunk,
+        output: &ChunkOutput,
+        first_document: u64,
+    ) -> Result<()> {
+        append(&mut self.writer, output, first_document)?;
+        if let Some(export) = &mut self.export {
+            export.write(&output.texts)?;
+        }
+        for &n in &output.numeric {
+            if let Some(row) = self.numeric.push(n) {
+                return Err(all_numeric(path, row));
+            }
+        }
+        if kind == CorpusKind::Wikipedia {
+            self.totals.documents += chunk.texts.len() as u64;
+        }
+        self.totals.sentences += output.lengths.len() as u64;
+        self.totals.tokens += output.tokens.len() as u64;
+        self.totals.text_bytes += chunk.bytes;
+        self.counts.add(&output.counts);
+        Ok(())
+    }
 }
 
 /// Name, size and sha256 of every input, in parallel.
@@ -237,34 +318,84 @@ fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
         .collect()
 }
 
-/// Cleans, splits (Wikipedia) and tokenizes the texts of one chunk.
+/// Cleans, splits (Wikipedia articles) and tokenizes the texts of one chunk.
 fn process(stages: &Stages, kind: CorpusKind, chunk: &Chunk) -> Result<ChunkOutput> {
     let mut out = ChunkOutput::default();
     let mut cleaned = String::new();
     let mut ranges = Vec::new();
+    let round_trip = stages.csv_round_trip && kind != CorpusKind::Bookcorpus;
     for (document, text) in chunk.texts.iter().enumerate() {
         let counts = stages.cleaner.clean(text, &mut cleaned);
         out.counts.add(&counts);
         ranges.clear();
         match kind {
             CorpusKind::Wikipedia => stages.splitter.split(&cleaned, &mut ranges),
-            // The reference takes every BookCorpus row as one sentence, as it is.
-            CorpusKind::Bookcorpus => ranges.push(0..cleaned.len()),
+            // A BookCorpus row, a sentence of the CSV: one sentence each, as it is.
+            _ => ranges.push(0..cleaned.len()),
         }
         let document = match kind {
             CorpusKind::Wikipedia => document as u32,
-            CorpusKind::Bookcorpus => 0,
+            _ => 0,
         };
         for range in &ranges {
+            let sentence = &cleaned[range.clone()];
+            if stages.export && kind != CorpusKind::Bookcorpus {
+                out.texts.push(sentence.to_string());
+            }
+            let sentence = match round_trip {
+                true => {
+                    out.numeric.push(numeric_or_na(sentence));
+                    csv_round_trip(sentence)
+                }
+                false => sentence.into(),
+            };
             let before = out.tokens.len();
-            stages
-                .tokenizer
-                .encode_into(&cleaned[range.clone()], &mut out.tokens)?;
+            stages.tokenizer.encode_into(&sentence, &mut out.tokens)?;
             out.lengths.push((out.tokens.len() - before) as u32);
             out.documents.push(document);
         }
     }
     Ok(out)
+}
+
+/// Writes sentences as the reference's `csv.writer(quoting=QUOTE_ALL, lineterminator='\n')`
+/// wrote them: header `"text"`, every field quoted, quotes doubled.
+struct SentenceCsvWriter {
+    file: AtomicFile,
+}
+
+impl SentenceCsvWriter {
+    fn create(path: &std::path::Path) -> Result<SentenceCsvWriter> {
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(b"\"text\"\n")?;
+        Ok(SentenceCsvWriter { file })
+    }
+
+    fn write(&mut self, sentences: &[String]) -> Result<()> {
+        let mut out = String::new();
+        for s in sentences {
+            out.push('"');
+            out.push_str(&s.replace('"', "\"\""));
+            out.push_str("\"\n");
+        }
+        Ok(self.file.write_all(out.as_bytes())?)
+    }
+
+    fn commit(self) -> Result<()> {
+        Ok(self.file.commit()?)
+    }
+}
+
+/// A CSV chunk the reference's reading would have parsed as numbers.
+fn all_numeric(path: &std::path::Path, first_row: u64) -> Error {
+    Error::Corpus {
+        path: path.to_path_buf(),
+        format: "Wikipedia sentence",
+        reason: format!(
+            "sentences {first_row}..{} are all numbers or NA strings: the reference's CSV reading (pandas, 10,000 rows at a time) would have read them as numbers, so no exact build exists",
+            first_row + CSV_CHUNK_ROWS
+        ),
+    }
 }
 
 fn append(writer: &mut StoreWriter, output: &ChunkOutput, first_document: u64) -> Result<()> {

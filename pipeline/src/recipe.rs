@@ -35,8 +35,14 @@ use serde::{Deserialize, Serialize};
 use earlyberts_format::{Invalid, ShardLayout, Vocab, at_least, probability};
 
 use crate::{
-    Error, Result, clean::CleanRules, mask::MaskingPolicy, pairs::PairingOptions,
-    prepare::TextPlan, source::CorpusKind, split::LineBreaks,
+    Error, Result,
+    clean::CleanRules,
+    mask::{MaskingPolicy, Truncation},
+    pairs::PairingOptions,
+    prepare::TextPlan,
+    reference::ReferenceParams,
+    source::CorpusKind,
+    split::LineBreaks,
 };
 
 /// A recipe file.
@@ -45,6 +51,9 @@ use crate::{
 pub struct Recipe {
     /// The recipe's name, recorded in manifests.
     pub name: String,
+    /// Which kind of build: keyed randomness (the default) or the reference script's own.
+    #[serde(default, skip_serializing_if = "RecipeKind::is_keyed")]
+    pub kind: RecipeKind,
     /// Where the corpora are.
     pub inputs: Inputs,
     /// The text stages.
@@ -57,6 +66,36 @@ pub struct Recipe {
     pub shards: ShardLayout,
     /// What the trainer will do with the build.
     pub training: TrainingParams,
+    /// The reference kind's own parameters (its run history, its collator batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceParams>,
+}
+
+/// The two kinds of recipe (docs/DETERMINISM.md): the same rules, two sources of randomness.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipeKind {
+    /// Keyed PCG streams: any example computable alone, any prefix equal to the full build.
+    #[default]
+    Keyed,
+    /// The reference script's CPython, numpy and torch streams, run history and row rules:
+    /// the examples EarlyBERTs trained on.
+    Reference,
+}
+
+impl RecipeKind {
+    pub fn is_keyed(&self) -> bool {
+        *self == RecipeKind::Keyed
+    }
+}
+
+/// Input globs given on the command line in place of the recipe's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputOverrides {
+    pub wikipedia: Option<Vec<String>>,
+    pub bookcorpus: Option<Vec<String>>,
+    /// The reference's `wiki-sentences.csv`: Wikipedia's rows, already split.
+    pub sentences: Option<Vec<String>>,
 }
 
 /// Training facts a build needs to know.
@@ -129,7 +168,56 @@ impl Recipe {
         )?;
         self.masking.validate()?;
         self.shards.validate().map_err(|e| e.within("shards"))?;
-        at_least("training.batch_size", self.training.batch_size, 1)
+        at_least("training.batch_size", self.training.batch_size, 1)?;
+        self.validate_kind()
+    }
+
+    /// A recipe of one kind does not carry what only the other kind reads.
+    fn validate_kind(&self) -> Result<(), Invalid> {
+        let mixed = |field: &str, reason: &str| {
+            Err(Invalid::Unusable {
+                field: field.into(),
+                value: format!("set in a {:?} recipe", self.kind).to_lowercase(),
+                reason: reason.into(),
+            })
+        };
+        match (&self.kind, &self.reference) {
+            (RecipeKind::Keyed, Some(_)) => mixed(
+                "reference",
+                "only a recipe with kind = \"reference\" has a [reference] section",
+            ),
+            (RecipeKind::Reference, None) => Err(Invalid::Empty {
+                field: "reference (kind = \"reference\" needs it)".into(),
+            }),
+            (RecipeKind::Reference, Some(reference)) => {
+                let keyed_pairs = PairingOptions {
+                    random_next_fraction: 0.5,
+                    respect_documents: false,
+                    derangement: false,
+                };
+                if self.pairs != keyed_pairs {
+                    return mixed(
+                        "pairs",
+                        "the reference kind pairs as the script does: random_next_fraction = 0.5, respect_documents = false, derangement = false",
+                    );
+                }
+                if self.text.clean != CleanRules::default() {
+                    return mixed(
+                        "text.clean",
+                        "the reference kind reads the text as the script did, without cleaning rules",
+                    );
+                }
+                if self.masking.truncation != Truncation::MlmPy {
+                    return mixed(
+                        "masking.truncation",
+                        "the reference kind cuts long sequences as mlm.py does: truncation = \"mlm_py\"",
+                    );
+                }
+                at_least("reference.batch_size", reference.batch_size, 1)?;
+                reference.history.validate()
+            }
+            (RecipeKind::Keyed, None) => Ok(()),
+        }
     }
 
     /// The vocabulary the recipe's ids refer to: `path`, or the built-in uncased BERT one,
@@ -152,36 +240,45 @@ impl Recipe {
     pub fn text_plan(
         &self,
         vocab: Vocab,
-        wikipedia: Option<&[String]>,
-        bookcorpus: Option<&[String]>,
+        inputs: &InputOverrides,
         out: PathBuf,
     ) -> Result<TextPlan> {
-        Ok(TextPlan::new(
-            self.input_files(wikipedia, bookcorpus)?,
+        let mut plan = TextPlan::new(
+            self.input_files(inputs)?,
             vocab,
             self.text.clean,
             self.text.line_breaks,
             self.text.sentences_per_shard,
             out,
-        ))
+        );
+        // The reference read its Wikipedia sentences back from a CSV file.
+        plan.csv_round_trip = self.kind == RecipeKind::Reference;
+        Ok(plan)
     }
 
-    /// The input files: globs expanded (sorted), Wikipedia first. `wikipedia` and
-    /// `bookcorpus`, when given, replace the recipe's globs.
-    pub fn input_files(
-        &self,
-        wikipedia: Option<&[String]>,
-        bookcorpus: Option<&[String]>,
-    ) -> Result<Vec<(CorpusKind, PathBuf)>> {
+    /// The input files: globs expanded (sorted), Wikipedia first (its articles, or its
+    /// sentences from the reference's `wiki-sentences.csv`), then BookCorpus. The
+    /// overrides, when given, replace the recipe's globs.
+    pub fn input_files(&self, overrides: &InputOverrides) -> Result<Vec<(CorpusKind, PathBuf)>> {
         let mut files = Vec::new();
-        let sets = [
-            (
+        let wikipedia = match &overrides.sentences {
+            Some(csv) => (CorpusKind::WikipediaSentences, csv.as_slice()),
+            None => (
                 CorpusKind::Wikipedia,
-                wikipedia.unwrap_or(&self.inputs.wikipedia),
+                overrides
+                    .wikipedia
+                    .as_deref()
+                    .unwrap_or(&self.inputs.wikipedia),
             ),
+        };
+        let sets = [
+            wikipedia,
             (
                 CorpusKind::Bookcorpus,
-                bookcorpus.unwrap_or(&self.inputs.bookcorpus),
+                overrides
+                    .bookcorpus
+                    .as_deref()
+                    .unwrap_or(&self.inputs.bookcorpus),
             ),
         ];
         for (kind, patterns) in sets {
@@ -317,12 +414,22 @@ batch_size = 256
         }
     }
 
-    fn golden_manifests() -> Vec<earlyberts_format::Manifest> {
+    /// Each committed recipe with the golden manifests of its builds.
+    fn golden_manifests() -> Vec<(Recipe, earlyberts_format::Manifest)> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        (0..5)
-            .map(|seed| {
-                let path = root.join(format!("golden/fixture-earlyberts-seed{seed}.json"));
-                earlyberts_format::Manifest::load(&path).unwrap()
+        ["earlyberts", "earlyberts-keyed"]
+            .iter()
+            .flat_map(|name| {
+                let recipe = root.join(format!("manifests/recipes/{name}.toml"));
+                let recipe = Recipe::load(&recipe).unwrap();
+                let root = root.clone();
+                (0..5).map(move |seed| {
+                    let path = root.join(format!("golden/fixture-{name}-seed{seed}.json"));
+                    (
+                        recipe.clone(),
+                        earlyberts_format::Manifest::load(&path).unwrap(),
+                    )
+                })
             })
             .collect()
     }
@@ -331,9 +438,7 @@ batch_size = 256
     /// existing recipe (and so every golden manifest): options need `skip_serializing_if`.
     #[test]
     fn committed_recipes_keep_their_recorded_hashes() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts.toml")).unwrap();
-        for golden in golden_manifests() {
+        for (recipe, golden) in golden_manifests() {
             assert_eq!(recipe.info().hash, golden.recipe.hash);
             assert_eq!(recipe.info().params, golden.recipe.params);
         }
@@ -343,7 +448,7 @@ batch_size = 256
     /// would make every older build unauditable: options need `default`.
     #[test]
     fn recorded_recipes_read_back_unchanged() {
-        for golden in golden_manifests() {
+        for (_, golden) in golden_manifests() {
             let params = golden.recipe.params;
             let recipe: Recipe = serde_json::from_value(params.clone()).unwrap();
             assert_eq!(serde_json::to_value(&recipe).unwrap(), params);

@@ -1,7 +1,10 @@
-//! The text stages' traits, in pipeline order. Each stage is small, deterministic and
+//! The stages' traits, in pipeline order. Each text stage is small, deterministic and
 //! allocation-conscious: callers hand in output buffers that are reused across documents.
+//! The example stage has one source per recipe kind ([`ExampleSource`]).
 
 use std::ops::Range;
+
+use earlyberts_format::Example;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,4 +49,20 @@ pub trait SentenceSplitter {
 pub trait Tokenizer {
     /// Appends the ids of `sentence` (no `[CLS]`/`[SEP]` added) to `out`.
     fn encode_into(&self, sentence: &str, out: &mut Vec<u16>) -> Result<(), crate::Error>;
+}
+
+/// Where a build's examples come from, for either recipe kind: any range on its own.
+pub trait ExampleSource: Sync {
+    /// Examples `range` of the training order.
+    fn examples(&self, range: Range<u64>) -> Vec<Example>;
+    /// The corpus's pairs with a random second sentence, and all its pairs.
+    fn pair_counts(&self) -> (u64, u64);
+    /// Whether example `k`'s pair keeps the pairing's promise: label 0 pairs a sentence
+    /// with the one after it.
+    fn pair_is_consistent(&self, k: u64) -> bool;
+    /// Consecutive examples that are cheapest made together; an audit samples runs of
+    /// this length.
+    fn run_length(&self) -> u64 {
+        1
+    }
 }

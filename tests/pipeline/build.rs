@@ -9,9 +9,12 @@ use std::{
 
 use earlyberts_format::{Manifest, RecipeInfo};
 
-use crate::util::{Output, SampleInputs, pipeline, pipeline_run, reference_recipe, repo, run};
+use crate::util::{
+    Output, SampleInputs, keyed_recipe, pipeline, pipeline_run, reference_recipe, repo, run,
+};
 
-/// `pipeline build` of the sample inputs on `threads` threads, with a store beside the builds.
+/// `pipeline build` of the sample inputs on `threads` threads, with a store beside the
+/// builds (one per recipe file: the two kinds read the rows differently).
 fn build(
     fx: &SampleInputs,
     out: &str,
@@ -24,8 +27,13 @@ fn build(
         .build_command(recipe, seed, out)
         .env("RAYON_NUM_THREADS", threads.to_string())
         .arg("--store")
-        .arg(fx.path("store"))
+        .arg(fx.path(&store_of(recipe)))
         .args(extra))
+}
+
+fn store_of(recipe: &Path) -> String {
+    let stem = recipe.file_stem().unwrap().to_string_lossy();
+    format!("store-{stem}")
 }
 
 /// Every example of build `out` as JSON lines.
@@ -43,19 +51,31 @@ fn jsonl(fx: &SampleInputs, out: &str) -> String {
     .stdout
 }
 
+/// The keyed recipe (this file's tests that are about one kind are about it).
 fn recipe() -> PathBuf {
-    reference_recipe()
+    keyed_recipe()
+}
+
+/// Both recipes, with their names.
+fn recipes() -> [(&'static str, PathBuf); 2] {
+    [
+        ("earlyberts-keyed", keyed_recipe()),
+        ("earlyberts", reference_recipe()),
+    ]
 }
 
 #[test]
 fn fixture_builds_match_their_golden_manifests() {
     let fx = SampleInputs::new();
     let bless = std::env::var("EARLYBERTS_BLESS").as_deref() == Ok("1");
-    for seed in 0..5 {
-        let golden = repo().join(format!("golden/fixture-earlyberts-seed{seed}.json"));
+    for ((name, recipe), seed) in recipes()
+        .into_iter()
+        .flat_map(|r| (0..5).map(move |s| (r.clone(), s)))
+    {
+        let golden = repo().join(format!("golden/fixture-{name}-seed{seed}.json"));
         for threads in [1, 2] {
-            let out = format!("seed{seed}-t{threads}");
-            build(&fx, &out, seed, threads, &recipe(), &[])
+            let out = format!("{name}-seed{seed}-t{threads}");
+            build(&fx, &out, seed, threads, &recipe, &[])
                 .expect_code(0)
                 .expect_output("audit: all checks pass");
             let manifest = fs::read_to_string(fx.path(&out).join("manifest.json")).unwrap();
@@ -84,52 +104,84 @@ fn fixture_builds_match_their_golden_manifests() {
             .expect_output("matches golden");
         }
     }
-    // Different seeds give different orders.
-    assert_ne!(jsonl(&fx, "seed0-t1"), jsonl(&fx, "seed1-t1"));
+    // Different seeds give different examples.
+    for name in ["earlyberts-keyed", "earlyberts"] {
+        assert_ne!(
+            jsonl(&fx, &format!("{name}-seed0-t1")),
+            jsonl(&fx, &format!("{name}-seed1-t1"))
+        );
+    }
 }
 
 #[test]
 fn examples_do_not_depend_on_shard_size_and_prefixes_match() {
     let fx = SampleInputs::new();
-    build(&fx, "full", 1, 2, &recipe(), &[]).expect_code(0);
-    build(
-        &fx,
-        "small-shards",
-        1,
-        2,
-        &recipe(),
-        &["--examples-per-shard", "16"],
-    )
-    .expect_code(0);
-    let small = Manifest::load(&fx.path("small-shards/manifest.json")).unwrap();
-    assert!(small.shards.len() > 5, "{} shards", small.shards.len());
-    // A per-example digest: the decoded examples, one JSON line each.
-    assert_eq!(jsonl(&fx, "full"), jsonl(&fx, "small-shards"));
-    build(&fx, "prefix", 1, 2, &recipe(), &["--limit-examples", "50"]).expect_code(0);
-    let full = jsonl(&fx, "full");
-    let prefix: Vec<&str> = full.lines().take(50).collect();
-    assert_eq!(jsonl(&fx, "prefix"), format!("{}\n", prefix.join("\n")));
+    for (name, recipe) in recipes() {
+        let dir = |d: &str| format!("{name}-{d}");
+        build(&fx, &dir("full"), 1, 2, &recipe, &[]).expect_code(0);
+        build(
+            &fx,
+            &dir("small-shards"),
+            1,
+            1,
+            &recipe,
+            &["--examples-per-shard", "16"],
+        )
+        .expect_code(0);
+        let small = Manifest::load(&fx.path(&dir("small-shards/manifest.json"))).unwrap();
+        assert!(small.shards.len() > 5, "{} shards", small.shards.len());
+        // A per-example digest: the decoded examples, one JSON line each.
+        assert_eq!(
+            jsonl(&fx, &dir("full")),
+            jsonl(&fx, &dir("small-shards")),
+            "{name}"
+        );
+        build(
+            &fx,
+            &dir("prefix"),
+            1,
+            2,
+            &recipe,
+            &["--limit-examples", "50"],
+        )
+        .expect_code(0);
+        let full = jsonl(&fx, &dir("full"));
+        let prefix: Vec<&str> = full.lines().take(50).collect();
+        assert_eq!(
+            jsonl(&fx, &dir("prefix")),
+            format!("{}\n", prefix.join("\n")),
+            "{name}"
+        );
+    }
 }
 
 #[test]
 fn a_second_build_does_no_work() {
     let fx = SampleInputs::new();
-    build(&fx, "b", 2, 2, &recipe(), &[]).expect_code(0);
-    let before = crate::util::snapshot(&fx.path("b"));
-    build(&fx, "b", 2, 2, &recipe(), &[])
-        .expect_code(0)
-        .expect_output("store: up to date")
-        .expect_output("examples: up to date and verified");
-    assert_eq!(crate::util::snapshot(&fx.path("b")), before);
+    for (name, recipe) in recipes() {
+        build(&fx, name, 2, 2, &recipe, &[]).expect_code(0);
+        let before = crate::util::snapshot(&fx.path(name));
+        build(&fx, name, 2, 2, &recipe, &[])
+            .expect_code(0)
+            .expect_output("store: up to date")
+            .expect_output("examples: up to date and verified");
+        assert_eq!(crate::util::snapshot(&fx.path(name)), before);
+    }
 }
 
 #[test]
 fn audit_catches_a_skewed_build() {
+    for (name, recipe) in recipes() {
+        audit_catches_a_skewed_build_of(name, &recipe);
+    }
+}
+
+fn audit_catches_a_skewed_build_of(name: &str, recipe: &Path) {
     let fx = SampleInputs::new();
-    let skewed = fx.path("skewed.toml");
+    let skewed = fx.path(&format!("{name}.toml"));
     fs::write(
         &skewed,
-        fs::read_to_string(recipe())
+        fs::read_to_string(recipe)
             .unwrap()
             .replace("probability = 0.15", "probability = 0.3"),
     )
@@ -155,7 +207,7 @@ fn audit_catches_a_skewed_build() {
         "audit".as_ref(),
         fx.path("skewed").as_os_str(),
         "--store".as_ref(),
-        fx.path("store").as_os_str(),
+        fx.path(&store_of(&skewed)).as_os_str(),
     ])
     .expect_code(1)
     .expect_output("FAIL masked share of eligible tokens")

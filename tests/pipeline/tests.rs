@@ -15,6 +15,9 @@ mod text;
 // The example stages: golden fixture builds, determinism, prefixes, audits.
 mod build;
 
+// The reference kind against the reference script run with its own libraries (fixtures).
+mod reference;
+
 // `pipeline fetch` against a local server with faults; `make data` end to end.
 mod fetch;
 mod server;

@@ -76,9 +76,14 @@ impl SampleInputs {
     }
 }
 
-/// The reference recipe of the repository.
+/// The reference-exact recipe of the repository (`kind = "reference"`).
 pub fn reference_recipe() -> PathBuf {
     repo().join("manifests/recipes/earlyberts.toml")
+}
+
+/// The keyed recipe of the repository (`kind = "keyed"`).
+pub fn keyed_recipe() -> PathBuf {
+    repo().join("manifests/recipes/earlyberts-keyed.toml")
 }
 
 /// The `pipeline` binary built for these tests.

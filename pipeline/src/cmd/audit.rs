@@ -10,8 +10,7 @@ use anyhow::Context;
 use earlyberts_format::Build;
 use earlyberts_pipeline::{
     audit::{AuditReport, audit},
-    examples::ExampleMaker,
-    pairs::Pairing,
+    examples::BuildPairs,
     recipe::Recipe,
     store::SentenceStore,
 };
@@ -62,16 +61,19 @@ pub fn run(_global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let seed = build.manifest().seed;
-    let pairing = store
-        .as_ref()
-        .map(|store| Pairing::of_store(store, &recipe.pairs, seed));
-    let maker = match (&store, &pairing) {
-        (Some(store), Some(pairing)) => {
-            Some(ExampleMaker::new(store, pairing, &recipe, &vocab, seed)?)
+    let pairs = match &store {
+        Some(store) => {
+            let mut pairs = BuildPairs::new(store, &recipe, seed, Some(build.len()))?;
+            pairs.count_caps(store, &recipe, &vocab);
+            Some((store, pairs))
         }
-        _ => None,
+        None => None,
     };
-    let report = audit(&build, &recipe, &vocab, maker.as_ref(), args.sample)?;
+    let source = match &pairs {
+        Some((store, pairs)) => Some(pairs.source(store, &recipe, &vocab, seed)?),
+        None => None,
+    };
+    let report = audit(&build, &recipe, &vocab, source.as_deref(), args.sample)?;
     print_report(&report)?;
     Ok(if report.is_ok() {
         ExitCode::SUCCESS

@@ -4,7 +4,10 @@
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
-use earlyberts_pipeline::plan::{BuildOptions, BuildPlan, BuildStage, StageOutput, Unit};
+use earlyberts_pipeline::{
+    plan::{BuildOptions, BuildPlan, BuildStage, StageOutput, Unit},
+    reference::History,
+};
 
 use crate::{
     GlobalArgs,
@@ -26,6 +29,10 @@ pub struct BuildArgs {
     /// BookCorpus inputs (globs), replacing the recipe's.
     #[arg(long = "books", value_name = "GLOB")]
     pub books: Vec<String>,
+    /// How the reference script was run, replacing the recipe's (reference kind):
+    /// `fresh`, `resumed` or `continued:C1,C2,…` (this changes the recipe hash).
+    #[arg(long, value_name = "HISTORY", value_parser = parse_history)]
+    pub history: Option<History>,
     /// Examples per shard, replacing the recipe's (this changes the recipe hash).
     #[arg(long, value_name = "N")]
     pub examples_per_shard: Option<u64>,
@@ -33,6 +40,10 @@ pub struct BuildArgs {
     /// a full build); 40,000 steps × 256 = 10,240,000 is what `trainer run` uses.
     #[arg(long, value_name = "N")]
     pub limit_examples: Option<u64>,
+    /// The reference's own `wiki-sentences.csv` as Wikipedia's rows, in place of splitting
+    /// the Wikipedia articles (`--wiki`).
+    #[arg(long, value_name = "FILE", conflicts_with = "wiki")]
+    pub sentences: Option<String>,
     /// The sentence store (default: OUT/store); builds of several seeds can share one.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
@@ -57,8 +68,15 @@ impl BuildArgs {
             bookcorpus: globs(self.books),
             examples_per_shard: self.examples_per_shard,
             limit_examples: self.limit_examples,
+            sentences: self.sentences.map(|file| vec![file]),
+            history: self.history,
         }
     }
+}
+
+fn parse_history(text: &str) -> Result<History, String> {
+    History::parse(text)
+        .ok_or_else(|| format!("'{text}' is not fresh, resumed or continued:C1,C2,…"))
 }
 
 pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {

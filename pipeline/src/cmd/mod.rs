@@ -17,6 +17,7 @@ use earlyberts_pipeline::Error;
 /// from, by the field name the library's errors use.
 const FLAGS: &[(&str, &str)] = &[
     ("seed", "--seed"),
+    ("history", "--history"),
     ("shards.examples_per_shard", "--examples-per-shard"),
 ];
 

@@ -3,7 +3,10 @@
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
-use earlyberts_pipeline::{prepare::prepare, recipe::Recipe};
+use earlyberts_pipeline::{
+    prepare::prepare,
+    recipe::{InputOverrides, Recipe},
+};
 
 use crate::{
     GlobalArgs,
@@ -28,6 +31,10 @@ pub struct PrepareArgs {
     /// Wikipedia inputs (globs), replacing the recipe's.
     #[arg(long = "wiki", value_name = "GLOB")]
     pub wiki: Vec<String>,
+    /// Also write Wikipedia's sentences, as split, to FILE in the form of the reference's
+    /// `wiki-sentences.csv` (to run the reference script, or `build --sentences`, on them).
+    #[arg(long, value_name = "FILE")]
+    pub write_sentences: Option<PathBuf>,
 }
 
 pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
@@ -36,12 +43,13 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         .vocabulary(args.vocab.as_deref())
         .map_err(flag_context)?;
     let globs = |globs: &[String]| (!globs.is_empty()).then(|| globs.to_vec());
-    let plan = recipe.text_plan(
-        vocab,
-        globs(&args.wiki).as_deref(),
-        globs(&args.books).as_deref(),
-        args.out.clone(),
-    )?;
+    let inputs = InputOverrides {
+        wikipedia: globs(&args.wiki),
+        bookcorpus: globs(&args.books),
+        sentences: None,
+    };
+    let mut plan = recipe.text_plan(vocab, &inputs, args.out.clone())?;
+    plan.export_sentences = args.write_sentences.clone();
     let _lock = earlyberts_format::DirLock::acquire(&plan.out, "pipeline prepare")?;
     let bar = bytes_bar(plan.input_bytes(), global.quiet);
     bar.set_prefix("prepare (text bytes; total is the compressed input size)");

@@ -46,6 +46,28 @@ pub struct MaskingPolicy {
     pub max_predictions: u32,
     /// Longest sequence kept (512).
     pub max_length: u32,
+    /// How a longer sequence is cut.
+    #[serde(default, skip_serializing_if = "Truncation::is_default")]
+    pub truncation: Truncation,
+}
+
+/// How a sequence over `max_length` is cut (the training-time length rule).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Truncation {
+    /// Its first `max_length − 1` tokens, then `[SEP]`: `max_length` tokens.
+    #[default]
+    AppendSep,
+    /// As the reference's `mlm.py` (`prepare_model_inputs`) cuts: its first
+    /// `max_length − 1` tokens with the last of them made `[SEP]` (unlabelled):
+    /// `max_length − 1` tokens.
+    MlmPy,
+}
+
+impl Truncation {
+    pub fn is_default(&self) -> bool {
+        *self == Truncation::AppendSep
+    }
 }
 
 impl MaskingPolicy {
@@ -71,6 +93,15 @@ impl MaskingPolicy {
             ));
         }
         Ok(())
+    }
+
+    /// The length of a sequence the length rule cut (a sequence of another kind can have
+    /// it too).
+    pub fn truncated_length(&self) -> usize {
+        match self.truncation {
+            Truncation::AppendSep => self.max_length as usize,
+            Truncation::MlmPy => self.max_length as usize - 1,
+        }
     }
 
     /// The shares a large sample of this policy's examples shows, for the audit.
@@ -99,7 +130,7 @@ impl MaskingPolicy {
         tokens.push(special.cls);
         tokens.extend_from_slice(first);
         tokens.push(special.sep);
-        let mut segment_a_len = tokens.len();
+        let segment_a_len = tokens.len();
         tokens.extend_from_slice(second);
         tokens.push(special.sep);
         // 1. choose and replace
@@ -132,14 +163,33 @@ impl MaskingPolicy {
             chosen.sort_unstable();
         }
         // 3. the length rule
-        let mut label = label;
+        self.finish(tokens, segment_a_len, chosen, label, special)
+    }
+
+    /// The example of `[CLS] A [SEP] B [SEP]` ids `tokens` (A's part `segment_a_len` long,
+    /// `[CLS]` and `[SEP]` included) with the labelled `(position, original id)` pairs
+    /// `chosen` (ascending), after the length rule (step 3 above). Both recipe kinds end here.
+    pub fn finish(
+        &self,
+        mut tokens: Vec<u16>,
+        mut segment_a_len: usize,
+        mut chosen: Vec<(u16, u16)>,
+        mut label: NspLabel,
+        special: &SpecialTokens,
+    ) -> Example {
         let max = self.max_length as usize;
         if tokens.len() > max {
-            tokens.truncate(max - 1);
+            // The kept length, and the position of the closing [SEP].
+            let (kept, sep) = match self.truncation {
+                Truncation::AppendSep => (max, max - 1),
+                Truncation::MlmPy => (max - 1, max - 2),
+            };
+            tokens.truncate(sep);
             tokens.push(special.sep);
-            chosen.retain(|&(position, _)| (position as usize) < max - 1);
-            if segment_a_len >= max - 1 {
-                segment_a_len = max;
+            chosen.retain(|&(position, _)| (position as usize) < sep);
+            // The cut removed all of B: the boundary moves to the end, and "is next".
+            if segment_a_len >= sep {
+                segment_a_len = kept;
                 label = NspLabel::IsNext;
             }
         }
@@ -163,6 +213,7 @@ impl Default for MaskingPolicy {
             random_token_range: [0, 30522],
             max_predictions: 80,
             max_length: 512,
+            truncation: Truncation::AppendSep,
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The original BookCorpus archive (`bookcorpus.tar.bz2`): text files, one row per line,
 //! read streaming through bzip2 and tar without unpacking to disk.
 //!
-//! Files are read in archive order (`books_large_p1.txt`, then `books_large_p2.txt`); a
-//! row is a line without its `\n` (and a `\r` before it, if any). Decompression runs on a
-//! thread of its own, a few chunks ahead of the consumer (bzip2 is the slow part).
+//! Files are read in archive order (`books_large_p1.txt`, then `books_large_p2.txt`). Rows
+//! are what the Hugging Face `bookcorpus` builder made of them, which the reference used:
+//! the file read as UTF-8 in universal-newline mode (a line ends at `\n`, `\r\n` or a lone
+//! `\r`), each line stripped by Python's `str.strip()`, empty lines kept. Decompression runs
+//! on a thread of its own, a few chunks ahead of the consumer (bzip2 is the slow part).
 
 use std::{
     fs::File,
@@ -14,7 +16,7 @@ use std::{
 };
 
 use super::{CHUNK_TEXTS, Chunk, CorpusReader};
-use crate::{Error, Result};
+use crate::{Error, Result, reference::rows::python_strip};
 
 /// Chunks decoded ahead of the consumer.
 const READ_AHEAD: usize = 4;
@@ -96,17 +98,14 @@ fn read_archive(path: &Path, file: File, sender: &SyncSender<Result<Chunk>>) -> 
             if n == 0 {
                 break;
             }
-            if bytes.last() == Some(&b'\n') {
-                bytes.pop();
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
-            }
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| corrupt(path, format!("{name}: line {line} is not valid UTF-8")))?;
-            chunk.bytes += text.len() as u64;
-            chunk.texts.push(text.to_owned());
-            if chunk.texts.len() == CHUNK_TEXTS
+            for row in universal_lines(text) {
+                let row = python_strip(row);
+                chunk.bytes += row.len() as u64;
+                chunk.texts.push(row.to_owned());
+            }
+            if chunk.texts.len() >= CHUNK_TEXTS
                 && sender.send(Ok(std::mem::take(&mut chunk))).is_err()
             {
                 return Ok(());
@@ -117,4 +116,36 @@ fn read_archive(path: &Path, file: File, sender: &SyncSender<Result<Chunk>>) -> 
         let _ = sender.send(Ok(chunk));
     }
     Ok(())
+}
+
+/// The lines of `text` (which holds at most one `\n`, at its end) in universal-newline
+/// mode: a lone `\r` ends a line too, and `\r\n` is one line end.
+fn universal_lines(text: &str) -> impl Iterator<Item = &str> {
+    let body = match text.strip_suffix('\n') {
+        Some(body) => body.strip_suffix('\r').unwrap_or(body),
+        // The end of the file: a `\r` there ends the last line.
+        None => text.strip_suffix('\r').unwrap_or(text),
+    };
+    body.split('\r')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::universal_lines;
+
+    #[test]
+    fn lines_end_as_in_python_text_mode() {
+        fn lines(t: &str) -> Vec<&str> {
+            universal_lines(t).collect()
+        }
+        assert_eq!(lines("a\n"), ["a"]);
+        assert_eq!(lines("a\r\n"), ["a"]);
+        assert_eq!(lines("a\rb\n"), ["a", "b"]);
+        assert_eq!(lines("a\r\rb\r\n"), ["a", "", "b"]);
+        assert_eq!(lines("last"), ["last"]);
+        assert_eq!(lines("last\r"), ["last"]);
+        assert_eq!(lines("\n"), [""]);
+        assert_eq!(lines("\r\n"), [""]);
+        assert_eq!(lines("a\r\r\n"), ["a", ""]);
+    }
 }

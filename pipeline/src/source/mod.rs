@@ -8,12 +8,15 @@
 mod bookcorpus;
 pub mod fixture;
 mod parquet;
+mod sentences;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::{bookcorpus::BookArchiveReader, parquet::ParquetTextReader};
+pub use self::{
+    bookcorpus::BookArchiveReader, parquet::ParquetTextReader, sentences::SentenceCsvReader,
+};
 use crate::Result;
 
 /// Which corpus a file belongs to.
@@ -25,6 +28,9 @@ pub enum CorpusKind {
     /// One line of a book per row (column `text`, or a line of the archive's text files);
     /// each row is one sentence.
     Bookcorpus,
+    /// Wikipedia already split: one sentence per record of the reference's
+    /// `wiki-sentences.csv`; each record is one sentence.
+    WikipediaSentences,
 }
 
 /// Texts read from a corpus file, in order.
@@ -49,10 +55,12 @@ pub trait CorpusReader: Send {
 /// parallel hand-off.
 pub const CHUNK_TEXTS: usize = 1024;
 
-/// Opens `path` with the reader its extension calls for (`.parquet`, `.tar.bz2`).
+/// Opens `path` with the reader its extension calls for (`.parquet`, `.tar.bz2`, `.csv`).
 pub fn open(path: &Path) -> Result<Box<dyn CorpusReader>> {
     let name = path.to_string_lossy();
-    if name.ends_with(".parquet") {
+    if name.ends_with(".csv") {
+        Ok(Box::new(SentenceCsvReader::open(path)?))
+    } else if name.ends_with(".parquet") {
         Ok(Box::new(ParquetTextReader::open(path)?))
     } else if name.ends_with(".tar.bz2") {
         Ok(Box::new(BookArchiveReader::open(path)?))
@@ -60,7 +68,7 @@ pub fn open(path: &Path) -> Result<Box<dyn CorpusReader>> {
         Err(crate::Error::Corpus {
             path: PathBuf::from(path),
             format: "corpus",
-            reason: "unknown extension (expected .parquet or .tar.bz2)".into(),
+            reason: "unknown extension (expected .parquet, .tar.bz2 or .csv)".into(),
         })
     }
 }

@@ -52,6 +52,10 @@ pub struct StoreManifest {
     pub line_breaks: LineBreaks,
     /// Sentences per shard (the last shard may hold fewer).
     pub sentences_per_shard: u64,
+    /// Whether Wikipedia's sentences were read as the reference read them back from its
+    /// CSV file (NA strings → `None`, cut at NUL): the reference kind's row rule.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub csv_round_trip: bool,
     /// Counts over the whole store.
     pub totals: StoreTotals,
     /// The shards in order.

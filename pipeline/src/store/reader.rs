@@ -110,6 +110,18 @@ impl SentenceStore {
         (shard, (index - shard.first) as usize)
     }
 
+    /// The number of tokens of sentence `index`.
+    ///
+    /// # Panics
+    /// If `index >= len()`.
+    pub fn sentence_len(&self, index: u64) -> usize {
+        let (shard, i) = self.locate(index);
+        let offset = |k: usize| {
+            u64::from_le_bytes(shard.offsets[8 * k..8 * k + 8].try_into().expect("8 bytes"))
+        };
+        (offset(i + 1) - offset(i)) as usize
+    }
+
     /// Appends the ids of sentence `index` to `out`.
     ///
     /// # Panics

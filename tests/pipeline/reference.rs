@@ -1,0 +1,166 @@
+//! The reference kind against the reference script run with its own libraries.
+//!
+//! `tests/fixtures/reference/*.json` were made by `scripts/reference_examples.py fixture`
+//! (torch, numpy, `random`, transformers' collator, datasets/pandas; the versions are in each
+//! file): for every seed and run history, the digest of every example as mlm.py would feed it
+//! to the model, and a few whole examples. The pipeline must make the same examples.
+//!
+//! - `fixture.json`: the sample corpus, its Wikipedia split by this project's splitter and
+//!   handed to the script as its `wiki-sentences.csv` (`pipeline prepare --write-sentences`).
+//! - `synthetic.json`: `tests/fixtures/reference/synthetic/` (`reference_examples.py
+//!   synthetic`): every NA string, NULs, CR/LF and lone CR, Unicode whitespace at row ends,
+//!   long words, literal special tokens, pairs over 512 tokens, caps in both branches.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::util::{SampleInputs, pipeline_run, reference_recipe, repo};
+
+/// The digest the fixtures record: sha256 of the canonical JSON, first 16 hex digits.
+fn digest(example: &Value) -> String {
+    let keys = [
+        "mlm_labels",
+        "mlm_positions",
+        "nsp_label",
+        "segment_ids",
+        "token_ids",
+    ];
+    let canonical: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), example[*k].clone()))
+        .collect();
+    let text = serde_json::to_string(&canonical).unwrap();
+    let hash = Sha256::digest(text.as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every example of build `dir`, as `pipeline inspect --format jsonl` prints them.
+fn examples(dir: &Path) -> Vec<Value> {
+    let manifest = earlyberts_format::Manifest::load(&dir.join("manifest.json")).unwrap();
+    let out = pipeline_run([
+        "inspect".as_ref(),
+        dir.as_os_str(),
+        "--examples".as_ref(),
+        format!("0..{}", manifest.len()).as_ref(),
+        "--format".as_ref(),
+        "jsonl".as_ref(),
+    ])
+    .expect_code(0);
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Builds every case of `fixture` from `inputs` and compares it example by example.
+fn check_cases(fixture: &str, root: &Path, inputs: &[&std::ffi::OsStr]) -> (usize, usize) {
+    let path = repo().join("tests/fixtures/reference").join(fixture);
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (mut cases, mut compared) = (0, 0);
+    for case in expected["cases"].as_array().unwrap() {
+        let seed = case["seed"].as_u64().unwrap();
+        let history = case["history"].as_str().unwrap();
+        let out = root.join(format!("seed{seed}-{}", history.replace([':', ','], "-")));
+        let recipe = reference_recipe();
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "--quiet".as_ref(),
+            "build".as_ref(),
+            "--recipe".as_ref(),
+            recipe.as_os_str(),
+        ];
+        let seed_text = seed.to_string();
+        let store = root.join("store");
+        args.extend::<[&std::ffi::OsStr; 8]>([
+            "--seed".as_ref(),
+            seed_text.as_ref(),
+            "--history".as_ref(),
+            history.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--store".as_ref(),
+            store.as_os_str(),
+        ]);
+        args.extend_from_slice(inputs);
+        pipeline_run(args)
+            .expect_code(0)
+            .expect_output("audit: all checks pass");
+        let ours = examples(&out);
+        let all = case["digests"].as_str().unwrap();
+        let digests: Vec<&str> = (0..all.len() / 16)
+            .map(|i| &all[16 * i..16 * i + 16])
+            .collect();
+        assert_eq!(
+            ours.len(),
+            digests.len(),
+            "seed {seed}, {history}: example count"
+        );
+        for (k, (example, want)) in ours.iter().zip(&digests).enumerate() {
+            assert_eq!(
+                digest(example),
+                *want,
+                "seed {seed}, {history}: example {k} differs from the reference: {example}"
+            );
+        }
+        for (k, whole) in case["whole"].as_object().unwrap() {
+            let mine = &ours[k.parse::<usize>().unwrap()];
+            for key in [
+                "token_ids",
+                "segment_ids",
+                "mlm_positions",
+                "mlm_labels",
+                "nsp_label",
+            ] {
+                assert_eq!(
+                    mine[key], whole[key],
+                    "seed {seed}, {history}: example {k}, {key}"
+                );
+            }
+        }
+        cases += 1;
+        compared += ours.len();
+    }
+    (cases, compared)
+}
+
+#[test]
+fn the_sample_corpus_matches_the_reference_script() {
+    let fx = SampleInputs::new();
+    let (wiki, books) = (fx.wiki(), fx.books());
+    let (cases, examples) = check_cases(
+        "fixture.json",
+        &fx.path("builds"),
+        &[
+            "--wiki".as_ref(),
+            wiki.as_os_str(),
+            "--books".as_ref(),
+            books.as_os_str(),
+        ],
+    );
+    eprintln!("sample corpus: {cases} cases, {examples} examples identical");
+    assert!(cases >= 20);
+}
+
+#[test]
+fn the_synthetic_corpus_matches_the_reference_script() {
+    let dir: PathBuf = repo().join("tests/fixtures/reference/synthetic");
+    let (csv, books) = (
+        dir.join("wiki-sentences.csv"),
+        dir.join("bookcorpus.tar.bz2"),
+    );
+    let root = tempfile::tempdir().unwrap();
+    let (cases, examples) = check_cases(
+        "synthetic.json",
+        root.path(),
+        &[
+            "--sentences".as_ref(),
+            csv.as_os_str(),
+            "--books".as_ref(),
+            books.as_os_str(),
+        ],
+    );
+    eprintln!("synthetic corpus: {cases} cases, {examples} examples identical");
+    assert!(cases >= 20);
+}
