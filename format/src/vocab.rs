@@ -30,6 +30,7 @@ pub struct SpecialTokens {
 impl SpecialTokens {
     /// Whether `id` is one of the five: such a token is never masked, and the audit counts
     /// only the others as maskable.
+    #[inline]
     pub fn is_special(&self, id: u16) -> bool {
         [self.pad, self.unk, self.cls, self.sep, self.mask].contains(&id)
     }

@@ -1,6 +1,6 @@
-//! Example-stage throughput: pair + mask + write on a generated sentence store of 1,000,000
-//! sentences (EARLYBERTS_BENCH_SENTENCES), on 1 and 2 threads, then `verify` of the result;
-//! examples/s, tokens/s and peak RSS.
+//! Example-stage throughput of both recipe kinds: pair + mask + write on a generated
+//! sentence store of 1,000,000 sentences (EARLYBERTS_BENCH_SENTENCES), on 1 and 2 threads,
+//! then `verify` of the result; examples/s, tokens/s and peak RSS.
 //!
 //! `cargo bench -p earlyberts-pipeline --bench examples`
 
@@ -37,35 +37,16 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let store = SentenceStore::open(&store_dir).unwrap();
-    let recipe_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../manifests/recipes/earlyberts.toml");
-    let mut recipe = Recipe::load(&recipe_path).unwrap();
-    recipe.shards.examples_per_shard = 50_000;
     let vocab = Vocab::bert_base_uncased();
-    for threads in [1, 2] {
-        let out = dir.path().join(format!("build-{threads}"));
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let started = Instant::now();
-        let manifest = pool.install(|| write_all_examples(&out, &store, &recipe, &vocab));
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "pair + mask + write, {threads} thread(s): {} examples, {:.0} examples/s, {:.1} M tokens/s ({:.2} s)",
-            manifest.totals.examples,
-            manifest.totals.examples as f64 / seconds,
-            manifest.totals.tokens as f64 / seconds / 1e6,
-            seconds
-        );
-        let started = Instant::now();
-        let report = pool.install(|| verify_build(&out, None, &()).unwrap());
-        assert!(report.is_ok());
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "verify, {threads} thread(s): {:.2} GB/s of payload",
-            report.payload_bytes as f64 / 1e9 / seconds
-        );
+    for (kind, file) in [("keyed", "earlyberts-keyed"), ("reference", "earlyberts")] {
+        let recipe_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../manifests/recipes/{file}.toml"));
+        let mut recipe = Recipe::load(&recipe_path).unwrap();
+        recipe.shards.examples_per_shard = 50_000;
+        if let Ok(level) = std::env::var("EARLYBERTS_BENCH_ZSTD") {
+            recipe.shards.zstd_level = level.parse().unwrap();
+        }
+        bench_kind(kind, &recipe, &store, &vocab, dir.path());
     }
     let rss = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -76,6 +57,41 @@ fn main() {
         })
         .unwrap_or_default();
     println!("peak RSS: {}", rss.trim_start_matches("VmHWM:").trim());
+}
+
+/// The example stage of one recipe kind on 1 and 2 threads, then `verify` of the result.
+fn bench_kind(
+    kind: &str,
+    recipe: &Recipe,
+    store: &SentenceStore,
+    vocab: &Vocab,
+    dir: &std::path::Path,
+) {
+    for threads in [1, 2] {
+        let out = dir.join(format!("{kind}-{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let manifest = pool.install(|| write_all_examples(&out, store, recipe, vocab));
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{kind}: pair + mask + write, {threads} thread(s): {} examples, {:.0} examples/s, {:.1} M tokens/s ({:.2} s)",
+            manifest.totals.examples,
+            manifest.totals.examples as f64 / seconds,
+            manifest.totals.tokens as f64 / seconds / 1e6,
+            seconds
+        );
+        let started = Instant::now();
+        let report = pool.install(|| verify_build(&out, None, &()).unwrap());
+        assert!(report.is_ok());
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{kind}: verify, {threads} thread(s): {:.2} GB/s of payload",
+            report.payload_bytes as f64 / 1e9 / seconds
+        );
+    }
 }
 
 /// A store of `n` sentences of 5–60 word-piece ids, in documents of ~20 sentences.

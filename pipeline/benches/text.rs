@@ -139,7 +139,7 @@ fn main() {
         .unwrap();
         inputs.push((CorpusKind::Wikipedia, path));
     }
-    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts.toml")).unwrap();
+    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts-keyed.toml")).unwrap();
     for threads in [1, 2] {
         let plan = TextPlan::new(
             inputs.clone(),

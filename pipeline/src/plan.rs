@@ -80,6 +80,15 @@ impl BuildPlan {
             recipe.shards.examples_per_shard = n;
         }
         if let Some(history) = options.history {
+            // Checked here, so that the error names the option it came from.
+            history.validate().map_err(|e| match e {
+                Invalid::Unusable { value, reason, .. } => Invalid::Unusable {
+                    field: "history".into(),
+                    value,
+                    reason,
+                },
+                other => other,
+            })?;
             let Some(reference) = &mut recipe.reference else {
                 return Err(Error::Invalid(Invalid::Unusable {
                     field: "history".into(),

@@ -164,3 +164,137 @@ fn the_synthetic_corpus_matches_the_reference_script() {
     eprintln!("synthetic corpus: {cases} cases, {examples} examples identical");
     assert!(cases >= 20);
 }
+
+#[test]
+fn bad_reference_requests_are_one_line_errors() {
+    let fx = SampleInputs::new();
+    let bad = fx.path("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = bad.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let header = write("header.csv", b"\"sentence\"\n\"a\"\n");
+    let open = write("open.csv", b"\"text\"\n\"a\"\n\"never closed\n");
+    let binary = write("binary.csv", b"\"text\"\n\"\xff\xfe\"\n");
+    let good = write("good.csv", b"\"text\"\n\"One.\"\n\"Two.\"\n");
+    let recipe_text = std::fs::read_to_string(reference_recipe()).unwrap();
+    let keyed_with_reference = write(
+        "mixed.toml",
+        recipe_text
+            .replace("kind = \"reference\"", "kind = \"keyed\"")
+            .as_bytes(),
+    );
+    let reference_pairs = write(
+        "pairs.toml",
+        recipe_text
+            .replace("derangement = false", "derangement = true")
+            .as_bytes(),
+    );
+    let unknown_history = write(
+        "history.toml",
+        recipe_text
+            .replace("history = \"fresh\"", "history = \"sometimes\"")
+            .as_bytes(),
+    );
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let books = s(&fx.books());
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--sentences".into(), s(&header)],
+            "the header is \"sentence\"",
+        ),
+        (
+            vec!["--sentences".into(), s(&open)],
+            "line 3: a quote is never closed",
+        ),
+        (
+            vec!["--sentences".into(), s(&binary)],
+            "line 2: not valid UTF-8",
+        ),
+        (
+            vec![
+                "--sentences".into(),
+                s(&good),
+                "--history".into(),
+                "continued:9,3".into(),
+            ],
+            "--history [9, 3]: cursors must increase",
+        ),
+        (
+            vec![
+                "--sentences".into(),
+                s(&good),
+                "--history".into(),
+                "continued:5000".into(),
+            ],
+            "reference.history.continued is 5000, outside",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let out = fx.path(&format!("out-{}", needle.len()));
+        let mut command = crate::util::pipeline();
+        command
+            .args(["--quiet", "build", "--seed", "1", "--recipe"])
+            .arg(reference_recipe())
+            .arg("--out")
+            .arg(&out)
+            .args(["--books", &books])
+            .args(&extra);
+        let result = crate::util::run(&mut command).expect_code(2);
+        // One error line (a cursor past the pairs is known once the store is made, after
+        // the store's own line).
+        let errors: Vec<&str> = result
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("pipeline:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", result.dump());
+        assert!(errors[0].contains(needle), "{needle:?}\n{}", result.dump());
+        assert!(!result.stderr.contains("panicked"), "{}", result.dump());
+        assert!(!out.join("manifest.json").exists());
+    }
+    for (recipe, needle) in [
+        (
+            &keyed_with_reference,
+            "only a recipe with kind = \"reference\" has a [reference] section",
+        ),
+        (
+            &reference_pairs,
+            "the reference kind pairs as the script does",
+        ),
+        (&unknown_history, "unknown variant `sometimes`"),
+    ] {
+        let mut command = crate::util::pipeline();
+        command
+            .args(["--quiet", "build", "--seed", "1", "--recipe"])
+            .arg(recipe)
+            .arg("--out")
+            .arg(fx.path("never"));
+        let result = crate::util::run(&mut command).expect_code(2);
+        assert_eq!(result.stderr.lines().count(), 1, "{}", result.dump());
+        assert!(
+            result.stderr.contains(needle),
+            "{needle:?}\n{}",
+            result.dump()
+        );
+    }
+    let mut command = crate::util::pipeline();
+    command
+        .args([
+            "--quiet",
+            "build",
+            "--seed",
+            "1",
+            "--history",
+            "resumed",
+            "--recipe",
+        ])
+        .arg(crate::util::keyed_recipe())
+        .arg("--out")
+        .arg(fx.path("keyed"));
+    crate::util::run(&mut command).expect_code(2).expect_output(
+        "--history resumed: a history is what the reference kind reproduces; this recipe is keyed",
+    );
+}

@@ -2,22 +2,33 @@
 
 use earlyberts_format::{Manifest, Vocab};
 use earlyberts_pipeline::{
-    examples::{ExampleMaker, ExamplesFingerprint, write_examples},
-    pairs::Pairing,
+    examples::{BuildPairs, ExamplesFingerprint, write_examples},
     recipe::Recipe,
     store::SentenceStore,
 };
 
-/// The example stage of a full build of seed 1, as `pipeline build` runs it.
+/// The example stage of a full build of seed 1, as `pipeline build` runs it, for either
+/// recipe kind.
 pub fn write_all_examples(
     out: &std::path::Path,
     store: &SentenceStore,
     recipe: &Recipe,
     vocab: &Vocab,
 ) -> Manifest {
-    let pairing = Pairing::of_store(store, &recipe.pairs, 1);
-    let maker = ExampleMaker::new(store, &pairing, recipe, vocab, 1).unwrap();
-    let fingerprint = ExamplesFingerprint::new(recipe, 1, store, pairing.len());
+    let t = std::time::Instant::now();
+    let mut pairs = BuildPairs::new(store, recipe, 1, None).unwrap();
+    let paired = t.elapsed().as_secs_f64();
+    pairs.count_caps(store, recipe, vocab);
+    let counted = t.elapsed().as_secs_f64();
+    let source = pairs.source(store, recipe, vocab, 1).unwrap();
+    let fingerprint = ExamplesFingerprint::new(recipe, 1, store, pairs.len());
     let stages = serde_json::json!({});
-    write_examples(out, &maker, recipe, &fingerprint, stages, &()).unwrap()
+    let manifest = write_examples(out, source.as_ref(), recipe, &fingerprint, stages, &()).unwrap();
+    let written = t.elapsed().as_secs_f64();
+    println!(
+        "  phases: pairs {paired:.2} s, caps {:.2} s, shards {:.2} s",
+        counted - paired,
+        written - counted
+    );
+    manifest
 }

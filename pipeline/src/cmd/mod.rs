@@ -53,6 +53,7 @@ fn flag_message(flag: &str, invalid: &Invalid) -> String {
             format!("{flag} {value} is out of range ({allowed})")
         }
         Invalid::TooSmall { value, min, .. } => format!("{flag} {value} must be at least {min}"),
+        Invalid::Unusable { value, reason, .. } => format!("{flag} {value}: {reason}"),
         other => format!("{flag}: {other}"),
     }
 }

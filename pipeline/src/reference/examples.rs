@@ -307,28 +307,38 @@ impl ReferencePlan {
     }
 }
 
-impl Batch {
-    /// The stream position of segment `s` (the collator's `s`-th draw over the batch),
-    /// row `r`, column `c`.
-    fn positions(&self) -> impl Fn(u64, u64, u16) -> u64 + use<> {
-        let (offset, segment, len) = (self.offset, self.size * self.len, self.len);
-        move |s, r, c| offset + s * segment + r * len + u64::from(c)
-    }
-}
-
-/// Draws at increasing stream positions, skipping the draws between.
-fn drawer(stream: &mut Mt19937) -> impl FnMut(u64) -> u32 + '_ {
-    move |position| {
-        stream.skip(position - stream.drawn());
-        stream.next_u32()
-    }
-}
-
-/// The rows of one example before masking.
-struct Row {
+/// The rows of one batch that a range of lines needs, their tokens back to back
+/// (`[CLS] A [SEP] B [SEP]` each), reused from batch to batch.
+#[derive(Default)]
+struct BatchRows {
+    lines: Vec<u64>,
+    /// Each row's index in its batch.
+    index: Vec<u64>,
+    /// Where each row's tokens start in `tokens`; one more entry at the end.
+    starts: Vec<usize>,
+    segment_a: Vec<usize>,
+    labels: Vec<NspLabel>,
     tokens: Vec<u16>,
-    segment_a_len: usize,
-    label: NspLabel,
+}
+
+impl BatchRows {
+    fn clear(&mut self) {
+        self.lines.clear();
+        self.index.clear();
+        self.starts.clear();
+        self.segment_a.clear();
+        self.labels.clear();
+        self.tokens.clear();
+        self.starts.push(0);
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn row(&self, i: usize) -> &[u16] {
+        &self.tokens[self.starts[i]..self.starts[i + 1]]
+    }
 }
 
 /// Which tokens the 80-label cap unmasks, by line: what the sequential cap pass decided.
@@ -398,13 +408,14 @@ impl<'a> ReferenceMaker<'a> {
     /// Examples over the cap in `lines`, with their chosen positions (ascending).
     fn over_the_cap(&self, lines: Range<u64>) -> Vec<(u64, Vec<u16>)> {
         let mut over = Vec::new();
+        let mut chosen = Vec::new();
         self.walk(lines, |batch, rows, stream| {
-            let at = batch.positions();
-            let mut draw = drawer(stream);
-            for (line, r, row) in rows {
-                let chosen = self.choose(row, *r, &at, &mut draw);
+            for i in 0..rows.len() {
+                chosen.clear();
+                let base = batch.offset + rows.index[i] * batch.len;
+                self.choose(rows.row(i), base, stream, &mut chosen);
                 if chosen.len() > self.thresholds.cap {
-                    over.push((*line, chosen));
+                    over.push((rows.lines[i], chosen.clone()));
                 }
             }
         });
@@ -438,13 +449,10 @@ impl<'a> ReferenceMaker<'a> {
     }
 
     /// Calls `visit(batch, rows, stream)` for every batch holding lines of `lines`, in
-    /// order, with those lines as `(line, index in the batch, row)`; the torch stream is
-    /// positioned before the batch (one jump per run, then forward only).
-    fn walk(
-        &self,
-        lines: Range<u64>,
-        mut visit: impl FnMut(&Batch, &[(u64, u64, Row)], &mut Mt19937),
-    ) {
+    /// order, with those lines' rows; the torch stream is positioned before the batch (one
+    /// jump per run, then forward only).
+    fn walk(&self, lines: Range<u64>, mut visit: impl FnMut(&Batch, &BatchRows, &mut Mt19937)) {
+        let mut rows = BatchRows::default();
         for process in &self.plan.processes {
             let wanted = lines.start.max(process.lines.start)..lines.end.min(process.lines.end);
             if wanted.is_empty() {
@@ -458,128 +466,118 @@ impl<'a> ReferenceMaker<'a> {
                 if batch.first >= wanted.end {
                     break;
                 }
+                rows.clear();
                 let from = batch.first.max(wanted.start);
                 let to = (batch.first + batch.size).min(wanted.end);
-                let rows: Vec<(u64, u64, Row)> = (from..to)
-                    .map(|line| {
-                        let pair = self.plan.pair_of_line(line, process.shuffled);
-                        (line, line - batch.first, self.row(pair))
-                    })
-                    .collect();
+                for line in from..to {
+                    let pair = self.plan.pair_of_line(line, process.shuffled);
+                    self.push_row(&mut rows, line, line - batch.first, pair);
+                }
                 visit(batch, &rows, &mut stream);
             }
         }
     }
 
-    fn row(&self, pair: u64) -> Row {
+    fn push_row(&self, rows: &mut BatchRows, line: u64, index: u64, pair: u64) {
         let (a, b, label) = self.plan.pair(pair);
-        let mut tokens = vec![self.special.cls];
-        self.store.sentence_into(a, &mut tokens);
-        tokens.push(self.special.sep);
-        let segment_a_len = tokens.len();
-        self.store.sentence_into(b, &mut tokens);
-        tokens.push(self.special.sep);
-        Row {
-            tokens,
-            segment_a_len,
-            label,
+        let start = rows.tokens.len();
+        rows.tokens.push(self.special.cls);
+        self.store.sentence_into(a, &mut rows.tokens);
+        rows.tokens.push(self.special.sep);
+        rows.segment_a.push(rows.tokens.len() - start);
+        self.store.sentence_into(b, &mut rows.tokens);
+        rows.tokens.push(self.special.sep);
+        rows.starts.push(rows.tokens.len());
+        rows.lines.push(line);
+        rows.index.push(index);
+        rows.labels.push(label);
+    }
+
+    /// Appends to `out` the columns of `row` the collator's first `bernoulli` chooses; the
+    /// row's draws start at stream position `base`.
+    #[inline]
+    fn choose(&self, row: &[u16], base: u64, stream: &mut Mt19937, out: &mut Vec<u16>) {
+        for (c, &id) in row.iter().enumerate() {
+            if !self.special.is_special(id)
+                && bernoulli(stream.draw_at(base + c as u64), self.thresholds.choose)
+            {
+                out.push(c as u16);
+            }
         }
     }
 
     /// The rows of `batch` masked as the collator masks them (its four draws per element,
     /// segment after segment over the whole `B × L` batch), capped, cut to the length rule.
-    fn mask_batch(
-        &self,
-        batch: &Batch,
-        rows: &[(u64, u64, Row)],
-        stream: &mut Mt19937,
-    ) -> Vec<Example> {
+    fn mask_batch(&self, batch: &Batch, rows: &BatchRows, stream: &mut Mt19937) -> Vec<Example> {
         let t = self.thresholds;
-        let at = batch.positions();
-        let mut draw = drawer(stream);
-        let chosen: Vec<Vec<u16>> = rows
-            .iter()
-            .map(|(_, r, row)| self.choose(row, *r, &at, &mut draw))
-            .collect();
+        let segment = batch.size * batch.len;
+        let at = |s: u64, i: usize, c: u16| {
+            batch.offset + s * segment + rows.index[i] * batch.len + u64::from(c)
+        };
+        // bernoulli(0.15): the chosen columns of every row, back to back.
+        let (mut chosen, mut starts) = (Vec::new(), vec![0]);
+        for i in 0..rows.len() {
+            self.choose(rows.row(i), at(0, i, 0), stream, &mut chosen);
+            starts.push(chosen.len());
+        }
+        let of_row = |i: usize| starts[i]..starts[i + 1];
         // bernoulli(0.8) over the batch: [MASK]
-        let replaced: Vec<Vec<bool>> = rows
-            .iter()
-            .zip(&chosen)
-            .map(|((_, r, _), cs)| {
-                cs.iter()
-                    .map(|&c| bernoulli(draw(at(1, *r, c)), t.mask))
-                    .collect()
-            })
-            .collect();
+        let mut replaced = Vec::with_capacity(chosen.len());
+        for i in 0..rows.len() {
+            for &c in &chosen[of_row(i)] {
+                replaced.push(bernoulli(stream.draw_at(at(1, i, c)), t.mask));
+            }
+        }
         // bernoulli(0.5) where chosen and not replaced: a random id
-        let random: Vec<Vec<bool>> = rows
-            .iter()
-            .zip(&chosen)
-            .zip(&replaced)
-            .map(|(((_, r, _), cs), rep)| {
-                cs.iter()
-                    .zip(rep)
-                    .map(|(&c, &rep)| !rep && bernoulli(draw(at(2, *r, c)), t.random))
-                    .collect()
-            })
-            .collect();
+        let mut random = vec![false; chosen.len()];
+        for i in 0..rows.len() {
+            for k in of_row(i).filter(|&k| !replaced[k]) {
+                random[k] = bernoulli(stream.draw_at(at(2, i, chosen[k])), t.random);
+            }
+        }
         // randint(V) where random
         let [start, end] = t.range;
         let mut out = Vec::with_capacity(rows.len());
-        for (i, (line, r, row)) in rows.iter().enumerate() {
-            let mut tokens = row.tokens.clone();
-            for (k, &c) in chosen[i].iter().enumerate() {
-                if replaced[i][k] {
-                    tokens[c as usize] = self.special.mask;
-                } else if random[i][k] {
-                    tokens[c as usize] = (start + draw(at(3, *r, c)) % (end - start)) as u16;
+        for i in 0..rows.len() {
+            let row = rows.row(i);
+            let mut tokens = row.to_vec();
+            for k in of_row(i) {
+                let c = chosen[k] as usize;
+                if replaced[k] {
+                    tokens[c] = self.special.mask;
+                } else if random[k] {
+                    tokens[c] =
+                        (start + stream.draw_at(at(3, i, chosen[k])) % (end - start)) as u16;
                 }
             }
-            out.push(self.capped_example(*line, row, tokens, &chosen[i]));
+            let example = self.capped_example(rows, i, tokens, &chosen[of_row(i)]);
+            out.push(example);
         }
         out
     }
 
-    /// The positions of row `r` the collator's first `bernoulli` chooses.
-    fn choose(
-        &self,
-        row: &Row,
-        r: u64,
-        at: &impl Fn(u64, u64, u16) -> u64,
-        draw: &mut impl FnMut(u64) -> u32,
-    ) -> Vec<u16> {
-        let special = &self.special;
-        (0..row.tokens.len() as u16)
-            .filter(|&c| !special.is_special(row.tokens[c as usize]))
-            .filter(|&c| bernoulli(draw(at(0, r, c)), self.thresholds.choose))
-            .collect()
-    }
-
-    /// The example of `row` masked to `tokens` at `chosen`, with the cap's undo applied.
+    /// Row `i` masked to `tokens` at `chosen`, with the cap's undo applied, cut.
     fn capped_example(
         &self,
-        line: u64,
-        row: &Row,
+        rows: &BatchRows,
+        i: usize,
         mut tokens: Vec<u16>,
         chosen: &[u16],
     ) -> Example {
-        let undo = self.caps.0.get(&line);
+        let row = rows.row(i);
+        let undo = self.caps.0.get(&rows.lines[i]);
         let mut labelled = Vec::with_capacity(chosen.len());
         for &c in chosen {
-            let original = row.tokens[c as usize];
+            let original = row[c as usize];
             if undo.is_some_and(|u| u.contains(&c)) {
                 tokens[c as usize] = original;
             } else {
                 labelled.push((c, original));
             }
         }
-        self.masking.finish(
-            tokens,
-            row.segment_a_len,
-            labelled,
-            row.label,
-            &self.special,
-        )
+        let (segment_a, label) = (rows.segment_a[i], rows.labels[i]);
+        self.masking
+            .finish(tokens, segment_a, labelled, label, &self.special)
     }
 }
 

@@ -131,6 +131,20 @@ impl Mt19937 {
         temper(y)
     }
 
+    /// The draw at stream position `position` (draws taken since seeding), skipping the
+    /// draws before it; positions must not go backwards.
+    #[inline]
+    pub fn draw_at(&mut self, position: u64) -> u32 {
+        let gap = position - self.drawn;
+        if gap <= (N - self.idx) as u64 {
+            self.idx += gap as usize;
+            self.drawn += gap;
+        } else {
+            self.skip(gap);
+        }
+        self.next_u32()
+    }
+
     /// Moves past `n` draws: by twisting for short distances, by a jump for long ones.
     pub fn skip(&mut self, n: u64) {
         let left = (N - self.idx) as u64;
