@@ -11,10 +11,13 @@ DATA ?= data
 SEEDS ?= 0 1 2 3 4
 SOURCES ?= manifests/sources.toml
 RECIPE ?= manifests/recipes/earlyberts.toml
+RECIPE_NAME = $(basename $(notdir $(RECIPE)))
 CORPUS ?= wikibooks
 LIMIT ?=
+# The reference kind's run history (fresh, resumed, continued:C1,C2,…); empty: the recipe's.
+HISTORY ?=
 
-.PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench bench-build fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,16 +46,17 @@ gpu-bundle: demo-build ## what scripts/gpu-bench.sh needs on a GPU machine: targ
 		'import sys, json; [print(len(json.loads(l)["token_ids"])) for l in sys.stdin]' > $(DEMO)/lengths.txt
 	@ls -la target/gpu/trainer $(DEMO)/lengths.txt
 
-data: ## fetch the pinned sources, build SEEDS (LIMIT=N: first N examples), verify against golden manifests, audit
+data: ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N examples; HISTORY=…), verify against golden manifests, audit
 	$(BUILD_PIPELINE)
 	$(PIPELINE) fetch --sources $(SOURCES) --data-dir $(DATA)/sources
 	@for seed in $(SEEDS); do \
-	  build=$(DATA)/builds/$(CORPUS)-earlyberts-seed$$seed; \
+	  build=$(DATA)/builds/$(CORPUS)-$(RECIPE_NAME)-seed$$seed; \
 	  echo "== seed $$seed -> $$build"; \
-	  $(PIPELINE) build --recipe $(RECIPE) --seed $$seed --out $$build --store $(DATA)/store \
+	  $(PIPELINE) build --recipe $(RECIPE) --seed $$seed --out $$build --store $(DATA)/store-$(RECIPE_NAME) \
 	    --wiki '$(DATA)/sources/wikipedia/20220301.en/*.parquet' \
-	    --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2 $(if $(LIMIT),--limit-examples $(LIMIT)) || exit $$?; \
-	  golden=golden/$(CORPUS)-earlyberts-seed$$seed.json; \
+	    --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2 $(if $(LIMIT),--limit-examples $(LIMIT)) \
+	    $(if $(HISTORY),--history $(HISTORY)) || exit $$?; \
+	  golden=golden/$(CORPUS)-$(RECIPE_NAME)-seed$$seed.json; \
 	  if [ -f $$golden ]; then $(PIPELINE) verify $$build --golden $$golden || exit $$?; \
 	  else echo "no published manifest $$golden yet: build not compared"; fi; \
 	done
@@ -89,3 +93,7 @@ fuzz: fuzz-seeds ## run every fuzz target for FUZZ_SECONDS each (nightly + cargo
 
 bench: ## run the benchmarks (criterion; results in target/criterion)
 	$(CARGO) bench --workspace
+
+bench-build: ## the whole `pipeline build` from sentence rows to verified shards on a generated ~100 MB corpus, 1 and 2 threads
+	$(BUILD_PIPELINE)
+	python3 scripts/bench_build.py --mb 100

@@ -18,7 +18,7 @@
 //!    (the shard format itself is `earlyberts-format`'s, shared with the trainer).
 //!
 //! Stages 7–9 for the `reference` recipe kind — the reference script's own random streams,
-//! run history and row rules — are [`reference`]'s.
+//! run history and row rules — are [`mod@reference`]'s.
 //!
 //! Around them: [`recipe`] (every parameter of a build), [`plan`] (a build resolved once,
 //! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep

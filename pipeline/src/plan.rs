@@ -124,7 +124,7 @@ impl BuildPlan {
     }
 
     /// The stages of this recipe's builds, in the order they run. Both kinds share them:
-    /// what differs is where the examples come from ([`BuildState::source`]).
+    /// what differs is where the examples come from (`BuildState::source`).
     pub fn stages(&self) -> Vec<Box<dyn BuildStage>> {
         vec![
             Box::new(StoreStage),

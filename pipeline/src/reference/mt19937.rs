@@ -2,10 +2,10 @@
 //! torch's CPU default generator (reference-exact.md §2), with jump-ahead.
 //!
 //! A draw is one tempered 32-bit output. [`Mt19937::skip`] moves past draws without
-//! tempering them (a twist per 624 draws); [`Mt19937::jump`] moves past any number of draws
-//! in a few milliseconds: the state after `J` steps is `g(T)·W₀` with `g = x^J mod φ`, `φ`
-//! the characteristic polynomial of one step of the generator (Haramoto et al., 2008). `φ`
-//! is found once by Berlekamp–Massey on the generator's own output ([`characteristic`]).
+//! tempering them (a twist per 624 draws), and past millions of them by a jump, in a few
+//! milliseconds: the state after `J` steps is `g(T)·W₀` with `g = x^J mod φ`, `φ` the
+//! characteristic polynomial of one step of the generator (Haramoto et al., 2008). `φ` is
+//! found once by Berlekamp–Massey on the generator's own output ([`characteristic`]).
 
 use std::sync::OnceLock;
 
