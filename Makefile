@@ -16,6 +16,8 @@ CORPUS ?= wikibooks
 LIMIT ?=
 # The reference kind's run history (fresh, resumed, continued:C1,C2,…); empty: the recipe's.
 HISTORY ?=
+# More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
+BUILD_FLAGS ?=
 
 .PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench bench-build fuzz-seeds fuzz
 
@@ -30,12 +32,18 @@ demo: demo-build ## the sample corpus built for seed 1 (see demo-build), then `t
 	$(TRAINER) plot $(DEMO)/runs/seed1
 	@echo "demo: checkpoints in $(DEMO)/runs/seed1/step{10,20,40} (Hugging Face format), step log in $(DEMO)/runs/seed1/log.jsonl"
 
+# The demo needs no Python: it builds with the keyed recipe. DEMO_RECIPE=earlyberts builds the
+# reference one (spaCy and its model installed; DEMO_FLAGS="--spacy-model NAME
+# --allow-spacy-version" for a mirror of the model).
+DEMO_RECIPE ?= earlyberts-keyed
+DEMO_FLAGS ?=
+
 demo-build: ## the sample corpus built for seed 1, verified against its golden manifest, audited, a few examples shown
 	$(BUILD_PIPELINE)
 	$(PIPELINE) fixture --out $(DEMO)/inputs > /dev/null
-	$(PIPELINE) build --recipe manifests/recipes/earlyberts.toml --seed 1 --out $(DEMO)/seed1 \
-		--wiki '$(DEMO)/inputs/wikipedia/*.parquet' --books $(DEMO)/inputs/bookcorpus/bookcorpus.tar.bz2
-	$(PIPELINE) verify $(DEMO)/seed1 --golden golden/fixture-earlyberts-seed1.json
+	$(PIPELINE) build --recipe manifests/recipes/$(DEMO_RECIPE).toml --seed 1 --out $(DEMO)/seed1 \
+		--wiki '$(DEMO)/inputs/wikipedia/*.parquet' --books $(DEMO)/inputs/bookcorpus/bookcorpus.tar.bz2 $(DEMO_FLAGS)
+	$(PIPELINE) verify $(DEMO)/seed1 --golden golden/fixture-$(DEMO_RECIPE)-seed1.json
 	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..3
 	@echo "demo: the build is in $(DEMO)/seed1; try: $(PIPELINE) inspect $(DEMO)/seed1 --step 1 --batch-size 4"
 
@@ -55,7 +63,7 @@ data: ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N exa
 	  $(PIPELINE) build --recipe $(RECIPE) --seed $$seed --out $$build --store $(DATA)/store-$(RECIPE_NAME) \
 	    --wiki '$(DATA)/sources/wikipedia/20220301.en/*.parquet' \
 	    --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2 $(if $(LIMIT),--limit-examples $(LIMIT)) \
-	    $(if $(HISTORY),--history $(HISTORY)) || exit $$?; \
+	    $(if $(HISTORY),--history $(HISTORY)) $(BUILD_FLAGS) || exit $$?; \
 	  golden=golden/$(CORPUS)-$(RECIPE_NAME)-seed$$seed.json; \
 	  if [ -f $$golden ]; then $(PIPELINE) verify $$build --golden $$golden || exit $$?; \
 	  else echo "no published manifest $$golden yet: build not compared"; fi; \

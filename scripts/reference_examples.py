@@ -20,6 +20,8 @@ applied to the lines when they are compared, as the trainer applies it.
     reference_examples.py fixture --sentences … --books … --out FIXTURE.json [--seeds 0,1,2,3,4]
         [--histories fresh,resumed,continued:C1,C2]
     reference_examples.py synthetic --out DIR      # the edge-case corpus: wiki-sentences.csv + bookcorpus.tar.bz2
+    reference_examples.py sentencize --wiki 'DIR/*.parquet' --out wiki-sentences.csv [--spacy-model NAME]
+        # the reference's first stage: spaCy over every article (needs spacy and the model)
 
 Needs: torch, transformers, tokenizers, numpy, datasets, pandas (the 2023 stack of the
 reference: torch 2.1.0, transformers 4.34.1, tokenizers 0.14.1, numpy 1.26.1, datasets
@@ -332,6 +334,27 @@ def synthetic_book_lines(rng):
     return text
 
 
+def command_sentencize(args):
+    """The reference's first stage, as preprocess.py's Sentencizer and
+    generate_sentencized_dataset do it: the whole model over each article's text, every
+    non-empty stripped sentence, written with csv.writer(QUOTE_ALL, lineterminator='\\n')."""
+    import glob
+
+    import pyarrow.parquet as pq
+    import spacy
+
+    nlp = spacy.load(args.spacy_model)
+    files = sorted(glob.glob(args.wiki))
+    with open(args.out, "w", encoding="utf8", newline="") as out:
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(["text"])
+        for path in files:
+            for text in pq.read_table(path, columns=["text"]).column("text").to_pylist():
+                writer.writerows([[s.text.strip()] for s in nlp(text).sents if s.text.strip()])
+    meta = nlp.meta
+    print(f"wrote {args.out} with spaCy {spacy.__version__}, {meta['lang']}_{meta['name']} {meta['version']} ({', '.join(nlp.pipe_names)})")
+
+
 def command_synthetic(args):
     rng = random.Random(20231201)
     os.makedirs(args.out, exist_ok=True)
@@ -370,9 +393,13 @@ def main():
     compare.add_argument("ours")
     synthetic = sub.add_parser("synthetic")
     synthetic.add_argument("--out", required=True)
+    sentencize = sub.add_parser("sentencize")
+    sentencize.add_argument("--wiki", required=True)
+    sentencize.add_argument("--out", required=True)
+    sentencize.add_argument("--spacy-model", default="en_core_web_sm")
     args = parser.parse_args()
     {"run": command_run, "compare": command_compare, "fixture": command_fixture,
-     "synthetic": command_synthetic}[args.command](args)
+     "synthetic": command_synthetic, "sentencize": command_sentencize}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ fn write_store(dir: &std::path::Path, n: u64) {
         line_breaks: LineBreaks::Paragraph,
         sentences_per_shard: 1 << 23,
         csv_round_trip: false,
+        spacy: None,
         totals: StoreTotals {
             documents: n.div_ceil(20),
             sentences: n,

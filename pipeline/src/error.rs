@@ -55,9 +55,35 @@ pub enum Error {
     /// A build asked for more examples than its corpus gives.
     #[error("{requested} is more than the {available} examples this corpus gives")]
     TooManyExamples { requested: u64, available: u64 },
+    /// The spaCy splitter could not run, or failed on a document.
+    #[error("spaCy ({model}): {reason}")]
+    Spacy { model: String, reason: String },
+    /// A spaCy model other than the one the recipe pins.
+    #[error("{0}")]
+    SpacyVersion(Box<SpacyMismatch>),
+    /// spaCy results on disk made by another spaCy than this run's.
+    #[error("'{}' holds sentences made by spaCy {theirs}, but this run has spaCy {ours}: finish with the same installation, or remove the directory", path.display())]
+    SpacyMixed {
+        path: PathBuf,
+        theirs: String,
+        ours: String,
+    },
     /// A sentence store that is damaged or does not match what it should hold.
     #[error("sentence store '{}': {reason}", path.display())]
     Store { path: PathBuf, reason: String },
+}
+
+/// The model a recipe pins and the one that loaded.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the recipe pins {pinned_model} {pinned_version}, but '{loaded}' is {found_model} {found_version}; install the pinned model, or allow this one explicitly"
+)]
+pub struct SpacyMismatch {
+    pub pinned_model: String,
+    pub pinned_version: String,
+    pub loaded: String,
+    pub found_model: String,
+    pub found_version: String,
 }
 
 impl Error {

@@ -25,6 +25,7 @@ use crate::{
     prepare::{TextPlan, prepare},
     recipe::{InputOverrides, Recipe},
     reference::History,
+    split::spacy::SpacyOverrides,
     store::{SentenceStore, StoreManifest},
 };
 
@@ -59,6 +60,8 @@ pub struct BuildOptions {
     pub sentences: Option<Vec<String>>,
     /// The run history replacing the recipe's (reference kind).
     pub history: Option<History>,
+    /// Changes to the recipe's spaCy setup.
+    pub spacy: SpacyOverrides,
 }
 
 /// A build, resolved: the recipe with its overrides, the vocabulary, the text plan.
@@ -112,7 +115,10 @@ impl BuildPlan {
             bookcorpus: options.bookcorpus,
             sentences: options.sentences,
         };
-        let text = recipe.text_plan(vocab.clone(), &inputs, store)?;
+        let mut text = recipe.text_plan(vocab.clone(), &inputs, store)?;
+        if let Some(spacy) = &mut text.spacy {
+            options.spacy.apply(spacy);
+        }
         Ok(BuildPlan {
             recipe,
             vocab,
@@ -216,6 +222,9 @@ impl BuildState<'_> {
         });
         if store.csv_round_trip {
             store_record["csv_round_trip"] = true.into();
+        }
+        if let Some(spacy) = &store.spacy {
+            store_record["spacy"] = serde_json::to_value(spacy).expect("a spaCy record serialises");
         }
         let sentences = self.store()?.len();
         let pairs = self.pairs()?.record(sentences);

@@ -18,7 +18,10 @@ use crate::{
     clean::{CleanCounts, CleanRules, RULES_VERSION, TextCleaner},
     reference::rows::{CSV_CHUNK_ROWS, NumericChunks, csv_round_trip, numeric_or_na},
     source::{self, Chunk, CorpusKind},
-    split::{LineBreaks, RuleSplitter},
+    split::{
+        LineBreaks, RuleSplitter,
+        spacy::{Sentences, SpacyKey, SpacyPlan, SpacyStage},
+    },
     stage::{Cleaner, SentenceSplitter, Tokenizer},
     store::{
         CleanSummary, STORE_FORMAT_VERSION, STORE_MANIFEST, SentenceStore, StoreManifest,
@@ -41,6 +44,8 @@ pub struct TextPlan {
     /// Also write Wikipedia's sentences, as split, to this file in the reference's
     /// `wiki-sentences.csv` form (to run the reference script on the same rows).
     pub export_sentences: Option<PathBuf>,
+    /// Split Wikipedia with spaCy instead of the rules.
+    pub spacy: Option<SpacyPlan>,
     /// The inputs' hashes, computed once (reading 20 GB is not free).
     hashed: OnceLock<Vec<InputFile>>,
 }
@@ -55,6 +60,7 @@ pub struct StoreFingerprint {
     pub line_breaks: LineBreaks,
     pub sentences_per_shard: u64,
     pub csv_round_trip: bool,
+    pub spacy: Option<SpacyKey>,
 }
 
 impl StoreManifest {
@@ -67,6 +73,7 @@ impl StoreManifest {
             line_breaks: self.line_breaks,
             sentences_per_shard: self.sentences_per_shard,
             csv_round_trip: self.csv_round_trip,
+            spacy: self.spacy.as_ref().map(|s| s.key.clone()),
         }
     }
 }
@@ -89,6 +96,7 @@ impl TextPlan {
             out,
             csv_round_trip: false,
             export_sentences: None,
+            spacy: None,
             hashed: OnceLock::new(),
         }
     }
@@ -120,7 +128,15 @@ impl TextPlan {
             line_breaks: self.line_breaks,
             sentences_per_shard: self.sentences_per_shard,
             csv_round_trip: self.csv_round_trip,
+            spacy: self.spacy_key(),
         })
+    }
+
+    /// The spaCy setup, if spaCy splits this plan's Wikipedia articles (not when its
+    /// sentences come from a CSV file).
+    pub fn spacy_key(&self) -> Option<SpacyKey> {
+        let articles = self.inputs.iter().any(|(k, _)| *k == CorpusKind::Wikipedia);
+        self.spacy.as_ref().filter(|_| articles).map(SpacyPlan::key)
     }
 
     /// Whether `out` holds a whole store made with this plan's fingerprint.
@@ -162,6 +178,56 @@ struct ChunkOutput {
 /// Runs the text stages and writes the store to `plan.out`; `progress` advances by input
 /// text bytes.
 pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest> {
+    let store = run(plan, progress, true)?;
+    let spacy = match &store.spacy {
+        Some(stage) => Some(stage.record()?),
+        None => None,
+    };
+    let manifest = StoreManifest {
+        format_version: STORE_FORMAT_VERSION,
+        inputs: plan.input_files()?.to_vec(),
+        vocab: plan.vocab.info(),
+        clean: CleanSummary {
+            rules_version: RULES_VERSION,
+            rules: plan.clean,
+            counts: store.counts,
+        },
+        line_breaks: plan.line_breaks,
+        sentences_per_shard: plan.sentences_per_shard,
+        csv_round_trip: plan.csv_round_trip,
+        spacy,
+        totals: store.totals,
+        shards: store.writer.expect("a store is being written").finish()?,
+    };
+    write_atomic(plan.out.join(STORE_MANIFEST), manifest.to_json().as_bytes())?;
+    Ok(manifest)
+}
+
+/// What a part of the spaCy work did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartReport {
+    /// Chunks of documents this run split.
+    pub computed: u64,
+    /// Chunks found split already (by this part earlier, or by another).
+    pub cached: u64,
+    pub documents: u64,
+}
+
+/// Runs part `plan.spacy.part` of the spaCy work: splits that part's chunks of the
+/// Wikipedia articles into the store's `rows/` directory, and writes no store.
+pub fn prepare_part(plan: &TextPlan, progress: &dyn Progress) -> Result<PartReport> {
+    let store = run(plan, progress, false)?;
+    let spacy = store.spacy.expect("a part plan splits with spaCy");
+    Ok(PartReport {
+        computed: spacy.computed,
+        cached: spacy.cached,
+        documents: store.totals.documents,
+    })
+}
+
+/// The text stages over every input, in order, into a store (or, for a part, only the
+/// spaCy results).
+fn run(plan: &TextPlan, progress: &dyn Progress, store: bool) -> Result<Appender> {
     let mut readers = plan
         .inputs
         .iter()
@@ -176,47 +242,41 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
         csv_round_trip: plan.csv_round_trip,
         export: plan.export_sentences.is_some(),
     };
-    let mut store = Appender {
-        writer: StoreWriter::new(&plan.out, plan.sentences_per_shard)?,
-        export: match &plan.export_sentences {
-            Some(path) => Some(SentenceCsvWriter::create(path)?),
-            None => None,
+    let mut appender = Appender {
+        writer: match store {
+            true => Some(StoreWriter::new(&plan.out, plan.sentences_per_shard)?),
+            false => None,
+        },
+        spacy: plan
+            .spacy_key()
+            .and(plan.spacy.as_ref())
+            .map(|s| SpacyStage::new(s, &plan.out)),
+        export: match (&plan.export_sentences, store) {
+            (Some(path), true) => Some(SentenceCsvWriter::create(path)?),
+            _ => None,
         },
         totals: StoreTotals::default(),
         counts: CleanCounts::default(),
         numeric: NumericChunks::default(),
     };
-    for ((kind, path), reader) in plan.inputs.iter().zip(&mut readers) {
-        store.add_file(*kind, path, reader.as_mut(), &stages, progress)?;
+    for (((kind, path), reader), input) in plan.inputs.iter().zip(&mut readers).zip(&inputs) {
+        let file = (*kind, path.as_path(), input.sha256.as_str());
+        appender.add_file(file, reader.as_mut(), &stages, progress)?;
     }
-    if let Some(row) = store.numeric.finish() {
+    if let Some(row) = appender.numeric.finish() {
         return Err(all_numeric(&plan.inputs[0].1, row));
     }
-    if let Some(export) = store.export {
+    if let Some(export) = appender.export.take() {
         export.commit()?;
     }
-    let manifest = StoreManifest {
-        format_version: STORE_FORMAT_VERSION,
-        inputs,
-        vocab: plan.vocab.info(),
-        clean: CleanSummary {
-            rules_version: RULES_VERSION,
-            rules: plan.clean,
-            counts: store.counts,
-        },
-        line_breaks: plan.line_breaks,
-        sentences_per_shard: plan.sentences_per_shard,
-        csv_round_trip: plan.csv_round_trip,
-        totals: store.totals,
-        shards: store.writer.finish()?,
-    };
-    write_atomic(plan.out.join(STORE_MANIFEST), manifest.to_json().as_bytes())?;
-    Ok(manifest)
+    Ok(appender)
 }
 
 /// The store being written, in input order, with what it has counted so far.
 struct Appender {
-    writer: StoreWriter,
+    /// `None` for a part of the spaCy work, which writes no store.
+    writer: Option<StoreWriter>,
+    spacy: Option<SpacyStage>,
     export: Option<SentenceCsvWriter>,
     totals: StoreTotals,
     counts: CleanCounts,
@@ -225,11 +285,10 @@ struct Appender {
 
 impl Appender {
     /// Reads one input a window of chunks at a time, processes each window in parallel
-    /// and appends it in order.
+    /// and appends it in order (spaCy, if it splits, first: from its cache or its pool).
     fn add_file(
         &mut self,
-        kind: CorpusKind,
-        path: &std::path::Path,
+        (kind, path, sha256): (CorpusKind, &std::path::Path, &str),
         reader: &mut dyn source::CorpusReader,
         stages: &Stages,
         progress: &dyn Progress,
@@ -240,7 +299,16 @@ impl Appender {
         if kind != CorpusKind::Wikipedia {
             self.totals.documents += 1;
         }
-        let window = 2 * rayon::current_num_threads().max(1);
+        // Taken for the file (and put back at its end): spaCy splits Wikipedia's articles.
+        let mut spacy = match kind {
+            CorpusKind::Wikipedia => self.spacy.take(),
+            _ => None,
+        };
+        let window = match &spacy {
+            Some(spacy) => spacy.workers(),
+            None => 2 * rayon::current_num_threads().max(1),
+        };
+        let mut chunk_index = 0usize;
         loop {
             let mut chunks: Vec<Chunk> = Vec::with_capacity(window);
             while chunks.len() < window {
@@ -250,11 +318,29 @@ impl Appender {
                 }
             }
             if chunks.is_empty() {
+                if spacy.is_some() {
+                    self.spacy = spacy;
+                }
                 return Ok(());
+            }
+            let split = match spacy.as_mut() {
+                Some(spacy) => {
+                    let at = (chunk_index, self.totals.documents);
+                    spacy.sentences(sha256, path, at, &chunks)?
+                }
+                None => vec![None; chunks.len()],
+            };
+            chunk_index += chunks.len();
+            if self.writer.is_none() {
+                // A part of the spaCy work: its results are on disk, there is no store.
+                self.totals.documents += chunks.iter().map(|c| c.texts.len() as u64).sum::<u64>();
+                chunks.iter().for_each(|c| progress.advance(c.bytes));
+                continue;
             }
             let outputs: Vec<ChunkOutput> = chunks
                 .par_iter()
-                .map(|chunk| process(stages, kind, chunk))
+                .zip(&split)
+                .map(|(chunk, split)| process(stages, kind, chunk, split.as_ref()))
                 .collect::<Result<_>>()?;
             for (chunk, output) in chunks.iter().zip(outputs) {
                 let first_document = match kind {
@@ -275,7 +361,8 @@ impl Appender {
         output: &ChunkOutput,
         first_document: u64,
     ) -> Result<()> {
-        append(&mut self.writer, output, first_document)?;
+        let writer = self.writer.as_mut().expect("a store is being written");
+        append(writer, output, first_document)?;
         if let Some(export) = &mut self.export {
             export.write(&output.texts)?;
         }
@@ -318,13 +405,28 @@ fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
         .collect()
 }
 
-/// Cleans, splits (Wikipedia articles) and tokenizes the texts of one chunk.
-fn process(stages: &Stages, kind: CorpusKind, chunk: &Chunk) -> Result<ChunkOutput> {
+/// Cleans, splits (Wikipedia articles) and tokenizes the texts of one chunk; `split`, when
+/// given, holds each document's sentences already (spaCy's).
+fn process(
+    stages: &Stages,
+    kind: CorpusKind,
+    chunk: &Chunk,
+    split: Option<&Sentences>,
+) -> Result<ChunkOutput> {
     let mut out = ChunkOutput::default();
     let mut cleaned = String::new();
     let mut ranges = Vec::new();
-    let round_trip = stages.csv_round_trip && kind != CorpusKind::Bookcorpus;
     for (document, text) in chunk.texts.iter().enumerate() {
+        let document_id = match kind {
+            CorpusKind::Wikipedia => document as u32,
+            _ => 0,
+        };
+        if let Some(split) = split {
+            for sentence in &split[document] {
+                stages.add_sentence(kind, sentence, document_id, &mut out)?;
+            }
+            continue;
+        }
         let counts = stages.cleaner.clean(text, &mut cleaned);
         out.counts.add(&counts);
         ranges.clear();
@@ -333,29 +435,40 @@ fn process(stages: &Stages, kind: CorpusKind, chunk: &Chunk) -> Result<ChunkOutp
             // A BookCorpus row, a sentence of the CSV: one sentence each, as it is.
             _ => ranges.push(0..cleaned.len()),
         }
-        let document = match kind {
-            CorpusKind::Wikipedia => document as u32,
-            _ => 0,
-        };
         for range in &ranges {
-            let sentence = &cleaned[range.clone()];
-            if stages.export && kind != CorpusKind::Bookcorpus {
-                out.texts.push(sentence.to_string());
-            }
-            let sentence = match round_trip {
-                true => {
-                    out.numeric.push(numeric_or_na(sentence));
-                    csv_round_trip(sentence)
-                }
-                false => sentence.into(),
-            };
-            let before = out.tokens.len();
-            stages.tokenizer.encode_into(&sentence, &mut out.tokens)?;
-            out.lengths.push((out.tokens.len() - before) as u32);
-            out.documents.push(document);
+            stages.add_sentence(kind, &cleaned[range.clone()], document_id, &mut out)?;
         }
     }
     Ok(out)
+}
+
+impl Stages {
+    /// One sentence of a document: exported, read through the CSV round trip if the plan
+    /// says so, tokenized.
+    fn add_sentence(
+        &self,
+        kind: CorpusKind,
+        sentence: &str,
+        document: u32,
+        out: &mut ChunkOutput,
+    ) -> Result<()> {
+        let wikipedia = kind != CorpusKind::Bookcorpus;
+        if self.export && wikipedia {
+            out.texts.push(sentence.to_string());
+        }
+        let sentence = match self.csv_round_trip && wikipedia {
+            true => {
+                out.numeric.push(numeric_or_na(sentence));
+                csv_round_trip(sentence)
+            }
+            false => sentence.into(),
+        };
+        let before = out.tokens.len();
+        self.tokenizer.encode_into(&sentence, &mut out.tokens)?;
+        out.lengths.push((out.tokens.len() - before) as u32);
+        out.documents.push(document);
+        Ok(())
+    }
 }
 
 /// Writes sentences as the reference's `csv.writer(quoting=QUOTE_ALL, lineterminator='\n')`

@@ -42,7 +42,7 @@ use crate::{
     prepare::TextPlan,
     reference::ReferenceParams,
     source::CorpusKind,
-    split::LineBreaks,
+    split::{LineBreaks, SplitterChoice, spacy::SpacyPlan},
 };
 
 /// A recipe file.
@@ -122,8 +122,11 @@ pub struct Inputs {
 pub struct TextParams {
     /// sha256 of the WordPiece `vocab.txt`.
     pub vocab_sha256: String,
-    /// What a single line break in Wikipedia text means to the splitter.
+    /// What a single line break in Wikipedia text means to the rule-based splitter.
     pub line_breaks: LineBreaks,
+    /// Which splitter makes Wikipedia's sentences: the rules (default) or spaCy.
+    #[serde(default, skip_serializing_if = "SplitterChoice::is_rules")]
+    pub splitter: SplitterChoice,
     /// Sentences per store shard.
     pub sentences_per_shard: u64,
     /// The cleaning rules that are on.
@@ -253,6 +256,9 @@ impl Recipe {
         );
         // The reference read its Wikipedia sentences back from a CSV file.
         plan.csv_round_trip = self.kind == RecipeKind::Reference;
+        if let SplitterChoice::Spacy { model, version } = &self.text.splitter {
+            plan.spacy = Some(SpacyPlan::pinned(model, version));
+        }
         Ok(plan)
     }
 

@@ -9,8 +9,7 @@ use arrow_array::{ArrayRef, BinaryArray, StringArray};
 use earlyberts_pipeline::source::fixture::write_parquet;
 
 use crate::util::{
-    Fixture as BuildFixture, Output, SampleInputs, pipeline, pipeline_run, reference_recipe, repo,
-    run,
+    Fixture as BuildFixture, Output, SampleInputs, keyed_recipe, pipeline, pipeline_run, repo, run,
 };
 
 /// `pipeline prepare` of `wiki` and `books` with `recipe` (default: the reference).
@@ -21,7 +20,7 @@ fn prepare(
     recipe: Option<&Path>,
     extra: &[&str],
 ) -> Output {
-    let reference = reference_recipe();
+    let reference = keyed_recipe();
     run(pipeline()
         .arg("--quiet")
         .arg("prepare")
@@ -137,7 +136,8 @@ fn bad_vocabularies_and_recipes_are_one_line_errors() {
         );
     }
     // Recipes with values of the wrong type or out of range.
-    let recipe_text = fs::read_to_string(repo().join("manifests/recipes/earlyberts.toml")).unwrap();
+    let recipe_text =
+        fs::read_to_string(repo().join("manifests/recipes/earlyberts-keyed.toml")).unwrap();
     let recipe = fx.path("recipe.toml");
     let cases = [
         (

@@ -14,11 +14,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::util::{Output, SampleInputs, pipeline_run, reference_recipe, run};
+use crate::util::{Output, SampleInputs, keyed_recipe, pipeline_run, run};
 
 /// `pipeline build` of seed 1 into `out` (its own store inside), 8 examples per shard.
 fn command(fx: &SampleInputs, out: &str) -> Command {
-    let mut command = fx.build_command(&reference_recipe(), 1, out);
+    let mut command = fx.build_command(&keyed_recipe(), 1, out);
     command.args(["--quiet", "--examples-per-shard", "8"]);
     command
 }

@@ -357,8 +357,14 @@ fn make_data_end_to_end_on_the_fixture() {
         ("bookcorpus/bookcorpus.tar.bz2", &books[..]),
     ];
     let s = Setup::new(&files);
+    // The reference recipe where spaCy runs, else the keyed one.
+    let recipe = match crate::util::spacy_args() {
+        Some(flags) => vec![format!("BUILD_FLAGS={}", flags.join(" "))],
+        None => vec!["RECIPE=manifests/recipes/earlyberts-keyed.toml".to_string()],
+    };
     let make = |s: &Setup| {
         run(std::process::Command::new("make")
+            .args(&recipe)
             .current_dir(&repo)
             .env("EARLYBERTS_FETCH_BACKOFF_MS", "10")
             .arg("--no-print-directory")

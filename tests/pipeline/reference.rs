@@ -5,8 +5,11 @@
 //! file): for every seed and run history, the digest of every example as mlm.py would feed it
 //! to the model, and a few whole examples. The pipeline must make the same examples.
 //!
-//! - `fixture.json`: the sample corpus, its Wikipedia split by this project's splitter and
-//!   handed to the script as its `wiki-sentences.csv` (`pipeline prepare --write-sentences`).
+//! - `sample-rules.json`: the sample corpus, its Wikipedia split by this project's splitter
+//!   and handed to the script as its `wiki-sentences.csv` (`pipeline prepare
+//!   --write-sentences`).
+//! - `sample-spacy.json`: the sample corpus split by spaCy as the reference did
+//!   (`reference_examples.py sentencize`, the mirror of en_core_web_sm 3.8.0 here).
 //! - `synthetic.json`: `tests/fixtures/reference/synthetic/` (`reference_examples.py
 //!   synthetic`): every NA string, NULs, CR/LF and lone CR, Unicode whitespace at row ends,
 //!   long words, literal special tokens, pairs over 512 tokens, caps in both branches.
@@ -16,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::util::{SampleInputs, pipeline_run, reference_recipe, repo};
+use crate::util::{SampleInputs, pipeline_run, reference_recipe, repo, spacy_args};
 
 /// The digest the fixtures record: sha256 of the canonical JSON, first 16 hex digits.
 fn digest(example: &Value) -> String {
@@ -125,22 +128,66 @@ fn check_cases(fixture: &str, root: &Path, inputs: &[&std::ffi::OsStr]) -> (usiz
     (cases, compared)
 }
 
+/// The sample corpus's Wikipedia split by this project's rule-based splitter (as
+/// `pipeline prepare --write-sentences` writes it), given as the reference's CSV: no spaCy.
 #[test]
 fn the_sample_corpus_matches_the_reference_script() {
     let fx = SampleInputs::new();
-    let (wiki, books) = (fx.wiki(), fx.books());
+    let csv = repo().join("tests/fixtures/reference/sample/rules-wiki-sentences.csv");
+    let books = fx.books();
     let (cases, examples) = check_cases(
-        "fixture.json",
+        "sample-rules.json",
         &fx.path("builds"),
         &[
-            "--wiki".as_ref(),
-            wiki.as_os_str(),
+            "--sentences".as_ref(),
+            csv.as_os_str(),
             "--books".as_ref(),
             books.as_os_str(),
         ],
     );
     eprintln!("sample corpus: {cases} cases, {examples} examples identical");
     assert!(cases >= 20);
+}
+
+/// The whole recipe: the sample corpus's articles split by spaCy inside the build, against
+/// the reference script's own spaCy rows (`reference_examples.py sentencize`, the whole
+/// model over each article, committed as `sample/spacy-wiki-sentences.csv`) and examples.
+#[test]
+fn the_sample_corpus_split_by_spacy_matches_the_reference_script() {
+    let Some(spacy) = spacy_args() else { return };
+    let fx = SampleInputs::new();
+    let (wiki, books) = (fx.wiki(), fx.books());
+    let mut inputs: Vec<&std::ffi::OsStr> = vec![
+        "--wiki".as_ref(),
+        wiki.as_os_str(),
+        "--books".as_ref(),
+        books.as_os_str(),
+    ];
+    inputs.extend(spacy.iter().map(|a| -> &std::ffi::OsStr { a.as_ref() }));
+    let (cases, examples) = check_cases("sample-spacy.json", &fx.path("builds"), &inputs);
+    eprintln!("sample corpus split by spaCy: {cases} cases, {examples} examples identical");
+    assert!(cases >= 20);
+    // The rows themselves: the store's Wikipedia sentences are the reference's CSV.
+    let rows = fx.path("rows.csv");
+    let mut command = crate::util::pipeline();
+    command
+        .args(["--quiet", "prepare", "--recipe"])
+        .arg(reference_recipe())
+        .arg("--out")
+        .arg(fx.path("store-rows"))
+        .arg("--wiki")
+        .arg(&wiki)
+        .arg("--books")
+        .arg(&books)
+        .arg("--write-sentences")
+        .arg(&rows)
+        .args(&spacy);
+    crate::util::run(&mut command).expect_code(0);
+    let expected = repo().join("tests/fixtures/reference/sample/spacy-wiki-sentences.csv");
+    assert!(
+        std::fs::read(&rows).unwrap() == std::fs::read(expected).unwrap(),
+        "the spaCy rows differ from the reference's"
+    );
 }
 
 #[test]

@@ -18,6 +18,9 @@ mod build;
 // The reference kind against the reference script run with its own libraries (fixtures).
 mod reference;
 
+// The spaCy splitter: fast = full, kill and resume, parts and assembly, bad setups.
+mod spacy;
+
 // `pipeline fetch` against a local server with faults; `make data` end to end.
 mod fetch;
 mod server;

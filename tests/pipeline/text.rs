@@ -33,7 +33,8 @@ impl TextFixture {
         ])
         .expect_code(0);
         let recipe = fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/recipes/earlyberts.toml"),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../manifests/recipes/earlyberts-keyed.toml"),
         )
         .unwrap()
         .replace("sentences_per_shard = 8388608", "sentences_per_shard = 100");

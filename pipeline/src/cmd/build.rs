@@ -11,7 +11,7 @@ use earlyberts_pipeline::{
 
 use crate::{
     GlobalArgs,
-    cmd::{audit::print_report, flag_context},
+    cmd::{SpacyArgs, audit::print_report, flag_context},
     progress::{Bar, bytes_bar, count_bar},
 };
 
@@ -53,10 +53,12 @@ pub struct BuildArgs {
     /// Wikipedia inputs (globs), replacing the recipe's.
     #[arg(long = "wiki", value_name = "GLOB")]
     pub wiki: Vec<String>,
+    #[command(flatten)]
+    pub spacy: SpacyArgs,
 }
 
 impl BuildArgs {
-    fn options(self) -> BuildOptions {
+    fn options(self, workers: Option<usize>) -> BuildOptions {
         let globs = |globs: Vec<String>| (!globs.is_empty()).then_some(globs);
         BuildOptions {
             recipe: self.recipe,
@@ -70,6 +72,7 @@ impl BuildArgs {
             limit_examples: self.limit_examples,
             sentences: self.sentences.map(|file| vec![file]),
             history: self.history,
+            spacy: self.spacy.overrides(workers),
         }
     }
 }
@@ -81,7 +84,7 @@ fn parse_history(text: &str) -> Result<History, String> {
 
 pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let plan = BuildPlan::new(args.options()).map_err(flag_context)?;
+    let plan = BuildPlan::new(args.options(global.threads)).map_err(flag_context)?;
     let _locks = plan.lock("pipeline build")?;
     let mut state = plan.start();
     let stages = plan.stages();
@@ -107,6 +110,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
         bar.set_prefix(format!("{}/{} {name}", i + 1, stages.len()));
         let output = stage
             .run(&mut state, &Bar(bar.clone()))
+            .map_err(flag_context)
             .with_context(|| failed(stage.as_ref(), &plan))?;
         bar.finish_and_clear();
         passed &= render(&output)?;

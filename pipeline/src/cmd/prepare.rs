@@ -4,13 +4,13 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use earlyberts_pipeline::{
-    prepare::prepare,
+    prepare::{TextPlan, prepare, prepare_part},
     recipe::{InputOverrides, Recipe},
 };
 
 use crate::{
     GlobalArgs,
-    cmd::flag_context,
+    cmd::{SpacyArgs, flag_context},
     progress::{Bar, bytes_bar},
 };
 
@@ -35,6 +35,23 @@ pub struct PrepareArgs {
     /// `wiki-sentences.csv` (to run the reference script, or `build --sentences`, on them).
     #[arg(long, value_name = "FILE")]
     pub write_sentences: Option<PathBuf>,
+    /// Only part K of N of the spaCy work (chunks of 1,024 articles, every N-th from K):
+    /// its results go to OUT/rows/, no store is written. Parts can run at once, on machines
+    /// sharing OUT; a `prepare` without --part then assembles the store from them.
+    #[arg(long, value_name = "K/N", value_parser = parse_part)]
+    pub part: Option<(usize, usize)>,
+    #[command(flatten)]
+    pub spacy: SpacyArgs,
+}
+
+fn parse_part(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+    match parsed {
+        Some((k, n)) if k < n => Ok((k, n)),
+        _ => Err(format!("'{text}' is not K/N with 0 <= K < N")),
+    }
 }
 
 pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
@@ -50,11 +67,20 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
     };
     let mut plan = recipe.text_plan(vocab, &inputs, args.out.clone())?;
     plan.export_sentences = args.write_sentences.clone();
+    if let Some(spacy) = &mut plan.spacy {
+        let mut overrides = args.spacy.overrides(global.threads);
+        overrides.part = args.part;
+        overrides.apply(spacy);
+    }
+    if let Some(part) = args.part {
+        return run_part(global, &plan, part);
+    }
     let _lock = earlyberts_format::DirLock::acquire(&plan.out, "pipeline prepare")?;
     let bar = bytes_bar(plan.input_bytes(), global.quiet);
     bar.set_prefix("prepare (text bytes; total is the compressed input size)");
     let started = Instant::now();
     let manifest = prepare(&plan, &Bar(bar.clone()))
+        .map_err(flag_context)
         .with_context(|| format!("cannot prepare '{}'", args.out.display()))?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
@@ -67,6 +93,33 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         t.text_bytes as f64 / 1e6,
         t.text_bytes as f64 / 1e6 / seconds.max(1e-9),
         args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--part K/N`: that part's spaCy work, and no store (no lock either: parts run at once).
+fn run_part(
+    global: &GlobalArgs,
+    plan: &TextPlan,
+    (k, n): (usize, usize),
+) -> anyhow::Result<ExitCode> {
+    if plan.spacy_key().is_none() {
+        anyhow::bail!(
+            "--part splits the spaCy work, and this recipe and these inputs run no spaCy"
+        );
+    }
+    let bar = bytes_bar(plan.input_bytes(), global.quiet);
+    bar.set_prefix(format!("spaCy part {k}/{n}"));
+    let started = Instant::now();
+    let report = prepare_part(plan, &Bar(bar.clone()))
+        .map_err(flag_context)
+        .with_context(|| format!("cannot prepare part {k}/{n} in '{}'", plan.out.display()))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "part {k}/{n}: split {} chunks, {} were done already, in {:.1} s; assemble with `pipeline prepare` without --part once every part is done",
+        report.computed,
+        report.cached,
+        started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@
 //! - A 10,000-row chunk of that CSV whose every value is numeric or NA would have been parsed
 //!   as numbers (or crashed the run): [`NumericChunks`] refuses such a corpus.
 //! - BookCorpus rows are the Hugging Face builder's: lines in universal-newline mode,
-//!   stripped by Python's `str.strip()`: [`python_strip`] (the BookCorpus reader applies it).
+//!   stripped by Python's `str.strip()` (`crate::source`'s BookCorpus reader applies it).
 
 use std::borrow::Cow;
 
@@ -35,16 +35,6 @@ pub fn csv_round_trip(sentence: &str) -> Cow<'_, str> {
 pub fn numeric_or_na(field: &str) -> bool {
     let cut = field.split('\0').next().unwrap_or("");
     NA_STRINGS.contains(&cut) || cut.trim_ascii().parse::<f64>().is_ok()
-}
-
-/// Python's `str.isspace()`: Unicode whitespace plus the separators U+001C–U+001F.
-pub fn is_python_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Python's `str.strip()` without arguments.
-pub fn python_strip(text: &str) -> &str {
-    text.trim_matches(is_python_space)
 }
 
 /// Watches the Wikipedia rows, in order, for a CSV chunk that pandas would read as numbers.
@@ -102,21 +92,6 @@ mod tests {
         }
         assert!(numeric_or_na("2007.") && numeric_or_na("NA") && numeric_or_na(" 1e5 "));
         assert!(!numeric_or_na("In 2007.") && !numeric_or_na("none"));
-    }
-
-    #[test]
-    fn strip_is_pythons() {
-        assert_eq!(python_strip("\u{1c}\t a b \u{a0}\u{3000}\u{2028}"), "a b");
-        assert_eq!(
-            python_strip("\u{feff}x"),
-            "\u{feff}x",
-            "a BOM is not whitespace"
-        );
-        assert_eq!(
-            python_strip("\u{200b}x"),
-            "\u{200b}x",
-            "nor a zero-width space"
-        );
     }
 
     #[test]

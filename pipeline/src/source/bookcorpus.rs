@@ -16,7 +16,7 @@ use std::{
 };
 
 use super::{CHUNK_TEXTS, Chunk, CorpusReader};
-use crate::{Error, Result, reference::rows::python_strip};
+use crate::{Error, Result};
 
 /// Chunks decoded ahead of the consumer.
 const READ_AHEAD: usize = 4;
@@ -118,6 +118,16 @@ fn read_archive(path: &Path, file: File, sender: &SyncSender<Result<Chunk>>) -> 
     Ok(())
 }
 
+/// Python's `str.isspace()`: Unicode whitespace plus the separators U+001C–U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()` without arguments.
+fn python_strip(text: &str) -> &str {
+    text.trim_matches(is_python_space)
+}
+
 /// The lines of `text` (which holds at most one `\n`, at its end) in universal-newline
 /// mode: a lone `\r` ends a line too, and `\r\n` is one line end.
 fn universal_lines(text: &str) -> impl Iterator<Item = &str> {
@@ -131,7 +141,22 @@ fn universal_lines(text: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
-    use super::universal_lines;
+    use super::{python_strip, universal_lines};
+
+    #[test]
+    fn strip_is_pythons() {
+        assert_eq!(python_strip("\u{1c}\t a b \u{a0}\u{3000}\u{2028}"), "a b");
+        assert_eq!(
+            python_strip("\u{feff}x"),
+            "\u{feff}x",
+            "a BOM is not whitespace"
+        );
+        assert_eq!(
+            python_strip("\u{200b}x"),
+            "\u{200b}x",
+            "nor a zero-width space"
+        );
+    }
 
     #[test]
     fn lines_end_as_in_python_text_mode() {

@@ -7,15 +7,37 @@
 //! only after headings and before list items when lines are wrapped ([`LineBreaks::Wrapped`]).
 //!
 //! The splitter only chooses cut points and trims whitespace, so no character is lost.
+//!
+//! The reference kind splits with spaCy instead, as the reference did ([`spacy`]: a pool of
+//! Python workers; [`cache`]: its results on disk, per chunk of documents).
 
+pub mod cache;
 pub mod eval;
 mod rules;
+pub mod spacy;
 
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
 use crate::stage::SentenceSplitter;
+
+/// Which splitter makes Wikipedia's sentences (a recipe's `text.splitter`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitterChoice {
+    /// This crate's rule-based splitter ([`RuleSplitter`]).
+    #[default]
+    Rules,
+    /// spaCy with the model `model` at version `version`, as the reference split.
+    Spacy { model: String, version: String },
+}
+
+impl SplitterChoice {
+    pub fn is_rules(&self) -> bool {
+        *self == SplitterChoice::Rules
+    }
+}
 
 /// What a single line break means.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

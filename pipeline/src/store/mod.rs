@@ -56,6 +56,9 @@ pub struct StoreManifest {
     /// CSV file (NA strings → `None`, cut at NUL): the reference kind's row rule.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub csv_round_trip: bool,
+    /// The spaCy that split Wikipedia (none: the rule-based splitter, or sentences given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacy: Option<crate::split::spacy::SpacyRecord>,
     /// Counts over the whole store.
     pub totals: StoreTotals,
     /// The shards in order.

@@ -1,0 +1,162 @@
+//! The spaCy stage's results on disk: the sentences of each chunk of documents of each
+//! input file, so that a killed `prepare` loses at most the chunks in flight, and parts of
+//! the work can run on other machines (`prepare --part K/N`) before one `prepare` assembles
+//! the store from them.
+//!
+//! ```text
+//! STORE/rows/
+//! └── {config}/                  12 hex digits of xxh3 over the spaCy setup (spacy::SpacyKey)
+//!     ├── spacy.json             the spaCy and model versions that made them (SpacyInfo)
+//!     └── {input sha256, 16}/
+//!         └── {chunk:06}.rows.zst  zstd (with checksum) of: "EBROWS1\n", u32 documents,
+//!                                  per document u32 sentences, per sentence u32 bytes + UTF-8
+//! ```
+//!
+//! Integers are little-endian. A file is written under a temporary name and renamed; one
+//! that does not read back whole (its zstd checksum, its structure) is made again.
+
+use std::path::{Path, PathBuf};
+
+use earlyberts_format::{AtomicFile, write_atomic};
+
+use super::spacy::{Sentences, SpacyInfo};
+use crate::{Error, Result};
+
+const MAGIC: &[u8] = b"EBROWS1\n";
+/// The spaCy the results of a directory were made by.
+const SPACY_FILE: &str = "spacy.json";
+
+fn describe(info: &SpacyInfo) -> String {
+    format!(
+        "{} with {} {} ({})",
+        info.spacy,
+        info.model,
+        info.model_version,
+        info.components.join(", ")
+    )
+}
+
+/// Where the chunks of one spaCy setup live.
+#[derive(Clone, Debug)]
+pub struct RowCache {
+    dir: PathBuf,
+}
+
+impl RowCache {
+    /// The cache of setup `config` (a fingerprint) under the store `store`.
+    pub fn new(store: &Path, config: &str) -> RowCache {
+        RowCache {
+            dir: store.join("rows").join(config),
+        }
+    }
+
+    /// Records that results here are made by `info`, or checks that those already here
+    /// were: parts that run on different machines must run the same spaCy.
+    pub fn claim(&self, info: &SpacyInfo) -> Result<()> {
+        let path = self.dir.join(SPACY_FILE);
+        if path.exists() {
+            let theirs = self.claimed()?;
+            if theirs != *info {
+                return Err(Error::SpacyMixed {
+                    path: self.dir.clone(),
+                    theirs: describe(&theirs),
+                    ours: describe(info),
+                });
+            }
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let json = serde_json::to_string_pretty(info).expect("spaCy info serialises");
+        Ok(write_atomic(&path, format!("{json}\n").as_bytes())?)
+    }
+
+    /// The spaCy the results here were made by.
+    pub fn claimed(&self) -> Result<SpacyInfo> {
+        let path = self.dir.join(SPACY_FILE);
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| Error::Store {
+            path: path.clone(),
+            reason: format!("not a spaCy record: {e}"),
+        })
+    }
+
+    /// The file of chunk `chunk` of the input with sha256 `input`.
+    pub fn path(&self, input: &str, chunk: usize) -> PathBuf {
+        let prefix = &input[..input.len().min(16)];
+        self.dir.join(prefix).join(format!("{chunk:06}.rows.zst"))
+    }
+
+    /// The chunk's sentences, if a whole file of `documents` documents is there.
+    pub fn load(&self, path: &Path, documents: usize) -> Option<Sentences> {
+        let compressed = std::fs::read(path).ok()?;
+        let bytes = zstd::stream::decode_all(&compressed[..]).ok()?;
+        let body = bytes.strip_prefix(MAGIC)?;
+        let mut at = 0;
+        let next = |at: &mut usize| -> Option<usize> {
+            let word = body.get(*at..*at + 4)?;
+            *at += 4;
+            Some(u32::from_le_bytes(word.try_into().ok()?) as usize)
+        };
+        if next(&mut at)? != documents {
+            return None;
+        }
+        let mut out = Vec::with_capacity(documents);
+        for _ in 0..documents {
+            let count = next(&mut at)?;
+            let mut sentences = Vec::with_capacity(count);
+            for _ in 0..count {
+                let n = next(&mut at)?;
+                let start = at;
+                at += n;
+                sentences.push(std::str::from_utf8(body.get(start..at)?).ok()?.to_string());
+            }
+            out.push(sentences);
+        }
+        (at == body.len()).then_some(out)
+    }
+
+    /// Writes the chunk's sentences (atomically).
+    pub fn save(&self, path: &Path, sentences: &Sentences) -> Result<()> {
+        let parent = path.parent().expect("chunk files live in a directory");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(&(sentences.len() as u32).to_le_bytes());
+        for document in sentences {
+            raw.extend_from_slice(&(document.len() as u32).to_le_bytes());
+            for s in document {
+                raw.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                raw.extend_from_slice(s.as_bytes());
+            }
+        }
+        let mut encoder = zstd::bulk::Compressor::new(3).map_err(|e| Error::io(path, e))?;
+        encoder
+            .include_checksum(true)
+            .map_err(|e| Error::io(path, e))?;
+        let compressed = encoder.compress(&raw).map_err(|e| Error::io(path, e))?;
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(&compressed)?;
+        Ok(file.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_round_trip_and_damage_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = RowCache::new(dir.path(), "abc");
+        let path = cache.path("0123456789abcdef0123", 7);
+        assert!(path.ends_with("rows/abc/0123456789abcdef/000007.rows.zst"));
+        let sentences = vec![vec!["One.".to_string(), "Two\nlines.".into()], vec![]];
+        cache.save(&path, &sentences).unwrap();
+        assert_eq!(cache.load(&path, 2), Some(sentences));
+        assert_eq!(cache.load(&path, 3), None, "another chunk's size");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n / 2] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(cache.load(&path, 2), None);
+    }
+}

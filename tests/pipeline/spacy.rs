@@ -1,0 +1,283 @@
+//! The spaCy stage of `prepare` (the reference recipe's splitter): the fast component set
+//! gives the full model's sentences; a killed `prepare` resumes from the chunks it
+//! finished; parts run as separate processes assemble into the one-process store; bad
+//! setups are one-line errors. Skipped (saying so) where spaCy cannot run, unless
+//! EARLYBERTS_REQUIRE_SPACY=1.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use arrow_array::{ArrayRef, StringArray};
+use earlyberts_pipeline::{
+    source::fixture::write_parquet,
+    split::spacy::{SpacyComponents, SpacyOptions, SpacyPool},
+};
+
+use crate::util::{Output, SampleInputs, pipeline, reference_recipe, repo, run, spacy_args};
+
+/// Articles of a few paragraphs each, headings and lists among them: `n` of them fill
+/// `n / 1024` chunks of the reader (one batch of the parquet file each).
+fn articles(n: usize) -> Vec<String> {
+    let base = fs::read_to_string(repo().join("tests/fixtures/corpus/wikipedia.txt")).unwrap();
+    let paragraphs: Vec<&str> = base
+        .lines()
+        .filter(|l| !l.starts_with("###") && l.len() > 30)
+        .collect();
+    (0..n)
+        .map(|i| {
+            let a = paragraphs[i % paragraphs.len()];
+            let b = paragraphs[(i * 7 + 3) % paragraphs.len()];
+            format!("Part {i}\n\n{a}\n{b}")
+        })
+        .collect()
+}
+
+struct Corpus {
+    fx: SampleInputs,
+    wiki: PathBuf,
+}
+
+fn corpus(n: usize) -> Corpus {
+    let fx = SampleInputs::new();
+    let wiki = fx.path("many/wiki.parquet");
+    fs::create_dir_all(wiki.parent().unwrap()).unwrap();
+    let texts = articles(n);
+    let column: ArrayRef = Arc::new(StringArray::from(
+        texts.iter().map(|t| Some(t.as_str())).collect::<Vec<_>>(),
+    ));
+    write_parquet(&wiki, vec![("text", column)]).unwrap();
+    Corpus { fx, wiki }
+}
+
+impl Corpus {
+    fn prepare(&self, out: &str, extra: &[&str], spacy: &[String]) -> Command {
+        let mut command = pipeline();
+        command
+            .args(["--quiet", "-j", "2", "prepare", "--recipe"])
+            .arg(reference_recipe())
+            .arg("--out")
+            .arg(self.fx.path(out))
+            .arg("--wiki")
+            .arg(&self.wiki)
+            .arg("--books")
+            .arg(self.fx.books())
+            .args(spacy)
+            .args(extra);
+        command
+    }
+
+    fn store_json(&self, out: &str) -> String {
+        fs::read_to_string(self.fx.path(out).join("store.json")).unwrap()
+    }
+
+    fn chunk_files(&self, out: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let rows = self.fx.path(out).join("rows");
+        let mut stack = vec![rows];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.to_string_lossy().ends_with(".rows.zst") {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// The shard hashes of a store: what must not depend on how it was made.
+fn shards_of(store_json: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(store_json).unwrap();
+    v["shards"].clone()
+}
+
+#[test]
+fn the_fast_components_split_as_the_whole_model() {
+    let Some(spacy) = spacy_args() else { return };
+    let mut texts = articles(40);
+    texts.extend(
+        fs::read_to_string(repo().join("tests/fixtures/corpus/wikipedia.txt"))
+            .unwrap()
+            .split("###")
+            .map(str::to_string),
+    );
+    // Web text with gold paragraphs, when the developers' shared data is at hand.
+    let ewt = repo().join("../shared/data/bench/en_ewt-ud-dev.conllu");
+    if let Ok(conllu) = fs::read_to_string(&ewt) {
+        let paragraphs = earlyberts_pipeline::split::eval::read_conllu(&conllu);
+        texts.extend(paragraphs.iter().take(300).map(|p| p.sentences.join(" ")));
+    }
+    let options = |components| SpacyOptions {
+        python: spacy[1].clone(),
+        model: spacy[3].clone(),
+        components,
+        workers: 2,
+        ..SpacyOptions::default()
+    };
+    let name = |_: usize, d: usize| format!("document {d}");
+    let batches: Vec<&[String]> = texts.chunks(64).collect();
+    let split = |components| {
+        let mut pool = SpacyPool::start(&options(components)).unwrap();
+        (pool.split(&batches, &name).unwrap(), pool.info().clone())
+    };
+    let (full, full_info) = split(SpacyComponents::Full);
+    let (fast, fast_info) = split(SpacyComponents::Fast);
+    assert_eq!(fast_info.components, ["tok2vec", "parser"]);
+    assert!(full_info.components.len() > 2, "{:?}", full_info.components);
+    assert_eq!(full, fast, "the fast components split differently");
+    let sentences: usize = full.iter().flatten().map(Vec::len).sum();
+    eprintln!(
+        "fast = full on {} documents, {sentences} sentences",
+        texts.len()
+    );
+}
+
+#[test]
+fn a_killed_prepare_resumes_from_its_finished_chunks() {
+    let Some(spacy) = spacy_args() else { return };
+    let c = corpus(2500);
+    run(&mut c.prepare("whole", &[], &spacy)).expect_code(0);
+    let whole = c.store_json("whole");
+    assert_eq!(
+        c.chunk_files("whole").len(),
+        3,
+        "2,500 articles are 3 chunks"
+    );
+    // Kill the second run once its first chunk is on disk.
+    let mut child = c
+        .prepare("killed", &[], &spacy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while c.chunk_files("killed").is_empty() && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = c.chunk_files("killed");
+    assert!(!done.is_empty() && done.len() < 3, "{done:?}");
+    let before: Vec<_> = done
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    run(&mut c.prepare("killed", &[], &spacy)).expect_code(0);
+    let after: Vec<_> = done
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(before, after, "finished chunks are kept, not split again");
+    assert_eq!(shards_of(&c.store_json("killed")), shards_of(&whole));
+    assert_eq!(c.store_json("killed"), whole);
+}
+
+#[test]
+fn parts_run_apart_assemble_into_the_one_process_store() {
+    let Some(spacy) = spacy_args() else { return };
+    let c = corpus(2500);
+    run(&mut c.prepare("one", &[], &spacy)).expect_code(0);
+    // Two parts at once, as two machines sharing the store directory would run them.
+    let mut parts: Vec<_> = ["0/2", "1/2"]
+        .iter()
+        .map(|part| {
+            c.prepare("parts", &["--part", part], &spacy)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for part in &mut parts {
+        assert!(part.wait().unwrap().success());
+    }
+    assert_eq!(c.chunk_files("parts").len(), 3);
+    assert!(
+        !c.fx.path("parts/store.json").exists(),
+        "a part writes no store"
+    );
+    // The assembly needs no spaCy: a Python that cannot run proves it.
+    let mut flags: Vec<String> = spacy.clone();
+    flags[1] = "/nonexistent/python".into();
+    run(&mut c.prepare("parts", &[], &flags)).expect_code(0);
+    assert_eq!(c.store_json("parts"), c.store_json("one"));
+}
+
+/// A stand-in interpreter that answers the protocol with garbage.
+fn fake_python(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("python");
+    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let mut perms = fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&path, perms).unwrap();
+    path
+}
+
+#[test]
+fn bad_spacy_setups_are_one_line_errors() {
+    let fx = SampleInputs::new();
+    let garbage = fake_python(&fx.path(""), "cat > /dev/null & echo 'Traceback: garbage'");
+    let prepare = |extra: &[&str]| -> Output {
+        let mut command = pipeline();
+        command
+            .args(["--quiet", "prepare", "--recipe"])
+            .arg(reference_recipe())
+            .arg("--out")
+            .arg(fx.path("store"))
+            .arg("--wiki")
+            .arg(fx.wiki())
+            .arg("--books")
+            .arg(fx.books())
+            .args(extra);
+        run(&mut command)
+    };
+    let mut cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--python".into(), "/nonexistent/python3".into()],
+            "cannot run '/nonexistent/python3'",
+        ),
+        (
+            vec!["--python".into(), garbage.to_string_lossy().into()],
+            "the worker stopped",
+        ),
+    ];
+    if let Some(spacy) = spacy_args() {
+        let python = spacy[1].clone();
+        cases.push((
+            vec![
+                "--python".into(),
+                python.clone(),
+                "--spacy-model".into(),
+                "xx_no_such_model".into(),
+            ],
+            "cannot load the spaCy model 'xx_no_such_model'",
+        ));
+        cases.push((
+            vec![
+                "--python".into(),
+                python.clone(),
+                "--spacy-model".into(),
+                spacy[3].clone(),
+            ],
+            "with --allow-spacy-version",
+        ));
+        let mut long = spacy.clone();
+        long.extend(["--spacy-max-length".into(), "100".into()]);
+        cases.push((long, "over max_length 100"));
+    }
+    for (flags, needle) in cases {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let out = prepare(&flags).expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.dump());
+        assert!(out.stderr.contains(needle), "{needle:?}\n{}", out.dump());
+        assert!(!fx.path("store/store.json").exists());
+    }
+}
