@@ -73,6 +73,8 @@ def load_rows(sentences_csv, archive):
 
     wiki = load_dataset("csv", data_files={"train": sentences_csv})["train"]
     books = Dataset.from_dict({"text": book_rows(archive)})
+    # Newer datasets read the CSV as large_string; the same texts either way.
+    books = books.cast(wiki.features)
     return concatenate_datasets([wiki, books])
 
 
@@ -187,9 +189,19 @@ def run_history(dataset, tokenizer, seed, history):
 
 
 def tokenizer():
-    from transformers import BertTokenizerFast
+    """`AutoTokenizer.from_pretrained` of a directory shaped like the MultiBERTs checkpoints
+    (`config.json` of a BERT, the uncased `vocab.txt`): the fast BERT tokenizer."""
+    import shutil
 
-    return BertTokenizerFast(vocab_file=VOCAB, do_lower_case=True)
+    from transformers import AutoTokenizer
+
+    directory = tempfile.mkdtemp(prefix="multiberts-tokenizer-")
+    shutil.copy(VOCAB, os.path.join(directory, "vocab.txt"))
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump({"model_type": "bert", "vocab_size": 30522}, f)
+    with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+        json.dump({"do_lower_case": True, "model_max_length": 512}, f)
+    return AutoTokenizer.from_pretrained(directory)
 
 
 def as_trained(line, sep_id=102):
