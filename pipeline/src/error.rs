@@ -43,6 +43,15 @@ pub enum Error {
     /// A mirror for a host the sources do not use.
     #[error("host '{name}' is not one the sources use (hosts: {})", known.join(", "))]
     UnknownHost { name: String, known: Vec<String> },
+    /// An input glob that matches nothing.
+    #[error("'{}': no file matches (fetch the sources first, or give the inputs' paths)", pattern.display())]
+    NoInput { pattern: PathBuf },
+    /// A source without a known hash.
+    #[error("source '{dest}': {}", if *lockable { "its hash is not pinned or locked: lock the sources (needs the network), or accept a plain URL without a hash" } else { "no hash is known for it" })]
+    Unpinned { dest: String, lockable: bool },
+    /// A file to fetch while fetching is offline.
+    #[error("'{}': {}, and fetching is offline", path.display(), if *present { "present but does not verify" } else { "missing" })]
+    Offline { path: PathBuf, present: bool },
     /// A recipe that cannot be used.
     #[error("recipe '{}': {reason}", path.display())]
     Recipe { path: PathBuf, reason: String },

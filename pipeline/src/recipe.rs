@@ -297,11 +297,8 @@ impl Recipe {
                     .filter_map(|entry| entry.ok())
                     .collect();
                 if matched.is_empty() {
-                    return Err(Error::Corpus {
-                        path: PathBuf::from(pattern),
-                        format: "input",
-                        reason: "no file matches (fetch the sources first, or pass --wiki/--books)"
-                            .into(),
+                    return Err(Error::NoInput {
+                        pattern: PathBuf::from(pattern),
                     });
                 }
                 matched.sort();

@@ -16,7 +16,10 @@ use earlyberts_pipeline::{
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::GlobalArgs;
+use crate::{
+    GlobalArgs,
+    cmd::{flag_context, with_flags},
+};
 
 /// Exit status: 0 when every file is present and verified, 2 otherwise.
 ///
@@ -93,7 +96,8 @@ pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     }
     let _dir_lock = earlyberts_format::DirLock::acquire(&args.data_dir, "pipeline fetch")?;
     let lock = LockFile::load(&args.lock_file)?;
-    let targets = resolve_targets(&sources, &lock, &args.only, args.allow_unpinned)?;
+    let targets =
+        resolve_targets(&sources, &lock, &args.only, args.allow_unpinned).map_err(flag_context)?;
     let backoff = std::env::var("EARLYBERTS_FETCH_BACKOFF_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -118,7 +122,10 @@ pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
 /// The summary line on stdout, and each failure on stderr.
 fn render(report: &FetchReport, targets: usize, args: &FetchArgs) -> ExitCode {
     for (dest, e) in &report.failures {
-        eprintln!("pipeline: {dest}: {e:#}");
+        match with_flags(e) {
+            Some(message) => eprintln!("pipeline: {dest}: {message}"),
+            None => eprintln!("pipeline: {dest}: {e:#}"),
+        }
     }
     let (downloaded, present) = (report.downloaded, report.present);
     if !report.failures.is_empty() {

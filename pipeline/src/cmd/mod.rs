@@ -58,38 +58,56 @@ const FLAGS: &[(&str, &str)] = &[
 /// A library error, with the flag named where the bad value came from the command line:
 /// the libraries know fields (`seed`), the binary knows flags (`--seed`).
 pub fn flag_context(err: Error) -> anyhow::Error {
-    match err {
-        Error::Invalid(invalid) => match FLAGS.iter().find(|(f, _)| *f == invalid.field()) {
-            Some((_, flag)) => anyhow::anyhow!(flag_message(flag, &invalid)),
-            None => Error::Invalid(invalid).into(),
-        },
+    match with_flags(&err) {
+        Some(message) => anyhow::anyhow!(message),
+        None => err.into(),
+    }
+}
+
+/// The message of `err` naming the flags it concerns, for the errors that concern one.
+pub fn with_flags(err: &Error) -> Option<String> {
+    Some(match err {
+        Error::Invalid(invalid) => {
+            let (_, flag) = FLAGS.iter().find(|(f, _)| *f == invalid.field())?;
+            flag_message(flag, invalid)
+        }
         Error::TooManyExamples {
             requested,
             available,
-        } => anyhow::anyhow!(
+        } => format!(
             "--limit-examples {requested} is more than the {available} examples this corpus gives"
         ),
         Error::Format(earlyberts_format::Error::VocabMismatch {
             path,
             expected,
             found,
-        }) => anyhow::anyhow!(
+        }) => format!(
             "the recipe wants the vocabulary with sha256 {expected}, but '{}' has sha256 {found}; pass it with --vocab",
             path.display()
         ),
-        err @ Error::SpacyVersion(_) => {
-            anyhow::anyhow!("{err} with --allow-spacy-version (the manifest records it)")
+        Error::NoInput { .. } => format!("{err}: --wiki, --sentences, --books"),
+        Error::Unpinned { lockable: true, .. } => {
+            format!("{err} (`pipeline fetch --lock`, or --allow-unpinned)")
+        }
+        Error::Unpinned {
+            lockable: false, ..
+        } => {
+            format!("{err}; pass --allow-unpinned to accept it anyway")
+        }
+        Error::Offline { .. } => format!("{err} (unset EARLYBERTS_OFFLINE / drop --offline)"),
+        Error::SpacyVersion(_) => {
+            format!("{err} with --allow-spacy-version (the manifest records it)")
         }
         Error::Spacy { model, reason } if reason.starts_with("cannot run") => {
-            anyhow::anyhow!("spaCy ({model}): {reason}, or choose an interpreter with --python")
+            format!("spaCy ({model}): {reason}, or choose an interpreter with --python")
         }
         Error::Spacy { model, reason } if reason.starts_with("cannot load the spaCy model") => {
-            anyhow::anyhow!(
+            format!(
                 "spaCy ({model}): {reason}; install it (the recipe's en_core_web_sm 3.5.0: pip install https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.5.0/en_core_web_sm-3.5.0-py3-none-any.whl), or load another with --spacy-model"
             )
         }
-        err => err.into(),
-    }
+        _ => return None,
+    })
 }
 
 fn flag_message(flag: &str, invalid: &Invalid) -> String {

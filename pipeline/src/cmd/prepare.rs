@@ -65,7 +65,9 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         bookcorpus: globs(&args.books),
         sentences: None,
     };
-    let mut plan = recipe.text_plan(vocab, &inputs, args.out.clone())?;
+    let mut plan = recipe
+        .text_plan(vocab, &inputs, args.out.clone())
+        .map_err(flag_context)?;
     plan.export_sentences = args.write_sentences.clone();
     if let Some(spacy) = &mut plan.spacy {
         let mut overrides = args.spacy.overrides(global.threads);

@@ -142,17 +142,8 @@ impl Downloader {
         }
         let url = expand_url(&target.url, &self.options.hosts)?;
         if self.options.offline {
-            let state = if path.exists() {
-                "present but does not verify"
-            } else {
-                "missing"
-            };
-            return Err(Error::Verify {
-                path,
-                reason: format!(
-                    "{state}, and fetching is offline (unset EARLYBERTS_OFFLINE / drop --offline)"
-                ),
-            });
+            let present = path.exists();
+            return Err(Error::Offline { path, present });
         }
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

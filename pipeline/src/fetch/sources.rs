@@ -195,18 +195,18 @@ pub fn resolve_targets(
                 digest: Digest::Unpinned,
             }),
             _ => {
-                return Err(unusable(
-                    file,
-                    "its hash is not pinned or locked: run `pipeline fetch --lock` (needs the network), or pass --allow-unpinned for a plain URL",
-                ));
+                return Err(Error::Unpinned {
+                    dest: file.dest.clone(),
+                    lockable: true,
+                });
             }
         }
     }
     for t in &targets {
         if t.digest == Digest::Unpinned && !allow_unpinned {
-            return Err(Error::Source {
+            return Err(Error::Unpinned {
                 dest: t.dest.clone(),
-                reason: "no hash is known for it; pass --allow-unpinned to accept it anyway".into(),
+                lockable: false,
             });
         }
     }
