@@ -67,15 +67,7 @@ impl PyRandom {
             setsize += power;
         }
         if n <= setsize {
-            let mut pool: Vec<usize> = (0..n).collect();
-            (0..k)
-                .map(|i| {
-                    let j = self.randbelow((n - i) as u64) as usize;
-                    let chosen = pool[j];
-                    pool[j] = pool[n - i - 1];
-                    chosen
-                })
-                .collect()
+            self.pool_sample((0..n).collect(), k)
         } else {
             let mut selected = HashSet::with_capacity(k);
             (0..k)
@@ -94,8 +86,13 @@ impl PyRandom {
     /// `sample(range(n), k)` for a large `n`: the pool branch with a compact pool (the NSP
     /// draw: `n ≤ setsize` always holds there, see reference-exact.md §3).
     pub fn sample_range_u32(&mut self, n: u32, k: usize) -> Vec<u32> {
-        let mut pool: Vec<u32> = (0..n).collect();
-        let n = n as usize;
+        self.pool_sample((0..n).collect(), k)
+    }
+
+    /// The pool branch of `sample` over `pool`: `j = _randbelow(n − i)`, take `pool[j]`,
+    /// move the last unused entry into its place.
+    fn pool_sample<T: Copy>(&mut self, mut pool: Vec<T>, k: usize) -> Vec<T> {
+        let n = pool.len();
         (0..k)
             .map(|i| {
                 let j = self.randbelow((n - i) as u64) as usize;
