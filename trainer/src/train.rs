@@ -17,7 +17,7 @@ use burn::{
         adaptor::OptimizerAdaptor, record::AdaptorRecord,
     },
     record::{BinBytesRecorder, FullPrecisionSettings, Recorder},
-    tensor::{ElementConversion, Tensor, backend::AutodiffBackend},
+    tensor::{Tensor, backend::AutodiffBackend},
 };
 use earlyberts_format::{
     Invalid,
@@ -224,13 +224,16 @@ impl<B: AutodiffBackend> Trainer<B> {
         );
         let micro_batches = (self.config.batch_size / self.config.micro_batch) as usize;
         let mut accumulator = GradientsAccumulator::new();
-        let mut sums = Sums::default();
+        let mut sums = Sums::<B>::default();
         for chunk in examples.chunks(self.config.micro_batch as usize) {
             let grads = self.micro_step(chunk, micro_batches, &mut sums);
             accumulator.accumulate(&self.model, grads);
         }
         let grads = accumulator.grads();
-        let grad_norm = grad_norm(&self.model, &grads);
+        // The step's statistics stay on the device until this one read: a read drains the
+        // backend's queue (and, on a GPU, the device), so one per step instead of ~200.
+        let squares = grad_squares(&self.model, &grads);
+        let stats = sums.read(squares);
         let lr = self.config.schedule.for_step(step);
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
         self.position = step;
@@ -239,12 +242,12 @@ impl<B: AutodiffBackend> Trainer<B> {
         Ok(StepLog {
             step,
             lr,
-            loss: (sums.mlm + sums.nsp) / n,
-            mlm_loss: sums.mlm / n,
-            nsp_loss: sums.nsp / n,
-            mlm_accuracy: sums.mlm_hits as f64 / sums.mlm_count.max(1) as f64,
-            nsp_accuracy: sums.nsp_hits as f64 / examples.len() as f64,
-            grad_norm,
+            loss: (stats.mlm + stats.nsp) / n,
+            mlm_loss: stats.mlm / n,
+            nsp_loss: stats.nsp / n,
+            mlm_accuracy: stats.mlm_hits / sums.mlm_count.max(1) as f64,
+            nsp_accuracy: stats.nsp_hits / examples.len() as f64,
+            grad_norm: stats.grad_squares.sqrt(),
             first_example,
             last_example,
             tokens: sums.tokens as u64,
@@ -260,7 +263,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         &self,
         examples: &[earlyberts_format::Example],
         micro_batches: usize,
-        sums: &mut Sums,
+        sums: &mut Sums<B>,
     ) -> GradientsParams {
         let batch = collate::<B>(examples, self.config.pad_id, &self.device);
         sums.tokens += batch.tokens;
@@ -273,46 +276,88 @@ impl<B: AutodiffBackend> Trainer<B> {
         let nsp_loss = self
             .loss
             .forward(out.nsp_logits.clone(), batch.nsp_labels.clone());
-        sums.nsp_hits += count_hits(out.nsp_logits, batch.nsp_labels);
-        sums.nsp += nsp_loss.clone().into_scalar().elem::<f64>();
-        let loss = if batch.labelled > 0 {
+        let nsp_hits = hits(out.nsp_logits, batch.nsp_labels);
+        let (loss, mlm_loss, mlm_hits) = if batch.labelled > 0 {
             let mlm_loss = self
                 .loss
                 .forward(out.mlm_logits.clone(), batch.mlm_labels.clone());
-            sums.mlm_hits += count_hits(out.mlm_logits, batch.mlm_labels);
+            let mlm_hits = hits(out.mlm_logits, batch.mlm_labels);
             sums.mlm_count += batch.labelled;
-            sums.mlm += mlm_loss.clone().into_scalar().elem::<f64>();
-            mlm_loss + nsp_loss
+            let stat = mlm_loss.clone().inner();
+            (mlm_loss + nsp_loss.clone(), stat, mlm_hits)
         } else {
-            nsp_loss
+            let zero = Tensor::<B::InnerBackend, 1>::zeros([1], &self.device);
+            (nsp_loss.clone(), zero.clone(), zero)
         };
+        sums.add(Tensor::cat(
+            vec![mlm_loss, nsp_loss.clone().inner(), mlm_hits, nsp_hits],
+            0,
+        ));
         let loss: Tensor<B, 1> = loss.div_scalar(micro_batches as f64);
         GradientsParams::from_grads(loss.backward(), &self.model)
     }
 }
 
-#[derive(Default)]
-struct Sums {
-    mlm: f64,
-    nsp: f64,
-    mlm_hits: usize,
+/// A step's sums: on the device, `[MLM loss, NSP loss, MLM hits, NSP hits]` added up over
+/// the micro-batches; on the host, the counts known without the device.
+struct Sums<B: AutodiffBackend> {
+    device: Option<Tensor<B::InnerBackend, 1>>,
     mlm_count: usize,
-    nsp_hits: usize,
     tokens: usize,
 }
 
-fn count_hits<B: AutodiffBackend>(
+impl<B: AutodiffBackend> Default for Sums<B> {
+    fn default() -> Self {
+        Sums {
+            device: None,
+            mlm_count: 0,
+            tokens: 0,
+        }
+    }
+}
+
+/// The step's statistics, read from the device.
+struct StepStats {
+    mlm: f64,
+    nsp: f64,
+    mlm_hits: f64,
+    nsp_hits: f64,
+    grad_squares: f64,
+}
+
+impl<B: AutodiffBackend> Sums<B> {
+    fn add(&mut self, stats: Tensor<B::InnerBackend, 1>) {
+        self.device = Some(match self.device.take() {
+            Some(sum) => sum + stats,
+            None => stats,
+        });
+    }
+
+    /// The one read of the step: the sums and the gradient's squared norm.
+    fn read(&self, grad_squares: Tensor<B::InnerBackend, 1>) -> StepStats {
+        let sums = self.device.clone().expect("a step has micro-batches");
+        let values: Vec<f64> = Tensor::cat(vec![sums, grad_squares], 0)
+            .into_data()
+            .iter::<f64>()
+            .collect();
+        StepStats {
+            mlm: values[0],
+            nsp: values[1],
+            mlm_hits: values[2],
+            nsp_hits: values[3],
+            grad_squares: values[4],
+        }
+    }
+}
+
+/// How many rows of `logits` have their largest value at the label, as a `[1]` float.
+fn hits<B: AutodiffBackend>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, burn::tensor::Int>,
-) -> usize {
+) -> Tensor<B::InnerBackend, 1> {
     let n = labels.dims()[0];
     let predicted = logits.inner().argmax(1).reshape([n]);
-    predicted
-        .equal(labels.inner())
-        .int()
-        .sum()
-        .into_scalar()
-        .elem::<i64>() as usize
+    predicted.equal(labels.inner()).float().sum()
 }
 
 /// The model's parameter ids in module order.
@@ -328,25 +373,31 @@ fn param_ids<B: AutodiffBackend>(model: &BertForPreTraining<B>) -> Vec<ParamId> 
     ids.0
 }
 
-/// The global L2 norm of `grads` over the model's parameters.
-fn grad_norm<B: AutodiffBackend>(model: &BertForPreTraining<B>, grads: &GradientsParams) -> f64 {
-    struct Norm<'a> {
+/// The squared global L2 norm of `grads` over the model's parameters, as a `[1]` tensor on
+/// the device.
+fn grad_squares<B: AutodiffBackend>(
+    model: &BertForPreTraining<B>,
+    grads: &GradientsParams,
+) -> Tensor<B::InnerBackend, 1> {
+    struct Squares<'a, B: AutodiffBackend> {
         grads: &'a GradientsParams,
-        squares: f64,
+        sum: Option<Tensor<B::InnerBackend, 1>>,
     }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Norm<'_> {
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Squares<'_, B> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                self.squares += g.powi_scalar(2).sum().into_scalar().elem::<f64>();
+                let square = g.powi_scalar(2).sum();
+                self.sum = Some(match self.sum.take() {
+                    Some(sum) => sum + square,
+                    None => square,
+                });
             }
         }
     }
-    let mut norm = Norm {
-        grads,
-        squares: 0.0,
-    };
-    model.visit(&mut norm);
-    norm.squares.sqrt()
+    let mut squares = Squares::<B> { grads, sum: None };
+    model.visit(&mut squares);
+    let device = model.bert.embeddings.word_embeddings.weight.device();
+    squares.sum.unwrap_or_else(|| Tensor::zeros([1], &device))
 }
 
 /// The model without autodiff, for evaluation and export.

@@ -20,12 +20,18 @@ pub struct BertAttention<B: Backend> {
 }
 
 impl<B: Backend> BertAttention<B> {
+    /// The linears run on `[batch · seq, hidden]`: on a 3-D input burn's weight gradient is
+    /// a batched `xᵀ·dY` per sequence and a sum (a `[batch, d_in, d_out]` intermediate and
+    /// GEMMs with k = seq); on 2-D it is one GEMM with k = batch · seq. Exact either way.
+    ///
     /// # Shapes
-    /// - `x`: `[batch, seq, hidden]`, `mask`: `[batch, 1, 1, seq]` (additive) → `[batch, seq, hidden]`
-    pub fn forward(&self, x: Tensor<B, 3>, mask: Tensor<B, 4>) -> Tensor<B, 3> {
-        let [batch, seq, hidden] = x.dims();
+    /// - `x`: `[batch · seq, hidden]`, `mask`: `[batch, 1, 1, seq]` (additive) →
+    ///   `[batch · seq, hidden]`
+    pub fn forward(&self, x: Tensor<B, 2>, mask: Tensor<B, 4>) -> Tensor<B, 2> {
+        let [batch, _, _, seq] = mask.dims();
+        let hidden = x.dims()[1];
         let head = hidden / self.heads;
-        let split = |t: Tensor<B, 3>| t.reshape([batch, seq, self.heads, head]).swap_dims(1, 2); // [batch, heads, seq, head]
+        let split = |t: Tensor<B, 2>| t.reshape([batch, seq, self.heads, head]).swap_dims(1, 2); // [batch, heads, seq, head]
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
@@ -34,7 +40,7 @@ impl<B: Backend> BertAttention<B> {
         let context = probs
             .matmul(v)
             .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+            .reshape([batch * seq, hidden]);
         let projected = self.dropout.forward(self.output.forward(context));
         self.output_norm.forward(projected + x)
     }
@@ -52,8 +58,8 @@ pub struct BertLayer<B: Backend> {
 
 impl<B: Backend> BertLayer<B> {
     /// # Shapes
-    /// - `x`: `[batch, seq, hidden]`, `mask`: `[batch, 1, 1, seq]` → `[batch, seq, hidden]`
-    pub fn forward(&self, x: Tensor<B, 3>, mask: Tensor<B, 4>) -> Tensor<B, 3> {
+    /// - `x`: `[batch · seq, hidden]`, `mask`: `[batch, 1, 1, seq]` → `[batch · seq, hidden]`
+    pub fn forward(&self, x: Tensor<B, 2>, mask: Tensor<B, 4>) -> Tensor<B, 2> {
         let attended = self.attention.forward(x, mask);
         let inner = activation::gelu(self.intermediate.forward(attended.clone()));
         let out = self.dropout.forward(self.output.forward(inner));

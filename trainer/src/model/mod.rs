@@ -71,14 +71,18 @@ impl<B: Backend> BertModel<B> {
         padding: Tensor<B, 2, Bool>,
     ) -> (Tensor<B, 3>, Tensor<B, 2>) {
         let [batch, seq] = input_ids.dims();
-        let mut hidden = self.embeddings.forward(input_ids, token_type_ids);
+        let embedded = self.embeddings.forward(input_ids, token_type_ids);
+        let width = embedded.dims()[2];
         // Additive mask as in transformers: 0 where attended, the dtype's minimum on padding.
-        let mask = Tensor::<B, 2>::zeros([batch, seq], &hidden.device())
+        let mask = Tensor::<B, 2>::zeros([batch, seq], &embedded.device())
             .mask_fill(padding, f32::MIN)
             .reshape([batch, 1, 1, seq]); // [batch, 1, 1, seq]
+        // The layers work on `[batch · seq, hidden]` (see `BertAttention::forward`).
+        let mut hidden = embedded.reshape([batch * seq, width]);
         for layer in &self.encoder {
             hidden = layer.forward(hidden, mask.clone());
         }
+        let hidden = hidden.reshape([batch, seq, width]);
         let pooled = self.pooler.forward(hidden.clone());
         (hidden, pooled)
     }
