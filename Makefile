@@ -19,7 +19,7 @@ HISTORY ?=
 # More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
 BUILD_FLAGS ?=
 
-.PHONY: help demo demo-build gpu-bundle data test test-slow check unit-test bench bench-build fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data test test-slow check unit-test bench bench-build fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,12 +47,31 @@ demo-build: ## the sample corpus built for seed 1, verified against its golden m
 	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..3
 	@echo "demo: the build is in $(DEMO)/seed1; try: $(PIPELINE) inspect $(DEMO)/seed1 --step 1 --batch-size 4"
 
-gpu-bundle: demo-build ## what scripts/gpu-bench.sh needs on a GPU machine: target/gpu/trainer (CUDA), demo/seed1, demo/lengths.txt
-	$(CARGO) build --profile gpu --quiet -p earlyberts-trainer --features cuda
-	n=$$(python3 -c 'import json; print(json.load(open("$(DEMO)/seed1/manifest.json"))["totals"]["examples"])'); \
-	$(PIPELINE) inspect $(DEMO)/seed1 --examples 0..$$n --format jsonl | python3 -c \
-		'import sys, json; [print(len(json.loads(l)["token_ids"])) for l in sys.stdin]' > $(DEMO)/lengths.txt
-	@ls -la target/gpu/trainer $(DEMO)/lengths.txt
+# What scripts/gpu-bench.sh needs on a GPU machine, in one directory to carry (≤ 64 MiB).
+# cudarc binds the CUDA version at build time: 13000 matches the H200 machines' driver 580.
+GPU_BUNDLE = target/gpu-bundle
+gpu-bundle: ## target/gpu-bundle: the CUDA trainer (stripped) and realistic sequence lengths for scripts/gpu-bench.sh; prints the bundle's size
+	CUDARC_CUDA_VERSION=$${CUDARC_CUDA_VERSION:-13000} $(CARGO) build --profile gpu --quiet -p earlyberts-trainer --features cuda
+	mkdir -p $(GPU_BUNDLE)
+	cp target/gpu/trainer $(GPU_BUNDLE)/trainer
+	$(MAKE) --no-print-directory bench-lengths LENGTHS_OUT=$(GPU_BUNDLE)/lengths.txt
+	@du -b $(GPU_BUNDLE)/* | awk '{ total += $$1; print } END { printf "bundle: %.1f MiB of 64 MiB\n", total / 1048576; if (total > 64 * 1048576) exit 1 }'
+
+# The sequence lengths of a realistic build (reference recipe, real Wikipedia articles and a
+# novel as BookCorpus): mean ≈ 60 tokens, tail to 511. Needs spaCy (SPACY_FLAGS for a mirror).
+LENGTHS_OUT ?= target/bench/lengths.txt
+SPACY_FLAGS ?= $(if $(EARLYBERTS_SPACY_MODEL),--spacy-model $(EARLYBERTS_SPACY_MODEL) --allow-spacy-version)
+bench-lengths: ## LENGTHS_OUT (target/bench/lengths.txt): sequence lengths of a realistic build, for `trainer bench --lengths`
+	$(BUILD_PIPELINE)
+	python3 scripts/bench_lengths.py --out $(LENGTHS_OUT) $(SPACY_FLAGS)
+
+# The trainer's CPU step against PyTorch's, interleaved on one machine (same shapes, same
+# work: dropout off, MLM head on labelled positions). TORCH_PYTHON: a Python with torch and
+# transformers.
+TORCH_PYTHON ?= python3
+bench-cpu: ## BERT-base training steps (8 × 128 tokens) on the CPU, trainer and PyTorch alternately, 3 rounds
+	$(BUILD_TRAINER)
+	python3 scripts/cpu_bench.py --trainer $(TRAINER) --python $(TORCH_PYTHON)
 
 data: ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N examples; HISTORY=…), verify against golden manifests, audit
 	$(BUILD_PIPELINE)

@@ -19,11 +19,11 @@ use serde::Serialize;
 
 use crate::{
     Error, Result,
-    data::StepFeed,
+    data::{PadTo, StepFeed},
     device::OnDevice,
     model::{BertConfig, BertForPreTraining},
     run::{config_named, open_verified},
-    train::{TrainConfig, Trainer},
+    train::{PhaseTimes, TrainConfig, Trainer},
 };
 
 /// What to time.
@@ -37,8 +37,12 @@ pub struct BenchOptions {
     pub seq: usize,
     /// The first steps of this build instead.
     pub build: Option<PathBuf>,
+    /// Or synthetic examples with these lengths, one per line (in order, cycling).
+    pub lengths: Option<PathBuf>,
     pub batch_size: u64,
     pub micro_batch: u64,
+    /// See [`TrainConfig::pad_multiple`].
+    pub pad_multiple: u64,
     /// Timed steps, after `warmup` untimed ones.
     pub steps: usize,
     pub warmup: usize,
@@ -54,14 +58,20 @@ impl OnDevice for BenchOptions {
         let config = config_named(&self.config)?;
         let train = TrainConfig {
             batch_size: self.batch_size,
+            pad_multiple: self.pad_multiple,
             ..TrainConfig::reference(self.micro_batch)
         };
         train.check()?;
         let tmp = std::env::temp_dir().join(format!("earlyberts-bench-{}", std::process::id()));
-        let (build, data) = match &self.build {
-            Some(dir) => (open_verified(dir)?, format!("build {}", dir.display())),
-            None => {
-                let n = self.batch_size as usize * (self.warmup + self.steps);
+        let n = self.batch_size as usize * (self.warmup + self.steps);
+        let (build, data) = match (&self.build, &self.lengths) {
+            (Some(dir), _) => (open_verified(dir)?, format!("build {}", dir.display())),
+            (None, Some(file)) => {
+                let lengths = read_lengths(file, config.max_position_embeddings)?;
+                let build = write_examples_build(&tmp, &examples_of_lengths(n, &lengths))?;
+                (build, format!("lengths {}", file.display()))
+            }
+            (None, None) => {
                 let build = write_examples_build(&tmp, &fixed_length_examples(n, self.seq))?;
                 (build, format!("fixed {} tokens", self.seq))
             }
@@ -78,21 +88,26 @@ impl OnDevice for BenchOptions {
             &device,
         );
         let _ = fs::remove_dir_all(&tmp);
-        let (times, tokens, flops) = timed?;
-        let step_s = median(&times);
-        let mean_tokens = tokens.iter().sum::<u64>() as f64 / tokens.len() as f64;
-        let achieved = flops / step_s / 1e12;
+        let timed = timed?;
+        let step_s = median(&timed.times);
+        let mean_tokens = timed.tokens.iter().sum::<u64>() as f64 / timed.tokens.len() as f64;
+        let achieved = timed.flops / step_s / 1e12;
         Ok(BenchReport {
             config: self.config,
             device: self.device,
             data,
             batch_size: self.batch_size,
             micro_batch: self.micro_batch,
+            pad_multiple: self.pad_multiple,
             steps: self.steps,
+            first_step_s: timed.first_step_s,
             step_s,
+            step_times_s: timed.times,
+            phases: timed.phases,
+            last_loss: timed.last_loss,
             sequences_per_s: self.batch_size as f64 / step_s,
             tokens_per_s: mean_tokens / step_s,
-            model_tflops_per_step: flops / 1e12,
+            model_tflops_per_step: timed.flops / 1e12,
             achieved_tflops: achieved,
             mfu: self.peak_tflops.map(|peak| achieved / peak),
         })
@@ -101,9 +116,16 @@ impl OnDevice for BenchOptions {
 
 /// `n` examples of exactly `seq` tokens: `[CLS] A [SEP] B [SEP]`, 15% of positions labelled.
 pub fn fixed_length_examples(n: usize, seq: usize) -> Vec<Example> {
-    assert!(seq >= 4, "an example needs at least 4 tokens");
+    examples_of_lengths(n, &[seq])
+}
+
+/// `n` synthetic examples whose lengths cycle through `lengths` (each at least 4):
+/// `[CLS] A [SEP] B [SEP]` with A and B halves, 15% of positions labelled.
+pub fn examples_of_lengths(n: usize, lengths: &[usize]) -> Vec<Example> {
     (0..n)
         .map(|k| {
+            let seq = lengths[k % lengths.len()];
+            assert!(seq >= 4, "an example needs at least 4 tokens");
             let mut token_ids: Vec<u16> = (0..seq)
                 .map(|i| 1000 + ((k * seq + i) * 7919 % 20000) as u16)
                 .collect();
@@ -135,6 +157,32 @@ pub fn fixed_length_examples(n: usize, seq: usize) -> Vec<Example> {
         .collect()
 }
 
+/// Sequence lengths, one per line, each in `4..=limit`.
+pub fn read_lengths(path: &Path, limit: usize) -> Result<Vec<usize>> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+    let bad = |line: usize, value: &str| Error::Data {
+        reason: format!(
+            "'{}' line {line}: '{value}' is not a sequence length in 4..={limit}",
+            path.display()
+        ),
+    };
+    let lengths = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| match l.trim().parse::<usize>() {
+            Ok(n) if (4..=limit).contains(&n) => Ok(n),
+            _ => Err(bad(i + 1, l.trim())),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if lengths.is_empty() {
+        return Err(Error::Data {
+            reason: format!("'{}' has no sequence lengths", path.display()),
+        });
+    }
+    Ok(lengths)
+}
+
 /// Writes `examples` as a build at `dir`.
 pub fn write_examples_build(dir: &Path, examples: &[Example]) -> Result<Build> {
     let info = BuildInfo::synthetic("bench");
@@ -142,8 +190,9 @@ pub fn write_examples_build(dir: &Path, examples: &[Example]) -> Result<Build> {
     Ok(Build::open(dir)?)
 }
 
-/// Model FLOPs of one training pass over `examples`, padded per micro-batch of `micro`.
-pub fn model_flops(config: &BertConfig, examples: &[Example], micro: usize) -> f64 {
+/// Model FLOPs of one training pass over `examples`, padded per micro-batch of `micro` as
+/// `pad_to` says.
+pub fn model_flops(config: &BertConfig, examples: &[Example], micro: usize, pad_to: PadTo) -> f64 {
     let (h, f, l, v) = (
         config.hidden_size as f64,
         config.intermediate_size as f64,
@@ -153,7 +202,8 @@ pub fn model_flops(config: &BertConfig, examples: &[Example], micro: usize) -> f
     let per_token_matrices = 6.0 * l * (4.0 * h * h + 2.0 * h * f);
     let mut flops = 0.0;
     for chunk in examples.chunks(micro.max(1)) {
-        let seq = chunk.iter().map(|e| e.token_ids.len()).max().unwrap_or(0) as f64;
+        let longest = chunk.iter().map(|e| e.token_ids.len()).max().unwrap_or(0);
+        let seq = pad_to.len(longest) as f64;
         let padded_tokens = seq * chunk.len() as f64;
         let attention = 3.0 * 4.0 * seq * h * l;
         let labelled: usize = chunk.iter().map(|e| e.mlm_positions.len()).sum();
@@ -171,9 +221,18 @@ pub struct BenchReport {
     pub data: String,
     pub batch_size: u64,
     pub micro_batch: u64,
+    pub pad_multiple: u64,
     pub steps: usize,
+    /// Seconds of the very first step (on a GPU: kernel compilation and autotuning).
+    pub first_step_s: f64,
     /// Median seconds per optimizer step after the warm-up steps.
     pub step_s: f64,
+    /// Every timed step, in order.
+    pub step_times_s: Vec<f64>,
+    /// Median seconds of each phase over the timed steps.
+    pub phases: PhaseTimes,
+    /// The loss of the last step (finite, or the bench fails).
+    pub last_loss: f64,
     pub sequences_per_s: f64,
     /// Real (unpadded) tokens per second.
     pub tokens_per_s: f64,
@@ -183,8 +242,20 @@ pub struct BenchReport {
     pub mfu: Option<f64>,
 }
 
-/// Times `steps` optimizer steps after `warmup` untimed ones.
-#[allow(clippy::too_many_arguments)]
+/// What [`bench`] measured.
+pub struct Timed {
+    pub first_step_s: f64,
+    /// The timed steps' seconds and real tokens.
+    pub times: Vec<f64>,
+    pub tokens: Vec<u64>,
+    /// Median phase times over the timed steps.
+    pub phases: PhaseTimes,
+    /// Mean model FLOPs of a timed step.
+    pub flops: f64,
+    pub last_loss: f64,
+}
+
+/// Times `steps` optimizer steps after `warmup` untimed ones, each phase apart.
 pub fn bench<B: AutodiffBackend>(
     model: BertForPreTraining<B>,
     config: &BertConfig,
@@ -193,10 +264,16 @@ pub fn bench<B: AutodiffBackend>(
     warmup: usize,
     steps: usize,
     device: &B::Device,
-) -> Result<(Vec<f64>, Vec<u64>, f64)> {
+) -> Result<Timed> {
     let micro = train.micro_batch as usize;
+    let pad_to = PadTo {
+        multiple: train.pad_multiple as usize,
+        limit: config.max_position_embeddings,
+    };
     let mut trainer = Trainer::new(model, train, device)?;
-    let (mut times, mut tokens, mut flops) = (Vec::new(), Vec::new(), 0.0);
+    trainer.time_phases(true);
+    let (mut times, mut tokens, mut phases, mut flops) = (vec![], vec![], vec![], 0.0);
+    let (mut first_step_s, mut last_loss) = (0.0, f64::NAN);
     for i in 0..warmup + steps {
         let step = trainer.position() + 1;
         let started = Instant::now();
@@ -206,13 +283,36 @@ pub fn bench<B: AutodiffBackend>(
             reason: format!("{e:?}"),
         })?;
         let seconds = started.elapsed().as_secs_f64();
+        last_loss = log.loss;
+        if i == 0 {
+            first_step_s = seconds;
+        }
         if i >= warmup {
             times.push(seconds);
             tokens.push(log.tokens);
-            flops += model_flops(config, &feed.step(step)?.0, micro);
+            phases.extend(trainer.phase_times());
+            flops += model_flops(config, &feed.step(step)?.0, micro, pad_to);
         }
     }
-    Ok((times, tokens, flops / steps.max(1) as f64))
+    if !last_loss.is_finite() {
+        return Err(Error::Diverged {
+            step: trainer.position(),
+            loss: last_loss,
+        });
+    }
+    let phase = |f: fn(&PhaseTimes) -> f64| median(&phases.iter().map(f).collect::<Vec<_>>());
+    Ok(Timed {
+        first_step_s,
+        phases: PhaseTimes {
+            forward_s: phase(|p| p.forward_s),
+            backward_s: phase(|p| p.backward_s),
+            optimizer_s: phase(|p| p.optimizer_s),
+        },
+        times,
+        tokens,
+        flops: flops / steps.max(1) as f64,
+        last_loss,
+    })
 }
 
 /// The median of `values` (not empty).

@@ -6,7 +6,7 @@ use earlyberts_format::{Build, Example, StepBatch};
 
 use crate::{Error, Result};
 
-/// One micro-batch, padded to its longest sequence.
+/// One micro-batch, padded (see [`PadTo`]).
 pub struct Batch<B: Backend> {
     /// `[batch, seq]`
     pub input_ids: Tensor<B, 2, Int>,
@@ -63,15 +63,43 @@ impl StepFeed {
     }
 }
 
-/// Pads `examples` into a micro-batch on `device` (pad id `pad`).
-pub fn collate<B: Backend>(examples: &[Example], pad: u16, device: &B::Device) -> Batch<B> {
+/// How far a micro-batch is padded: its longest sequence rounded up to a multiple, never
+/// past a limit (the position table). A GPU backend compiles and tunes kernels per shape, so
+/// a multiple of 64 bounds the shapes of a run to a handful; the padded positions are
+/// masked out of attention and carry no label, so the loss is the same up to rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PadTo {
+    pub multiple: usize,
+    pub limit: usize,
+}
+
+impl PadTo {
+    /// The longest sequence, no rounding.
+    pub const LONGEST: PadTo = PadTo {
+        multiple: 1,
+        limit: usize::MAX,
+    };
+
+    /// The padded length of a micro-batch whose longest sequence is `longest`.
+    pub fn len(self, longest: usize) -> usize {
+        let longest = longest.max(1);
+        longest
+            .next_multiple_of(self.multiple.max(1))
+            .min(self.limit)
+            .max(longest)
+    }
+}
+
+/// Pads `examples` into a micro-batch on `device` (pad id `pad`, length by `pad_to`).
+pub fn collate<B: Backend>(
+    examples: &[Example],
+    pad: u16,
+    pad_to: PadTo,
+    device: &B::Device,
+) -> Batch<B> {
     let batch = examples.len();
-    let seq = examples
-        .iter()
-        .map(|e| e.token_ids.len())
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let longest = examples.iter().map(|e| e.token_ids.len()).max();
+    let seq = pad_to.len(longest.unwrap_or(1));
     let mut ids = vec![i64::from(pad); batch * seq];
     let mut types = vec![0i64; batch * seq];
     let mut padding = vec![true; batch * seq];
@@ -100,5 +128,30 @@ pub fn collate<B: Backend>(examples: &[Example], pad: u16, device: &B::Device) -
         nsp_labels: Tensor::from_data(TensorData::new(nsp, [batch]), device),
         labelled,
         tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PadTo;
+
+    #[test]
+    fn padding_rounds_up_to_the_multiple_within_the_limit() {
+        let to64 = PadTo {
+            multiple: 64,
+            limit: 512,
+        };
+        assert_eq!(
+            [1, 63, 64, 65, 500, 512].map(|n| to64.len(n)),
+            [64, 64, 64, 128, 512, 512]
+        );
+        assert_eq!(PadTo::LONGEST.len(77), 77);
+        assert_eq!(PadTo::LONGEST.len(0), 1);
+        let odd = PadTo {
+            multiple: 100,
+            limit: 512,
+        };
+        assert_eq!((odd.len(450), odd.len(505)), (500, 512));
+        assert_eq!(odd.len(513), 513, "never shorter than the longest sequence");
     }
 }

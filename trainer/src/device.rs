@@ -2,7 +2,8 @@
 //!
 //! CPU is burn-flex; CUDA is burn-cuda, compiled only with the `cuda` feature. cudarc loads
 //! the driver at run time and panics when it cannot, so availability is probed once with
-//! the panic caught and turned into an error that says what is missing.
+//! the panic caught and turned into an error that says what is missing (the first panic of
+//! any thread, [`crate::panics`]).
 //!
 //! [`DeviceChoice::dispatch`] is the one place that maps a choice to a backend type: a job
 //! generic over the backend ([`OnDevice`]) runs on whichever the user chose.
@@ -63,6 +64,11 @@ impl DeviceChoice {
         }
     }
 
+    /// Whether this is a GPU.
+    pub fn is_cuda(self) -> bool {
+        matches!(self, DeviceChoice::Cuda(_))
+    }
+
     /// Refuses a device this binary cannot use, before any work starts.
     pub fn check(self) -> Result<()> {
         match self {
@@ -97,29 +103,24 @@ fn cuda_available(index: usize) -> Result<()> {
         backend::{Cuda, cuda::CudaDevice},
         tensor::Tensor,
     };
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // A failure may panic on cubecl's device thread, and the caller then sees only a
+    // closed channel: the recorded first panic is the cause.
+    crate::panics::record();
     let probe = std::panic::catch_unwind(|| {
         let device = CudaDevice::new(index);
         let t = Tensor::<Cuda, 1>::ones([4], &device);
         t.sum().into_scalar()
     });
-    std::panic::set_hook(hook);
     match probe {
         Ok(sum) if sum == 4.0 => Ok(()),
         Ok(sum) => Err(Error::CudaUnusable {
             index,
             why: format!("a test sum gave {sum}, not 4"),
         }),
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown error");
-            let why = why.lines().next().unwrap_or(why).to_string();
-            Err(Error::CudaUnusable { index, why })
-        }
+        Err(_) => Err(Error::CudaUnusable {
+            index,
+            why: crate::panics::summary().unwrap_or_else(|| "unknown error".into()),
+        }),
     }
 }
 

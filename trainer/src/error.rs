@@ -111,6 +111,9 @@ pub enum Error {
     /// A build that cannot feed a step.
     #[error("{reason}")]
     Data { reason: String },
+    /// Training produced a loss that is not a number.
+    #[error("the loss after step {step} is {loss}: training diverged")]
+    Diverged { step: u64, loss: f64 },
     /// The accelerator failed.
     #[error("the device failed: {reason}")]
     Device { reason: String },

@@ -9,6 +9,7 @@
 //! - [`state`]: the training state beside each checkpoint, for resume.
 //! - [`run`]: [`run::RunPlan`] — a run resolved before training, and the training loop.
 //! - [`device`]: CPU or CUDA, and the one dispatch from a choice to a backend.
+//! - [`panics`]: the first panics of any thread, for an error that names the cause.
 //! - [`publish`]: a run's checkpoints as a git repository with one branch per step.
 //! - [`mod@bench`]: timing full training steps (`trainer bench`), model FLOPs.
 //! - [`plot`]: loss, learning-rate and throughput curves of a run as SVG.
@@ -21,6 +22,7 @@ pub mod data;
 pub mod device;
 mod error;
 pub mod model;
+pub mod panics;
 pub mod plot;
 pub mod publish;
 pub mod run;

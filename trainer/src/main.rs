@@ -38,17 +38,29 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // A panic on a backend thread surfaces on this one as a closed channel: keep the cause.
+    earlyberts_trainer::panics::record();
+    let result = std::panic::catch_unwind(|| match cli.command {
         Command::Run(args) => cmd::run::run(*args),
         Command::Publish(args) => cmd::publish::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Plot(args) => cmd::plot::run(args),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
+    });
+    let panicked = earlyberts_trainer::panics::summary();
+    match (result, panicked) {
+        (Ok(Ok(code)), _) => code,
+        (Ok(Err(err)), None) => {
             eprintln!("trainer: {err:#}");
             ExitCode::from(2)
+        }
+        (Ok(Err(err)), Some(cause)) => {
+            eprintln!("trainer: {err:#} (first panic: {cause})");
+            ExitCode::from(2)
+        }
+        (Err(_), cause) => {
+            let cause = cause.unwrap_or_else(|| "no message".into());
+            eprintln!("trainer: internal error, please report it: {cause}");
+            ExitCode::from(101)
         }
     }
 }

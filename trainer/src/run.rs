@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     pub batch_size: Option<u64>,
     pub micro_batch: Option<u64>,
+    /// Pad micro-batches to a multiple of this many positions (default 1: the longest).
+    pub pad_multiple: Option<u64>,
     pub lr: Option<f64>,
     pub warmup: Option<u64>,
     pub dropout: Option<f64>,
@@ -258,6 +260,7 @@ fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) ->
     let conflicts = [
         ("batch_size", options.batch_size, saved.batch_size),
         ("micro_batch", options.micro_batch, saved.micro_batch),
+        ("pad_multiple", options.pad_multiple, saved.pad_multiple),
         ("warmup", options.warmup, saved.schedule.warmup),
     ];
     for (field, given, saved) in conflicts {
@@ -290,6 +293,7 @@ fn fresh_settings(options: &RunOptions, seed: u64) -> Result<Settings> {
     let (start, model) = resolve_start(options, seed)?;
     let mut train = TrainConfig {
         batch_size: options.batch_size.unwrap_or(256),
+        pad_multiple: options.pad_multiple.unwrap_or(1),
         seed,
         ..TrainConfig::reference(options.micro_batch.unwrap_or(8))
     };

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Error, Result,
-    data::{StepFeed, collate},
+    data::{PadTo, StepFeed, collate},
     model::BertForPreTraining,
     schedule::LearningRateSchedule,
 };
@@ -43,6 +43,11 @@ pub struct TrainConfig {
     pub epsilon: f32,
     pub weight_decay: f32,
     pub pad_id: u16,
+    /// Micro-batches are padded to a multiple of this many positions (see
+    /// [`crate::data::PadTo`]); 1 = to the longest sequence. Runs saved before it existed
+    /// padded to the longest.
+    #[serde(default = "one")]
+    pub pad_multiple: u64,
     /// Keys the dropout stream (docs/DETERMINISM.md); irrelevant with dropout off.
     pub seed: u64,
 }
@@ -59,6 +64,7 @@ impl TrainConfig {
             epsilon: 1e-8,
             weight_decay: 0.01,
             pad_id: 0,
+            pad_multiple: 1,
             seed: 0,
         }
     }
@@ -81,8 +87,19 @@ impl TrainConfig {
                 reason: format!("does not divide the batch size {}", self.batch_size),
             });
         }
+        if !(1..=512).contains(&self.pad_multiple) {
+            return Err(Invalid::out_of_range(
+                "pad_multiple",
+                self.pad_multiple,
+                "1..=512",
+            ));
+        }
         Ok(())
     }
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// One step's JSON log line.
@@ -116,9 +133,23 @@ pub struct Trainer<B: AutodiffBackend> {
     position: u64,
     loss: CrossEntropyLoss<B>,
     device: B::Device,
+    /// The position table's length: no micro-batch is padded past it.
+    max_positions: usize,
     /// Wall time of earlier sessions (resume), for the log's `elapsed_s`.
     elapsed_before: f64,
     started: Instant,
+    /// Time each phase of a step (`trainer bench`): waits for the device at each boundary.
+    timing: Option<PhaseTimes>,
+}
+
+/// Seconds spent in each phase of the last step, when timing is on: collation and forward
+/// (with the losses), backward (with the gradient accumulation), and the optimizer update
+/// (with the gradient norm and the step's one read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PhaseTimes {
+    pub forward_s: f64,
+    pub backward_s: f64,
+    pub optimizer_s: f64,
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -129,7 +160,9 @@ impl<B: AutodiffBackend> Trainer<B> {
         device: &B::Device,
     ) -> Result<Trainer<B>> {
         config.check()?;
+        let max_positions = model.bert.embeddings.position_embeddings.weight.dims()[0];
         Ok(Trainer {
+            max_positions,
             model,
             optimizer: config.optimizer().init(),
             loss: CrossEntropyLossConfig::new().init(device),
@@ -138,6 +171,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             device: device.clone(),
             elapsed_before: 0.0,
             started: Instant::now(),
+            timing: None,
         })
     }
 
@@ -225,9 +259,13 @@ impl<B: AutodiffBackend> Trainer<B> {
         let micro_batches = (self.config.batch_size / self.config.micro_batch) as usize;
         let mut accumulator = GradientsAccumulator::new();
         let mut sums = Sums::<B>::default();
+        let mut clock = PhaseClock::start(self.timing.is_some());
         for chunk in examples.chunks(self.config.micro_batch as usize) {
-            let grads = self.micro_step(chunk, micro_batches, &mut sums);
+            let loss = self.forward(chunk, micro_batches, &mut sums);
+            clock.mark::<B>(&self.device, |t| &mut t.forward_s)?;
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             accumulator.accumulate(&self.model, grads);
+            clock.mark::<B>(&self.device, |t| &mut t.backward_s)?;
         }
         let grads = accumulator.grads();
         // The step's statistics stay on the device until this one read: a read drains the
@@ -236,6 +274,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         let stats = sums.read(squares);
         let lr = self.config.schedule.for_step(step);
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
+        clock.mark::<B>(&self.device, |t| &mut t.optimizer_s)?;
+        if self.timing.is_some() {
+            self.timing = Some(clock.times);
+        }
         self.position = step;
         let n = micro_batches as f64;
         let seconds = step_started.elapsed().as_secs_f64();
@@ -257,15 +299,29 @@ impl<B: AutodiffBackend> Trainer<B> {
         })
     }
 
-    /// Forward and backward on one micro-batch; its loss is divided by the number of
+    /// Turns phase timing on or off; see [`Trainer::phase_times`].
+    pub fn time_phases(&mut self, on: bool) {
+        self.timing = on.then(PhaseTimes::default);
+    }
+
+    /// The last step's phase times, when timing is on.
+    pub fn phase_times(&self) -> Option<PhaseTimes> {
+        self.timing
+    }
+
+    /// The forward pass and losses of one micro-batch, divided by the number of
     /// micro-batches so that the accumulated gradient is the step's mean.
-    fn micro_step(
+    fn forward(
         &self,
         examples: &[earlyberts_format::Example],
         micro_batches: usize,
         sums: &mut Sums<B>,
-    ) -> GradientsParams {
-        let batch = collate::<B>(examples, self.config.pad_id, &self.device);
+    ) -> Tensor<B, 1> {
+        let pad_to = PadTo {
+            multiple: self.config.pad_multiple as usize,
+            limit: self.max_positions,
+        };
+        let batch = collate::<B>(examples, self.config.pad_id, pad_to, &self.device);
         sums.tokens += batch.tokens;
         let out = self.model.forward(
             batch.input_ids,
@@ -293,8 +349,40 @@ impl<B: AutodiffBackend> Trainer<B> {
             vec![mlm_loss, nsp_loss.clone().inner(), mlm_hits, nsp_hits],
             0,
         ));
-        let loss: Tensor<B, 1> = loss.div_scalar(micro_batches as f64);
-        GradientsParams::from_grads(loss.backward(), &self.model)
+        loss.div_scalar(micro_batches as f64)
+    }
+}
+
+/// Adds the time since the last mark to a phase, waiting for the device first; does
+/// nothing when off, so an untimed step never waits.
+struct PhaseClock {
+    last: Option<Instant>,
+    times: PhaseTimes,
+}
+
+impl PhaseClock {
+    fn start(on: bool) -> PhaseClock {
+        PhaseClock {
+            last: on.then(Instant::now),
+            times: PhaseTimes::default(),
+        }
+    }
+
+    fn mark<B: AutodiffBackend>(
+        &mut self,
+        device: &B::Device,
+        phase: impl Fn(&mut PhaseTimes) -> &mut f64,
+    ) -> Result<()> {
+        let Some(last) = self.last else {
+            return Ok(());
+        };
+        B::sync(device).map_err(|e| Error::Device {
+            reason: format!("{e:?}"),
+        })?;
+        let now = Instant::now();
+        *phase(&mut self.times) += (now - last).as_secs_f64();
+        self.last = Some(now);
+        Ok(())
     }
 }
 

@@ -439,6 +439,145 @@ fn bench_reports_throughput() {
     assert_eq!(report["data"], "fixed 32 tokens");
     assert!(report["tokens_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["mfu"].as_f64().unwrap() > 0.0);
+    assert!(report["first_step_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["step_times_s"].as_array().unwrap().len(), 1);
+    assert!(report["last_loss"].as_f64().unwrap().is_finite());
+    let phases = &report["phases"];
+    let phase_sum: f64 = ["forward_s", "backward_s", "optimizer_s"]
+        .iter()
+        .map(|p| phases[p].as_f64().unwrap())
+        .sum();
+    let step = report["step_s"].as_f64().unwrap();
+    assert!(
+        phase_sum > 0.5 * step && phase_sum <= step * 1.01,
+        "{report}"
+    );
+
+    // Realistic lengths from a file, padded to multiples of 64: the FLOPs count the padding.
+    let dir = tempfile::tempdir().unwrap();
+    let lengths = dir.path().join("lengths.txt");
+    fs::write(&lengths, "12\n70\n\n33\n5\n").unwrap();
+    let with_lengths = |pad: &str| {
+        let stdout = ok(&[
+            "bench",
+            "--device",
+            "cpu",
+            "--config",
+            "tiny",
+            "--lengths",
+            s(&lengths),
+            "--batch-size",
+            "4",
+            "--micro-batch",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--pad-multiple",
+            pad,
+        ]);
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap()
+    };
+    let (exact, padded) = (with_lengths("1"), with_lengths("64"));
+    assert!(exact["data"].as_str().unwrap().starts_with("lengths "));
+    let real_tokens = (12 + 70 + 33 + 5) as f64;
+    let tokens = exact["tokens_per_s"].as_f64().unwrap() * exact["step_s"].as_f64().unwrap();
+    assert!((tokens - real_tokens).abs() < 1e-6 * real_tokens, "{exact}");
+    let flops = |r: &serde_json::Value| r["model_tflops_per_step"].as_f64().unwrap();
+    assert!(flops(&padded) > flops(&exact), "{exact} {padded}");
+
+    fs::write(&lengths, "12\n600\n").unwrap();
+    refused(
+        &[
+            "bench",
+            "--device",
+            "cpu",
+            "--config",
+            "tiny",
+            "--lengths",
+            s(&lengths),
+        ],
+        "line 2: '600' is not a sequence length in 4..=512",
+    );
+    let out = trainer(&["bench", "--device", "cpu", "--steps", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The GPU script's control flow, budget and output, with its GPU commands faked.
+#[test]
+fn gpu_bench_dry_run_keeps_its_budget_and_its_outputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let lengths = dir.path().join("lengths.txt");
+    fs::write(&lengths, "60\n128\n").unwrap();
+    let dry = |out: &Path, budget: &str, extra: &[(&str, &str)]| {
+        let started = std::time::Instant::now();
+        let status = Command::new("bash")
+            .arg("scripts/gpu-bench.sh")
+            .arg(out)
+            .current_dir(&root)
+            .envs([
+                ("DRY_RUN", "1"),
+                ("BUDGET_S", budget),
+                ("STOP_MARGIN_S", "4"),
+                ("FAKE_STEP_S", "0.1"),
+                ("CACHE_DIR", s(&dir.path().join("cubecl"))),
+                ("CUDA_CACHE_PATH", s(&dir.path().join("cuda-cache"))),
+                ("LENGTHS", s(&lengths)),
+            ])
+            .envs(extra.iter().copied())
+            .output()
+            .expect("bash runs");
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let rows: Vec<serde_json::Value> = fs::read_to_string(out.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let files = fs::read_dir(out).unwrap().count();
+        assert!(files <= 8, "{files} files in OUT");
+        assert!(out.join("caches.tar.gz").is_file() && out.join("summary.txt").is_file());
+        (rows, started.elapsed().as_secs_f64())
+    };
+    let tag = |rows: &[serde_json::Value], t: &str| {
+        rows.iter()
+            .find(|r| r["tag"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {rows:?}"))
+            .clone()
+    };
+    // Every phase runs; the micro-batch that does not fit is retried once at half.
+    let (rows, _) = dry(&dir.path().join("all"), "60", &[("DRY_MAX_MICRO", "128")]);
+    assert_eq!(tag(&rows, "burn-base-s128-m256")["status"], "failed");
+    assert_eq!(tag(&rows, "burn-base-s128-m128")["phase"], "main");
+    for t in [
+        "burn-tiny-smoke",
+        "torch-tf32-s128-m128",
+        "torch-eager-s128-m128",
+        "torch-compile-bf16-s128-m128",
+        "burn-base-real-m128",
+        "agree-tiny-cuda",
+        "agree-tiny-cpu",
+    ] {
+        assert!(tag(&rows, t)["step_s"].is_number(), "{t}: {rows:?}");
+    }
+    // A phase that hangs is killed at the budget; what follows is skipped, not run late.
+    let (rows, seconds) = dry(&dir.path().join("hang"), "16", &[("DRY_HANG", "main")]);
+    assert!(tag(&rows, "burn-tiny-smoke")["step_s"].is_number());
+    let hung = tag(&rows, "burn-base-s128-m256");
+    assert!(
+        hung["error"].as_str().unwrap().contains("timed out"),
+        "{hung}"
+    );
+    assert_eq!(tag(&rows, "torch-tf32-s128-m128")["status"], "skipped");
+    assert!(
+        seconds < 16.0,
+        "the script took {seconds} s of a 16 s budget"
+    );
 }
 
 fn kill_points() -> usize {

@@ -18,7 +18,7 @@ use earlyberts_trainer::{
         HfTensors, from_hf, from_pytorch, from_safetensors, load_checkpoint, read_hf_config,
         save_checkpoint, to_hf,
     },
-    data::{StepFeed, collate},
+    data::{PadTo, StepFeed, collate},
     model::{BertConfig, BertForPreTraining},
     schedule::LearningRateSchedule,
     train::{TrainConfig, Trainer, frozen},
@@ -82,7 +82,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// MLM logits at the labelled positions (example by example) and NSP logits.
 fn outputs(model: &BertForPreTraining<Flex>) -> (Vec<f32>, Vec<f32>) {
-    let batch = collate::<Flex>(&examples(), 0, &Default::default());
+    let batch = collate::<Flex>(&examples(), 0, PadTo::LONGEST, &Default::default());
     let out = model.forward(
         batch.input_ids,
         batch.token_type_ids,

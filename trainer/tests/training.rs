@@ -6,7 +6,7 @@ use earlyberts_format::Build;
 
 use crate::common::build;
 use earlyberts_trainer::{
-    data::{StepFeed, collate},
+    data::{PadTo, StepFeed, collate},
     model::BertConfig,
     schedule::LearningRateSchedule,
     train::{StepLog, TrainConfig, Trainer},
@@ -89,7 +89,7 @@ fn steps_wrap_and_batches_pad() {
         .map(|&k| feed.build().example(k).unwrap())
         .collect();
     assert_eq!(examples, direct);
-    let batch = collate::<Flex>(&examples, 0, &Default::default());
+    let batch = collate::<Flex>(&examples, 0, PadTo::LONGEST, &Default::default());
     let seq = examples.iter().map(|e| e.token_ids.len()).max().unwrap();
     assert_eq!(batch.input_ids.dims(), [8, seq]);
     assert_eq!(
@@ -116,7 +116,7 @@ fn direct_loss(
 ) -> f64 {
     use burn::{nn::loss::CrossEntropyLossConfig, tensor::ElementConversion};
     let device = Default::default();
-    let batch = collate::<Cpu>(examples, 0, &device);
+    let batch = collate::<Cpu>(examples, 0, PadTo::LONGEST, &device);
     let out = model.forward(
         batch.input_ids,
         batch.token_type_ids,
@@ -164,4 +164,60 @@ fn micro_batches_average_their_mean_losses() {
     assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
     // A micro-batch that does not divide the batch is refused.
     assert!(Trainer::new(model, config(3), &device).is_err());
+}
+
+#[test]
+fn padding_to_a_multiple_of_64_changes_no_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 16);
+    let device = Default::default();
+    let feed = StepFeed::new(Build::open(dir.path()).unwrap(), 8);
+    let lengths: Vec<usize> = (0..16)
+        .map(|k| feed.build().example(k).unwrap().token_ids.len())
+        .collect();
+    assert!(
+        lengths.iter().any(|&n| n % 64 != 0),
+        "the build must have lengths that padding changes: {lengths:?}"
+    );
+    let model = BertConfig::tiny().init::<Cpu>(11, &device);
+    let train = |pad_multiple| {
+        let config = TrainConfig {
+            batch_size: 8,
+            pad_multiple,
+            schedule: LearningRateSchedule {
+                peak: 1e-3,
+                warmup: 0,
+                total: 100,
+                end: 0.0,
+                power: 1.0,
+            },
+            ..TrainConfig::reference(4)
+        };
+        let mut trainer = Trainer::new(model.clone(), config, &device).unwrap();
+        (0..4)
+            .map(|_| trainer.step(&feed).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (longest, padded) = (train(1), train(64));
+    // Padded keys get the mask's minimum (their attention weight is exactly 0) and carry no
+    // label: only the order of float sums may differ.
+    for (a, b) in longest.iter().zip(&padded) {
+        for (x, y, what) in [
+            (a.loss, b.loss, "loss"),
+            (a.mlm_loss, b.mlm_loss, "MLM loss"),
+            (a.nsp_loss, b.nsp_loss, "NSP loss"),
+            (a.grad_norm, b.grad_norm, "gradient norm"),
+        ] {
+            let rel = (x - y).abs() / x.abs();
+            assert!(rel < 1e-5, "step {}: {what} {x} vs {y} ({rel:e})", a.step);
+        }
+        assert_eq!(a.mlm_accuracy, b.mlm_accuracy);
+        assert_eq!(a.tokens, b.tokens, "real tokens are counted, not padding");
+    }
+    eprintln!(
+        "padding to 64: step-4 loss {} vs {} (relative difference {:e})",
+        longest[3].loss,
+        padded[3].loss,
+        (longest[3].loss - padded[3].loss).abs() / longest[3].loss
+    );
 }

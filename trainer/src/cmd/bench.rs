@@ -18,15 +18,23 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 128, conflicts_with = "build")]
     seq: usize,
     /// Time the first steps of this build instead (its real lengths, dynamic padding).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "lengths")]
     build: Option<PathBuf>,
+    /// Synthetic examples with these lengths instead, one per line (e.g. a realistic
+    /// corpus's, `make bench-lengths`).
+    #[arg(long, value_name = "FILE", conflicts_with = "seq")]
+    lengths: Option<PathBuf>,
     #[arg(long, default_value_t = 256)]
     batch_size: u64,
     #[arg(long, default_value_t = 8)]
     micro_batch: u64,
+    /// Pad each micro-batch to a multiple of this many positions [default: 64 on CUDA, 1 on
+    /// the CPU] (as `trainer run`).
+    #[arg(long, value_name = "N")]
+    pad_multiple: Option<u64>,
     /// Timed steps (after --warmup untimed ones).
-    #[arg(long, default_value_t = 3)]
-    steps: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
     #[arg(long, default_value_t = 1)]
     warmup: usize,
     /// The device's peak TFLOP/s, to report MFU.
@@ -41,9 +49,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         device: device.to_string(),
         seq: args.seq,
         build: args.build,
+        lengths: args.lengths,
         batch_size: args.batch_size,
         micro_batch: args.micro_batch,
-        steps: args.steps,
+        pad_multiple: args
+            .pad_multiple
+            .unwrap_or(if device.is_cuda() { 64 } else { 1 }),
+        steps: args.steps as usize,
         warmup: args.warmup,
         peak_tflops: args.peak_tflops,
     };

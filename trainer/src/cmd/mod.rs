@@ -13,6 +13,7 @@ use earlyberts_trainer::{Error, device::DeviceChoice};
 const FLAGS: &[(&str, &str)] = &[
     ("batch_size", "--batch-size"),
     ("micro_batch", "--micro-batch"),
+    ("pad_multiple", "--pad-multiple"),
     ("lr", "--lr"),
     ("warmup", "--warmup"),
     ("dropout", "--dropout"),
