@@ -33,6 +33,7 @@ def main():
     p.add_argument("--micro-batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--baseline", help="another trainer binary (e.g. an earlier commit's), measured in the same rounds")
     a = p.parse_args()
     data = ["--lengths", a.lengths] if a.lengths else ["--seq", str(a.seq)]
     shape = ["--batch-size", str(a.batch_size), "--micro-batch", str(a.micro_batch),
@@ -42,6 +43,8 @@ def main():
         "torch": [a.python, os.path.join(ROOT, "scripts", "torch_bench.py"), "--device", "cpu",
                   "--threads", str(a.threads), "--mlm-head", "labelled"] + shape,
     }
+    if a.baseline:
+        sides["baseline"] = [a.baseline] + sides["trainer"][1:]
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
     results = {side: [] for side in sides}
     for r in range(a.rounds):
@@ -55,12 +58,13 @@ def main():
             print(json.dumps(report), flush=True)
     summary = {}
     for side, reports in results.items():
-        steps = [t for rep in reports for t in rep["step_times_s"]]
+        # An older trainer reports only the median step and no phases.
+        steps = [t for rep in reports for t in rep.get("step_times_s", [rep["step_s"]])]
         summary[side] = dict(
             step_s=statistics.median(steps), step_s_range=[min(steps), max(steps)],
             tokens_per_s=statistics.median(rep["tokens_per_s"] for rep in reports),
             phases={k: statistics.median(rep["phases"][k] for rep in reports)
-                    for k in reports[0]["phases"]})
+                    for k in reports[0].get("phases", {})})
     ratio = summary["torch"]["step_s"] / summary["trainer"]["step_s"]
     print(f"\n{a.rounds} rounds × {a.steps} steps, BERT-base, batch {a.batch_size} × "
           f"{'lengths ' + a.lengths if a.lengths else str(a.seq) + ' tokens'}, "
@@ -70,6 +74,10 @@ def main():
         print(f"  {side:8} {s['step_s']:.2f} s/step (range {s['step_s_range'][0]:.2f}–"
               f"{s['step_s_range'][1]:.2f}), {s['tokens_per_s']:.0f} tokens/s; phases s: {ph}")
     print(f"  speed ratio (PyTorch step / trainer step): {ratio:.2f}×")
+    if a.baseline:
+        base = summary["baseline"]["step_s"]
+        print(f"  baseline: {base / summary['trainer']['step_s']:.2f}× slower than the trainer, "
+              f"{summary['torch']['step_s'] / base:.2f}× PyTorch")
 
 
 if __name__ == "__main__":

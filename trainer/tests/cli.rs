@@ -342,6 +342,10 @@ fn bad_input_gets_a_one_line_error() {
         &run_args(&f, &out, &["--dropout", "1.5"]),
         "dropout 1.5 is not in [0, 1)",
     );
+    refused(
+        &run_args(&f, &out, &["--pad-multiple", "0"]),
+        "--pad-multiple 0 is not in 1..=512",
+    );
     refused(&["run", "--init", "random"], "--seed N is required");
     refused(
         &[
