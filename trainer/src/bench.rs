@@ -242,7 +242,7 @@ pub struct BenchReport {
     pub mfu: Option<f64>,
 }
 
-/// What [`bench`] measured.
+/// What [`bench()`] measured.
 pub struct Timed {
     pub first_step_s: f64,
     /// The timed steps' seconds and real tokens.
