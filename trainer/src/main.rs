@@ -5,7 +5,7 @@
 //!   `OUT/seedN/log.jsonl`; `--resume OUT/seedN/stepK` continues a run.
 //! - `trainer publish OUT/seedN --repo DIR`: the checkpoints as a git repository, one branch
 //!   per step.
-//! - `trainer plot OUT/seedN`: loss, learning-rate and throughput curves as SVG.
+//! - `trainer plot OUT/seedN…`: the curves of one or more runs (log step axis) as SVG or PNG.
 //! - `trainer bench`: the time of full training steps on a device.
 //!
 //! This binary is glue: it parses arguments, calls the library (`earlyberts_trainer`) and
@@ -32,7 +32,7 @@ enum Command {
     Publish(cmd::publish::PublishArgs),
     /// Time full training steps (forward, backward, AdamW) on a device; prints one JSON line.
     Bench(cmd::bench::BenchArgs),
-    /// Render a run's loss, learning-rate and throughput curves to SVG.
+    /// Draw the curves of one or more runs (log step axis, checkpoints marked) as SVG or PNG.
     Plot(cmd::plot::PlotArgs),
 }
 

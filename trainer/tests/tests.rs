@@ -13,5 +13,8 @@ mod cli;
 // Parity with Hugging Face `transformers` on a committed fixture.
 mod parity;
 
+// `trainer plot`: log step axis, several runs, SVG and PNG checked by content.
+mod plot;
+
 // Training steps on the tiny config: losses, determinism, micro-batches.
 mod training;
