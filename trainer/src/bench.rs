@@ -279,9 +279,7 @@ pub fn bench<B: AutodiffBackend>(
         let started = Instant::now();
         let log = trainer.step(feed)?;
         // Wait for queued kernels (a GPU backend runs asynchronously).
-        B::sync(device).map_err(|e| Error::Device {
-            reason: format!("{e:?}"),
-        })?;
+        crate::device::sync::<B>(device)?;
         let seconds = started.elapsed().as_secs_f64();
         last_loss = log.loss;
         if i == 0 {

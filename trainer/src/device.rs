@@ -17,6 +17,13 @@ use burn::{
 
 use crate::{Error, Result};
 
+/// Waits for the work queued on `device` (a GPU backend runs asynchronously).
+pub fn sync<B: burn::tensor::backend::Backend>(device: &B::Device) -> Result<()> {
+    B::sync(device).map_err(|e| Error::Device {
+        reason: format!("{e:?}"),
+    })
+}
+
 /// Work that runs on any autodiff backend.
 pub trait OnDevice {
     type Output;

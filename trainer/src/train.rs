@@ -376,9 +376,7 @@ impl PhaseClock {
         let Some(last) = self.last else {
             return Ok(());
         };
-        B::sync(device).map_err(|e| Error::Device {
-            reason: format!("{e:?}"),
-        })?;
+        crate::device::sync::<B>(device)?;
         let now = Instant::now();
         *phase(&mut self.times) += (now - last).as_secs_f64();
         self.last = Some(now);
