@@ -39,6 +39,21 @@ impl StepBatch {
         })
     }
 
+    /// The steps (1-based) that consume example `k` of a build of `total` examples, at
+    /// `batch_size` per step, up to step `until` (the first epoch's step only when `None`):
+    /// the inverse of [`StepBatch::examples`].
+    pub fn steps_of(k: u64, batch_size: u64, total: u64, until: Option<u64>) -> Vec<u64> {
+        debug_assert!(k < total && batch_size > 0);
+        let first = k / batch_size + 1;
+        let Some(until) = until else {
+            return vec![first];
+        };
+        (0..)
+            .map(|epoch: u64| (k + epoch * total) / batch_size + 1)
+            .take_while(|&step| step <= until)
+            .collect()
+    }
+
     /// The global example indices, in the order the step consumes them.
     pub fn examples(&self) -> impl Iterator<Item = u64> + '_ {
         self.positions.clone().map(|p| p % self.total)
@@ -80,6 +95,20 @@ mod tests {
             vec![0..10, 0..10, 0..5]
         );
         assert!(StepBatch::new(0, 256, 1000).is_err());
+        // The inverse: every step whose batch holds the example, epoch after epoch.
+        for (k, until) in [(0, 30), (999, 30), (231, 12), (5, 1)] {
+            let steps: Vec<u64> = (1..=until)
+                .filter(|&s| {
+                    StepBatch::new(s, 256, 1000)
+                        .unwrap()
+                        .examples()
+                        .any(|i| i == k)
+                })
+                .collect();
+            assert_eq!(StepBatch::steps_of(k, 256, 1000, Some(until)), steps, "{k}");
+        }
+        assert_eq!(StepBatch::steps_of(999, 256, 1000, None), vec![4]);
+        assert_eq!(StepBatch::steps_of(3, 25, 10, Some(1)), vec![1, 1, 1]);
         assert!(StepBatch::new(1, 0, 1000).is_err());
         assert!(StepBatch::new(1, 256, 0).is_err());
     }

@@ -73,6 +73,9 @@ pub enum Error {
         expected: String,
         found: String,
     },
+    /// A provenance index that does not belong to its build, or is damaged.
+    #[error("'{}' is not this build's provenance index: {reason}", path.display())]
+    Provenance { path: PathBuf, reason: String },
     /// An example index outside the build.
     #[error("example {index} is out of range: the build holds {len} examples")]
     OutOfRange { index: u64, len: u64 },

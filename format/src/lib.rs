@@ -10,6 +10,7 @@
 //! - [`Manifest`]: `manifest.json`, what a build holds and how it was made.
 //! - [`BuildWriter`] / [`Build`]: a directory of shards committed by its manifest.
 //! - [`verify::verify_build`]: recompute every hash and count, compare with a golden manifest.
+//! - [`provenance`]: a build's index of which sentences each example came from.
 //! - [`Invalid`]: a configuration value out of range, as data (field, value, allowed).
 //! - [`Vocab`]: the WordPiece vocabulary the ids refer to; [`StepBatch`]: which examples an
 //!   optimizer step consumes.
@@ -25,6 +26,7 @@ mod hash;
 mod invalid;
 mod lock;
 mod manifest;
+pub mod provenance;
 pub mod random;
 mod reader;
 mod shard;

@@ -253,6 +253,17 @@ impl BuildPairs {
         self.len() == 0
     }
 
+    /// The two store sentences example `k` is made of (segment A's, segment B's).
+    pub fn sentences(&self, k: u64) -> (u64, u64) {
+        match self {
+            BuildPairs::Keyed { pairing, .. } => {
+                let pair = pairing.example(k);
+                (pair.first, pair.second)
+            }
+            BuildPairs::Reference { plan, .. } => plan.rows_of_line(k),
+        }
+    }
+
     /// The reference kind's cap pass (a count over every example, in parallel by shard),
     /// once; nothing for the keyed kind.
     pub fn count_caps(&mut self, store: &SentenceStore, recipe: &Recipe, vocab: &Vocab) {

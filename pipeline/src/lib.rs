@@ -20,6 +20,9 @@
 //! Stages 7–9 for the `reference` recipe kind — the reference script's own random streams,
 //! run history and row rules — are [`mod@reference`]'s.
 //!
+//! After them, [`provenance`]: the build's index of where each example came from, and the
+//! queries `pipeline where` answers with it.
+//!
 //! Around them: [`recipe`] (every parameter of a build), [`plan`] (a build resolved once,
 //! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep
 //! the recipe's promises), [`oracles`] (the properties the tests and fuzzers check). The
@@ -41,6 +44,7 @@ pub mod audit;
 mod error;
 pub mod oracles;
 pub mod plan;
+pub mod provenance;
 pub mod recipe;
 pub mod stage;
 

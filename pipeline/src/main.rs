@@ -52,6 +52,10 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Print examples of a build as text or JSON lines.
     Inspect(cmd::inspect::InspectArgs),
+    /// Find the steps, examples and positions at which a sentence, a document or a text
+    /// was trained on (exit status 1 when nowhere).
+    #[command(name = "where")]
+    Where(cmd::r#where::WhereArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => cmd::audit::run(&cli.global, args),
         Command::Verify(args) => cmd::verify::run(&cli.global, args),
         Command::Inspect(args) => cmd::inspect::run(&cli.global, args),
+        Command::Where(args) => cmd::r#where::run(&cli.global, args),
     }
 }
 

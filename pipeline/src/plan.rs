@@ -15,7 +15,10 @@
 use std::path::PathBuf;
 
 use earlyberts_format::{
-    Build, DirLock, Invalid, MANIFEST_FILE, Manifest, Vocab, verify::Progress, verify::verify_build,
+    Build, DirLock, Invalid, MANIFEST_FILE, Manifest, Vocab,
+    provenance::{ProvenanceIndex, ProvenanceInfo},
+    verify::Progress,
+    verify::verify_build,
 };
 
 use crate::{
@@ -23,6 +26,7 @@ use crate::{
     audit::{AuditReport, audit},
     examples::{BuildPairs, ExampleSource, ExamplesFingerprint, write_examples},
     prepare::{TextPlan, prepare},
+    provenance::write_provenance,
     recipe::{InputOverrides, Recipe},
     reference::History,
     split::spacy::SpacyOverrides,
@@ -135,6 +139,7 @@ impl BuildPlan {
         vec![
             Box::new(StoreStage),
             Box::new(ExampleStage),
+            Box::new(ProvenanceStage),
             Box::new(AuditStage),
         ]
     }
@@ -212,6 +217,15 @@ impl BuildState<'_> {
         pairs.source(store, &plan.recipe, &plan.vocab, plan.seed)
     }
 
+    /// Writes the provenance index of the finished build.
+    fn provenance(&mut self, progress: &dyn Progress) -> Result<ProvenanceInfo> {
+        let build = Build::open(&self.plan.out)?;
+        self.pairs()?;
+        let store = self.store.as_ref().expect("opened by pairs");
+        let pairs = self.pairs.as_ref().expect("paired above");
+        write_provenance(&build, pairs, store, &self.plan.recipe.masking, progress)
+    }
+
     /// What the stages report, for the manifest's `stages`.
     fn stage_record(&mut self) -> Result<serde_json::Value> {
         let store = self.store()?.manifest();
@@ -254,6 +268,7 @@ pub struct Current {
 pub enum StageOutput {
     Store(StoreManifest),
     Examples(Manifest),
+    Provenance(ProvenanceInfo),
     Audit(AuditReport),
 }
 
@@ -337,6 +352,38 @@ impl BuildStage for ExampleStage {
             progress,
         )?;
         Ok(StageOutput::Examples(manifest))
+    }
+}
+
+/// The build's provenance index ([`write_provenance`]): which sentences each example holds.
+struct ProvenanceStage;
+
+impl BuildStage for ProvenanceStage {
+    fn name(&self) -> &'static str {
+        "provenance"
+    }
+
+    fn unit(&self) -> Unit {
+        Unit::Examples
+    }
+
+    fn current(&self, state: &mut BuildState) -> Result<Option<Current>> {
+        let out = &state.plan.out;
+        let Ok(build) = Build::open(out) else {
+            return Ok(None);
+        };
+        let intact = match ProvenanceIndex::open(&build) {
+            Ok(index) => index.is_intact()?,
+            Err(_) => false,
+        };
+        Ok(intact.then(|| Current {
+            dir: out.clone(),
+            verified: true,
+        }))
+    }
+
+    fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
+        Ok(StageOutput::Provenance(state.provenance(progress)?))
     }
 }
 

@@ -114,6 +114,17 @@ fn fixture_builds_match_their_golden_manifests() {
             .expect_output("matches golden");
         }
     }
+    // The provenance index, too, is the same on 1 and 2 threads.
+    for (name, _) in recipes() {
+        let index =
+            |t: u32| fs::read(fx.path(&format!("{name}-seed0-t{t}/provenance.bin"))).unwrap();
+        assert!(!index(1).is_empty());
+        assert_eq!(
+            index(1),
+            index(2),
+            "{name}: provenance.bin differs between 1 and 2 threads"
+        );
+    }
     // Different seeds give different examples.
     for (name, _) in recipes() {
         assert_ne!(
@@ -174,7 +185,8 @@ fn a_second_build_does_no_work() {
         build(&fx, name, 2, 2, &recipe, &[])
             .expect_code(0)
             .expect_output("store: up to date")
-            .expect_output("examples: up to date and verified");
+            .expect_output("examples: up to date and verified")
+            .expect_output("provenance: up to date and verified");
         assert_eq!(crate::util::snapshot(&fx.path(name)), before);
     }
 }

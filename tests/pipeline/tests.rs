@@ -9,6 +9,9 @@ mod verify;
 // `pipeline inspect`: text, JSON lines, ranges and optimizer steps.
 mod inspect;
 
+// `pipeline where`: occurrences of sentences, documents and texts, for both recipe kinds.
+mod provenance;
+
 // The text stages: fixture corpus, prepare (thread-count independence), sentences, tokenize.
 mod text;
 

@@ -4,6 +4,7 @@
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
+use earlyberts_format::provenance::PROVENANCE_RECORD_LEN;
 use earlyberts_pipeline::{
     plan::{BuildOptions, BuildPlan, BuildStage, StageOutput, Unit},
     reference::History,
@@ -128,6 +129,7 @@ fn failed(stage: &dyn BuildStage, plan: &BuildPlan) -> String {
     match stage.name() {
         "store" => format!("cannot prepare '{}'", plan.text.out.display()),
         "examples" => format!("cannot build '{}'", plan.out.display()),
+        "provenance" => format!("cannot index '{}'", plan.out.display()),
         _ => format!("cannot audit '{}'", plan.out.display()),
     }
 }
@@ -144,6 +146,11 @@ fn render(output: &StageOutput) -> anyhow::Result<bool> {
             manifest.totals.examples,
             manifest.shards.len(),
             manifest.root_hash
+        ),
+        StageOutput::Provenance(info) => eprintln!(
+            "provenance: {} examples indexed ({:.1} MiB)",
+            info.examples,
+            (info.examples * PROVENANCE_RECORD_LEN as u64) as f64 / (1 << 20) as f64
         ),
         StageOutput::Audit(report) => {
             print_report(report)?;

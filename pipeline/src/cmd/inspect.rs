@@ -11,10 +11,10 @@ use anyhow::{Context, bail};
 use earlyberts_format::{Build, Example, StepBatch, Vocab};
 use serde::Serialize;
 
-use crate::GlobalArgs;
-
-/// Batch size `--step` assumes when the build's recipe records none (the reference's).
-const REFERENCE_BATCH_SIZE: u64 = 256;
+use crate::{
+    GlobalArgs,
+    cmd::{batch_size, build_vocabulary},
+};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -61,7 +61,7 @@ pub fn run(_global: &GlobalArgs, args: InspectArgs) -> anyhow::Result<ExitCode> 
         .with_context(|| format!("cannot inspect '{}'", args.build.display()))?;
     let runs = selection(&args, &build)?;
     let vocab = match args.format {
-        Format::Text => Some(vocabulary(&args, &build)?),
+        Format::Text => Some(build_vocabulary(&build, args.vocab.as_deref())?),
         Format::Jsonl => None,
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -86,16 +86,7 @@ pub fn run(_global: &GlobalArgs, args: InspectArgs) -> anyhow::Result<ExitCode> 
 fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>>> {
     let total = build.len();
     if let Some(step) = args.step {
-        let recipe_batch = build
-            .manifest()
-            .recipe
-            .params
-            .pointer("/training/batch_size")
-            .and_then(|v| v.as_u64());
-        let batch_size = args
-            .batch_size
-            .or(recipe_batch)
-            .unwrap_or(REFERENCE_BATCH_SIZE);
+        let batch_size = batch_size(build, args.batch_size);
         let batch = StepBatch::new(step, batch_size, total).map_err(anyhow::Error::msg)?;
         return Ok(batch.runs());
     }
@@ -108,17 +99,6 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
         );
     }
     Ok(vec![range])
-}
-
-fn vocabulary(args: &InspectArgs, build: &Build) -> anyhow::Result<Vocab> {
-    let expected = &build.manifest().vocab.sha256;
-    Vocab::expecting(args.vocab.as_deref(), expected).map_err(|e| match e {
-        earlyberts_format::Error::VocabMismatch { path, found, .. } => anyhow::anyhow!(
-            "the build's ids refer to a vocabulary with sha256 {expected}, but '{}' has sha256 {found}; pass its vocab.txt with --vocab",
-            path.display()
-        ),
-        e => e.into(),
-    })
 }
 
 fn write_text(out: &mut impl Write, index: u64, e: &Example, vocab: &Vocab) -> io::Result<()> {

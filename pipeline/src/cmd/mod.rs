@@ -9,8 +9,11 @@ pub mod prepare;
 pub mod sentences;
 pub mod tokenize;
 pub mod verify;
+pub mod r#where;
 
-use earlyberts_format::Invalid;
+use std::path::Path;
+
+use earlyberts_format::{Build, Invalid, Vocab};
 use earlyberts_pipeline::{Error, split::spacy::SpacyOverrides};
 
 /// How spaCy runs, for a recipe that splits with it (the `earlyberts` recipe).
@@ -119,4 +122,32 @@ fn flag_message(flag: &str, invalid: &Invalid) -> String {
         Invalid::Unusable { value, reason, .. } => format!("{flag} {value}: {reason}"),
         other => format!("{flag}: {other}"),
     }
+}
+
+/// Batch size a step number assumes when the build's recipe records none (the reference's).
+const REFERENCE_BATCH_SIZE: u64 = 256;
+
+/// Examples per optimizer step for a build: `flag` (`--batch-size`), else the recipe's
+/// `training.batch_size`, else the reference's 256.
+pub fn batch_size(build: &Build, flag: Option<u64>) -> u64 {
+    let recipe = build
+        .manifest()
+        .recipe
+        .params
+        .pointer("/training/batch_size")
+        .and_then(|v| v.as_u64());
+    flag.or(recipe).unwrap_or(REFERENCE_BATCH_SIZE)
+}
+
+/// The vocabulary a build's ids refer to: `path` (`--vocab`), else the built-in one, which
+/// must be the build's.
+pub fn build_vocabulary(build: &Build, path: Option<&Path>) -> anyhow::Result<Vocab> {
+    let expected = &build.manifest().vocab.sha256;
+    Vocab::expecting(path, expected).map_err(|e| match e {
+        earlyberts_format::Error::VocabMismatch { path, found, .. } => anyhow::anyhow!(
+            "the build's ids refer to a vocabulary with sha256 {expected}, but '{}' has sha256 {found}; pass its vocab.txt with --vocab",
+            path.display()
+        ),
+        e => e.into(),
+    })
 }

@@ -166,6 +166,24 @@ impl MaskingPolicy {
         self.finish(tokens, segment_a_len, chosen, label, special)
     }
 
+    /// How many tokens of sentences of `first` and `second` tokens an example keeps after
+    /// the length rule of [`MaskingPolicy::finish`] (the provenance index records them).
+    pub fn kept(&self, first: usize, second: usize) -> (usize, usize) {
+        let max = self.max_length as usize;
+        if first + second + 3 <= max {
+            return (first, second);
+        }
+        // The cut keeps `[CLS] A [SEP] B` up to the closing [SEP]'s position.
+        let sep = match self.truncation {
+            Truncation::AppendSep => max - 1,
+            Truncation::MlmPy => max - 2,
+        };
+        (
+            first.min(sep - 1),
+            sep.saturating_sub(first + 2).min(second),
+        )
+    }
+
     /// The example of `[CLS] A [SEP] B [SEP]` ids `tokens` (A's part `segment_a_len` long,
     /// `[CLS]` and `[SEP]` included) with the labelled `(position, original id)` pairs
     /// `chosen` (ascending), after the length rule (step 3 above). Both recipe kinds end here.

@@ -162,6 +162,40 @@ fn truncation_that_removes_b_relabels_to_is_next() {
 }
 
 #[test]
+fn kept_counts_are_what_the_cut_leaves() {
+    for truncation in [Truncation::AppendSep, Truncation::MlmPy] {
+        let policy = MaskingPolicy {
+            probability: 0.0,
+            truncation,
+            ..MaskingPolicy::default()
+        };
+        for (a_len, b_len) in [
+            (3, 4),
+            (250, 259),
+            (250, 300),
+            (507, 9),
+            (508, 2),
+            (509, 2),
+            (700, 5),
+        ] {
+            let a: Vec<u16> = vec![2000; a_len];
+            let b: Vec<u16> = vec![3000; b_len];
+            let e = apply(&policy, &a, &b, NspLabel::IsNext, 3);
+            let count = |id| e.token_ids.iter().filter(|&&t| t == id).count();
+            assert_eq!(
+                policy.kept(a_len, b_len),
+                (count(2000), count(3000)),
+                "{truncation:?}, A {a_len}, B {b_len}"
+            );
+            // A's tokens start at 1; B's right after A's [SEP].
+            if count(3000) > 0 {
+                assert_eq!(e.token_ids[count(2000) + 2], 3000);
+            }
+        }
+    }
+}
+
+#[test]
 fn short_sequences_are_untouched_by_the_length_rule() {
     let e = apply(
         &MaskingPolicy::default(),

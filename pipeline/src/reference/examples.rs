@@ -286,6 +286,17 @@ impl ReferencePlan {
             .collect()
     }
 
+    /// The two rows of line `line` of the output (for the provenance index).
+    pub fn rows_of_line(&self, line: u64) -> (u64, u64) {
+        let process = self
+            .processes
+            .iter()
+            .find(|p| p.lines.contains(&line))
+            .expect("every line of the build belongs to a run");
+        let (a, b, _) = self.pair(self.pair_of_line(line, process.shuffled));
+        (a, b)
+    }
+
     fn pair_of_line(&self, line: u64, shuffled: bool) -> u64 {
         if shuffled {
             u64::from(self.order[line as usize])
