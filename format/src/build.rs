@@ -170,6 +170,18 @@ impl BuildWriter {
         Ok(ShardEntry::new(index, range.start, &stats))
     }
 
+    /// Writes shard `index` from exactly the examples of its range, blocks compressed in
+    /// parallel (the same bytes as [`BuildWriter::write_shard`]).
+    pub fn write_shard_parallel(&self, index: usize, examples: &[Example]) -> Result<ShardEntry> {
+        let range = self.shard_ranges()[index].clone();
+        let path = self.dir.join(shard_file_name(index));
+        let mut writer =
+            ShardWriter::create(path, range.start, range.end - range.start, &self.layout)?;
+        writer.push_parallel(examples)?;
+        let stats = writer.finish()?;
+        Ok(ShardEntry::new(index, range.start, &stats))
+    }
+
     /// Writes the manifest (the commit point of the build) and returns it.
     pub fn commit(&self, info: BuildInfo, shards: Vec<ShardEntry>) -> Result<Manifest> {
         let manifest = Manifest::new(
@@ -296,6 +308,29 @@ pub struct ExampleStream<'a> {
 }
 
 impl ExampleStream<'_> {
+    /// Positions the stream so that the next read returns global example `index`, at or
+    /// after the current position: within the open shard it reads forward (a block already
+    /// decoded is not decoded again), otherwise it opens the shard holding `index`.
+    pub fn seek(&mut self, index: u64) -> Result<()> {
+        if index == self.next {
+            return Ok(());
+        }
+        let manifest = &self.build.manifest;
+        let shard = manifest.shard_of(index).ok_or(Error::OutOfRange {
+            index,
+            len: manifest.len(),
+        })?;
+        if shard != self.shard || self.reader.is_none() || index < self.next {
+            self.shard = shard;
+            self.reader = Some(self.open_shard()?);
+        }
+        let first = manifest.shards[shard].first_example;
+        let reader = self.reader.as_mut().expect("opened above");
+        reader.seek(index - first)?;
+        self.next = index;
+        Ok(())
+    }
+
     /// Reads the next example into `example`; returns its global index, `None` at the end.
     pub fn read_next(&mut self, example: &mut Example) -> Result<Option<u64>> {
         loop {

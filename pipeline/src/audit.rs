@@ -9,6 +9,7 @@
 //! after A for label 0.
 
 use earlyberts_format::{Build, Example, NspLabel, SpecialTokens, Vocab};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::{Result, examples::ExampleSource, mask::MaskingPolicy, recipe::Recipe};
@@ -70,16 +71,35 @@ pub fn audit(
 ) -> Result<AuditReport> {
     let total = build.len();
     let count = sample.map_or(total, |s| s.min(total));
-    let special = vocab.special();
-    let policy = &recipe.masking;
+    let runs = sample_runs(total, count, source.map_or(1, |s| s.run_length()));
+    // Groups of consecutive runs in parallel, each read forward by one stream (a block is
+    // decoded once however many samples it holds); tallies merged in order.
+    let group = runs.len().div_ceil(8 * rayon::current_num_threads()).max(1);
+    let tallies: Vec<Tally> = runs
+        .par_chunks(group)
+        .map(|runs| audit_runs(build, recipe, vocab, source, runs))
+        .collect::<Result<_>>()?;
+    let tally = tallies.into_iter().fold(Tally::default(), Tally::merge);
+    Ok(report(&tally, recipe, source.map(|s| s.pair_counts())))
+}
+
+/// The tally of `runs` (ascending), read by one stream.
+fn audit_runs(
+    build: &Build,
+    recipe: &Recipe,
+    vocab: &Vocab,
+    source: Option<&dyn ExampleSource>,
+    runs: &[std::ops::Range<u64>],
+) -> Result<Tally> {
+    let (special, policy) = (vocab.special(), &recipe.masking);
     let mut tally = Tally::default();
     let mut example = Example::default();
-    let mut stream = build.stream_from(0)?;
-    let mut next = 0u64;
-    for run in sample_runs(total, count, source.map_or(1, |s| s.run_length())) {
-        if run.start != next {
-            stream = build.stream_from(run.start)?;
-        }
+    let Some(first) = runs.first() else {
+        return Ok(tally);
+    };
+    let mut stream = build.stream_from(first.start)?;
+    for run in runs {
+        stream.seek(run.start)?;
         let expected = source.map(|s| s.examples(run.clone()));
         for k in run.clone() {
             stream
@@ -96,9 +116,8 @@ pub fn audit(
                 }
             }
         }
-        next = run.end;
     }
-    Ok(report(&tally, recipe, source.map(|s| s.pair_counts())))
+    Ok(tally)
 }
 
 /// `count` of `total` examples in evenly spaced runs of (up to) `length`, ascending and
@@ -115,6 +134,31 @@ fn sample_runs(total: u64, count: u64, length: u64) -> Vec<std::ops::Range<u64>>
         }
     }
     out
+}
+
+impl Tally {
+    /// The tally of two disjoint samples; `self`'s first problem comes first.
+    fn merge(self, other: Tally) -> Tally {
+        Tally {
+            examples: self.examples + other.examples,
+            untruncated: self.untruncated + other.untruncated,
+            random_next_untruncated: self.random_next_untruncated + other.random_next_untruncated,
+            eligible: self.eligible + other.eligible,
+            chosen: self.chosen + other.chosen,
+            labelled: self.labelled + other.labelled,
+            masked: self.masked + other.masked,
+            random: self.random + other.random,
+            kept: self.kept + other.kept,
+            over_cap: self.over_cap + other.over_cap,
+            too_long: self.too_long + other.too_long,
+            truncated: self.truncated + other.truncated,
+            malformed: self.malformed + other.malformed,
+            length_sum: self.length_sum + other.length_sum,
+            max_length_seen: self.max_length_seen.max(other.max_length_seen),
+            pair_mismatches: self.pair_mismatches + other.pair_mismatches,
+            first_problem: self.first_problem.or(other.first_problem),
+        }
+    }
 }
 
 fn tally_example(t: &mut Tally, e: &Example, special: &SpecialTokens, policy: &MaskingPolicy) {

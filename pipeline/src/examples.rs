@@ -175,7 +175,7 @@ pub fn write_examples(
             let count = range.end - range.start;
             let entry = match writer.existing_shard(index) {
                 Some(entry) => entry,
-                None => writer.write_shard(index, source.examples(range))?,
+                None => writer.write_shard_parallel(index, &examples_in_parallel(source, range))?,
             };
             progress.advance(count);
             Ok(entry)
@@ -189,6 +189,23 @@ pub fn write_examples(
         stages,
     };
     Ok(writer.commit(info, shards)?)
+}
+
+/// Examples per task below the shard: enough to amortise a task, small enough that a
+/// build of one shard keeps every core busy.
+const EXAMPLES_PER_TASK: u64 = 8192;
+
+/// The examples of `range`, made in parallel pieces (whole runs of the source: the
+/// reference kind makes a collator batch at once) and concatenated in order.
+fn examples_in_parallel(source: &dyn ExampleSource, range: Range<u64>) -> Vec<Example> {
+    let run = source.run_length().max(1);
+    let piece = EXAMPLES_PER_TASK.div_ceil(run) * run;
+    let starts: Vec<u64> = (range.start..range.end).step_by(piece as usize).collect();
+    let pieces: Vec<Vec<Example>> = starts
+        .into_par_iter()
+        .map(|start| source.examples(start..(start + piece).min(range.end)))
+        .collect();
+    pieces.into_iter().flatten().collect()
 }
 
 impl Recipe {

@@ -228,12 +228,14 @@ pub fn prepare_part(plan: &TextPlan, progress: &dyn Progress) -> Result<PartRepo
 /// The text stages over every input, in order, into a store (or, for a part, only the
 /// spaCy results).
 fn run(plan: &TextPlan, progress: &dyn Progress, store: bool) -> Result<Appender> {
-    let mut readers = plan
-        .inputs
-        .iter()
-        .map(|(_, path)| source::open(path))
-        .collect::<Result<Vec<_>>>()?;
-    progress.set_total(readers.iter().map(|r| r.text_bytes_hint()).sum());
+    // Each input is opened (and its buffers held) only while it is read: memory does not
+    // grow with the number of inputs. The first pass opens them only for their size hint,
+    // which also checks every input before any work.
+    let mut hint = 0;
+    for (_, path) in &plan.inputs {
+        hint += source::open(path)?.text_bytes_hint();
+    }
+    progress.set_total(hint);
     let inputs = plan.input_files()?.to_vec();
     let stages = Stages {
         cleaner: TextCleaner::new(plan.clean),
@@ -259,8 +261,9 @@ fn run(plan: &TextPlan, progress: &dyn Progress, store: bool) -> Result<Appender
         counts: CleanCounts::default(),
         numeric: NumericChunks::default(),
     };
-    for (((kind, path), reader), input) in plan.inputs.iter().zip(&mut readers).zip(&inputs) {
+    for ((kind, path), input) in plan.inputs.iter().zip(&inputs) {
         let file = (*kind, path.as_path(), input.sha256.as_str());
+        let mut reader = source::open(path)?;
         appender.add_file(file, reader.as_mut(), &stages, progress)?;
     }
     if let Some(row) = appender.numeric.finish() {

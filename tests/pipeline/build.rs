@@ -176,6 +176,44 @@ fn examples_do_not_depend_on_shard_size_and_prefixes_match() {
     }
 }
 
+/// One shard of many blocks: the example stage works below the shard (examples made and
+/// blocks compressed in parallel), with the same bytes on 1 and 2 threads.
+#[test]
+fn a_one_shard_build_is_the_same_on_any_thread_count() {
+    let fx = SampleInputs::new();
+    for (name, recipe) in recipes() {
+        let text = fs::read_to_string(&recipe).unwrap();
+        assert!(text.contains("examples_per_block = 1024"));
+        // Same file name in another directory: the same store as the other builds.
+        fs::create_dir_all(fx.path("blocks-of-8")).unwrap();
+        let small_blocks = fx.path(&format!("blocks-of-8/{name}.toml"));
+        fs::write(
+            &small_blocks,
+            text.replace("examples_per_block = 1024", "examples_per_block = 8"),
+        )
+        .unwrap();
+        let out = |t: usize| format!("{name}-one-shard-t{t}");
+        for threads in [1, 2] {
+            build(&fx, &out(threads), 4, threads, &small_blocks, &[]).expect_code(0);
+        }
+        let manifest = Manifest::load(&fx.path(&out(1)).join("manifest.json")).unwrap();
+        assert_eq!(manifest.shards.len(), 1);
+        assert!(manifest.len() > 8 * 10, "{} examples", manifest.len());
+        let files = |t: usize| {
+            let dir = fx.path(&out(t));
+            crate::util::snapshot(&dir).replace(dir.to_str().unwrap(), "BUILD")
+        };
+        assert!(files(1).contains("provenance.bin"));
+        assert_eq!(files(1), files(2), "{name}");
+        build(&fx, &format!("{name}-default"), 4, 2, &recipe, &[]).expect_code(0);
+        assert_eq!(
+            jsonl(&fx, &out(1)),
+            jsonl(&fx, &format!("{name}-default")),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn a_second_build_does_no_work() {
     let fx = SampleInputs::new();
