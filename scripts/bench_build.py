@@ -1,102 +1,164 @@
 #!/usr/bin/env python3
-"""Whole-command benchmark of `pipeline build` from sentence rows to verified, audited
-shards, as a user runs it: a generated corpus of realistic shape — the reference's
-`wiki-sentences.csv` (Wikipedia-like sentences, ~25 words) and a BookCorpus-like
-`.tar.bz2` (lines of ~12 words) — of about `--mb` MB of text, built with 1 and 2 threads.
-Prints, per thread count: wall and CPU seconds, MB of input text per second of CPU (per
-core) and of wall time, examples/s, and peak RSS (GNU time).
+"""Whole-command benchmark of `pipeline build`: parquet and tar.bz2 inputs to verified,
+audited shards, timed as a process, as a user runs it.
 
-    make bench-build  # or: python3 scripts/bench_build.py --mb 100 [--recipe manifests/recipes/earlyberts.toml]
+The corpus is generated (not committed) in the published shapes: Wikipedia-like articles
+(a title, sections with headings, paragraphs of several sentences, lists; numbers,
+abbreviations and brackets inside sentences) as the Hugging Face `wikipedia` parquet, and
+BookCorpus-like rows (lower-cased, tokens separated by spaces) as the original `.tar.bz2`,
+about 80% / 20% of `--mb` MB of text. `pipeline fixture` writes the files; the corpus is kept
+in `--work` for the next run. Each size is built with the keyed recipe (or `--recipe`) from
+scratch (a new store) with 1 and 2 threads. Per build it prints: wall and CPU seconds, MB of
+input text per second per core (wall time × threads) and per CPU second, examples/s, peak
+RSS (GNU time), and the share of each stage (as `pipeline build` prints them).
 
-Nothing it generates is committed; words are drawn from ../shared/data/bench/pg5200.txt
-(a public-domain novel) with their frequencies, or from a built-in list without it.
+    make bench-build                       # 1,024 MB: python3 scripts/bench_build.py --mb 1024
+    python3 scripts/bench_build.py --mb 256 --mb 1024 --threads 2   # memory at two sizes
+
+Words are drawn from ../shared/data/bench/pg5200.txt (a public-domain novel) with their
+frequencies, or from a short built-in list where it is absent.
 """
 
 import argparse
-import csv
-import io
 import json
 import os
 import random
 import re
+import shutil
 import subprocess
-import tarfile
-import tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ABBREVIATIONS = ["Dr.", "St.", "Mt.", "Capt.", "e.g.", "i.e.", "c.", "approx.", "No."]
 
 
 def vocabulary():
     novel = os.path.join(ROOT, "..", "shared", "data", "bench", "pg5200.txt")
     if os.path.exists(novel):
-        return re.findall(r"[A-Za-z']+|[.,;:!?]", open(novel, encoding="utf-8").read())
+        return re.findall(r"[A-Za-z']+", open(novel, encoding="utf-8").read())
     return "the of and to in a is was he for it with as his on be at by".split()
 
 
-def sentences(rng, words, mean, total_bytes):
-    out, size = [], 0
-    while size < total_bytes:
-        n = max(2, int(rng.expovariate(1 / mean)) + 2)
-        s = " ".join(rng.choice(words) for _ in range(n)).capitalize() + "."
-        out.append(s)
-        size += len(s) + 1
-    return out
+def sentence(rng, words, mean):
+    """A Wikipedia-like sentence: words, and now and then a number, an abbreviation, a
+    bracket or a comma."""
+    n = max(3, int(rng.expovariate(1 / mean)) + 3)
+    out = []
+    for i in range(n):
+        r = rng.random()
+        if r < 0.03:
+            out.append(f"{rng.randint(1, 9)},{rng.randint(100, 999)}")
+        elif r < 0.05:
+            out.append(f"{rng.randint(1, 99)}.{rng.randint(0, 9)} km")
+        elif r < 0.06 and i > 0:
+            out.append(rng.choice(ABBREVIATIONS) + " " + rng.choice(words).capitalize())
+        elif r < 0.07:
+            out.append(f"({rng.choice(words)} {rng.randint(1700, 2020)})")
+        else:
+            out.append(rng.choice(words) + ("," if rng.random() < 0.06 else ""))
+    text = " ".join(out)
+    return text[0].upper() + text[1:] + rng.choice(".......?!")
 
 
-def generate(directory, mb):
+def article(rng, words, pool):
+    title = " ".join(rng.choice(words).capitalize() for _ in range(rng.randint(1, 3)))
+    parts = []
+    for section in range(rng.randint(1, 6)):
+        if section > 0:
+            parts.append(rng.choice(words).capitalize() + (" " + rng.choice(words) if rng.random() < 0.5 else ""))
+        for _ in range(rng.randint(1, 3)):
+            parts.append(" ".join(rng.choice(pool) for _ in range(rng.randint(2, 8))))
+            parts.append("")
+        if rng.random() < 0.2:
+            parts.extend(f"* {rng.choice(words)} {rng.choice(words)}" for _ in range(rng.randint(2, 5)))
+            parts.append("")
+    return title, "\n".join(parts).strip()
+
+
+def generate(directory, mb, pipeline):
+    """The corpus of about `mb` MB of text, written as parquet and tar.bz2 under
+    `directory/in`; returns the input paths."""
+    inputs = os.path.join(directory, "in")
+    wiki = os.path.join(inputs, "wikipedia", "train-00000-of-00001.parquet")
+    books = os.path.join(inputs, "bookcorpus", "bookcorpus.tar.bz2")
+    if os.path.exists(wiki) and os.path.exists(books):
+        return wiki, books
     rng = random.Random(17)
     words = vocabulary()
-    wiki = sentences(rng, words, 25, int(mb * 0.8e6))
-    books = sentences(rng, [w.lower() for w in words], 12, int(mb * 0.2e6))
-    csv_path = os.path.join(directory, "wiki-sentences.csv")
-    with open(csv_path, "w", encoding="utf8", newline="") as f:
-        writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        writer.writerow(["text"])
-        for s in wiki:
-            writer.writerow([s])
-    text = "\n".join(books) + "\n"
-    half = len(text) // 2
-    books_path = os.path.join(directory, "bookcorpus.tar.bz2")
-    with tarfile.open(books_path, "w:bz2") as tar:
-        for name, part in (("books_large_p1.txt", text[:half]), ("books_large_p2.txt", text[half:])):
-            data = part.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    text_bytes = sum(len(s.encode()) for s in wiki) + len(text.encode())
-    return csv_path, books_path, text_bytes
+    pool = [sentence(rng, words, 20) for _ in range(50_000)]
+    text_dir = os.path.join(directory, "text")
+    os.makedirs(text_dir, exist_ok=True)
+    with open(os.path.join(text_dir, "wikipedia.txt"), "w", encoding="utf-8") as f:
+        size, n = 0, 0
+        while size < mb * 0.8e6:
+            title, text = article(rng, words, pool)
+            f.write(f"### {n} {title}\n{text}\n")
+            size += len(text) + 1
+            n += 1
+    lower = [w.lower() for w in words]
+    rows = [" ".join(rng.choice(lower) for _ in range(max(2, int(rng.expovariate(1 / 12)) + 2))) + " ."
+            for _ in range(50_000)]
+    with open(os.path.join(text_dir, "bookcorpus.txt"), "w", encoding="utf-8") as f:
+        size = 0
+        while size < mb * 0.2e6:
+            row = rng.choice(rows)
+            f.write(row + "\n")
+            size += len(row) + 1
+    subprocess.run([pipeline, "--quiet", "fixture", "--corpus", text_dir, "--out", inputs], check=True)
+    os.remove(os.path.join(inputs, "bookcorpus", "train-00000-of-00001.parquet"))
+    shutil.rmtree(text_dir)
+    return wiki, books
 
 
-def build(pipeline, recipe, csv_path, books, out, threads):
+def build(pipeline, recipe, wiki, books, out, threads):
+    """One `pipeline build` from scratch: its figures."""
+    shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     cmd = ["/usr/bin/time", "-f", "%e %U %S %M", pipeline, "--quiet", "build", "--recipe", recipe,
-           "--seed", "1", "--out", out, "--sentences", csv_path, "--books", books]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    wall, user, system, rss_kb = done.stderr.strip().splitlines()[-1].split()
-    examples = json.load(open(os.path.join(out, "manifest.json")))["totals"]["examples"]
-    return float(wall), float(user) + float(system), int(rss_kb), examples
+           "--seed", "1", "--out", out, "--wiki", wiki, "--books", books]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    lines = done.stderr.strip().splitlines()
+    wall, user, system, rss_kb = lines[-1].split()
+    stages = next(l for l in lines if l.startswith("build finished"))
+    store = json.load(open(os.path.join(out, "store", "store.json")))["totals"]
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    return {
+        "threads": threads,
+        "text_mb": store["text_bytes"] / 1e6,
+        "wall_s": float(wall),
+        "cpu_s": float(user) + float(system),
+        "peak_rss_mb": int(rss_kb) / 1024,
+        "examples": manifest["totals"]["examples"],
+        "stages": stages[stages.index("(") + 1:-1],
+        "root_hash": manifest["root_hash"],
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mb", type=float, default=100)
-    parser.add_argument("--recipe", default=os.path.join(ROOT, "manifests/recipes/earlyberts.toml"))
+    parser.add_argument("--mb", type=float, action="append", help="corpus size(s) in MB of text [1024]")
+    parser.add_argument("--threads", type=int, action="append", help="thread counts [1, 2]")
+    parser.add_argument("--recipe", default=os.path.join(ROOT, "manifests/recipes/earlyberts-keyed.toml"))
     parser.add_argument("--pipeline", default=os.path.join(ROOT, "target/release/pipeline"))
+    parser.add_argument("--work", default=os.path.join(ROOT, "target/bench/build"))
+    parser.add_argument("--json", help="also append one JSON line per build to this file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path, books, text_bytes = generate(tmp, args.mb)
-        print(f"corpus: {text_bytes / 1e6:.1f} MB of text "
-              f"({os.path.getsize(csv_path) / 1e6:.1f} MB CSV, {os.path.getsize(books) / 1e6:.1f} MB tar.bz2)")
-        manifests = []
-        for threads in (1, 2):
-            out = os.path.join(tmp, f"build-{threads}")
-            wall, cpu, rss, examples = build(args.pipeline, args.recipe, csv_path, books, out, threads)
-            print(f"{threads} thread(s): wall {wall:.1f} s, CPU {cpu:.1f} s, "
-                  f"{text_bytes / 1e6 / cpu:.1f} MB/s per core, {text_bytes / 1e6 / wall:.1f} MB/s wall, "
-                  f"{examples / wall:,.0f} examples/s, peak RSS {rss / 1024:.0f} MB")
-            manifests.append(open(os.path.join(out, "manifest.json"), "rb").read())
-        same = "identical" if manifests[0] == manifests[1] else "DIFFERENT"
-        print(f"manifests of the 1- and 2-thread builds: {same}")
+    for mb in args.mb or [1024]:
+        directory = os.path.join(args.work, f"corpus-{mb:g}mb")
+        wiki, books = generate(directory, mb, args.pipeline)
+        hashes = set()
+        for threads in args.threads or [1, 2]:
+            r = build(args.pipeline, args.recipe, wiki, books, os.path.join(directory, "build"), threads)
+            hashes.add(r["root_hash"])
+            print(f"{r['text_mb']:.0f} MB, {threads} thread(s): wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
+                  f"{r['text_mb'] / r['wall_s'] / threads:.1f} MB/s per core "
+                  f"({r['text_mb'] / r['cpu_s']:.1f} per CPU second), {r['examples'] / r['wall_s']:,.0f} examples/s, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB\n    stages: {r['stages']}", flush=True)
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(json.dumps(dict(r, recipe=os.path.basename(args.recipe))) + "\n")
+        print(f"    builds identical across thread counts: {'yes' if len(hashes) == 1 else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -25,12 +25,12 @@ use crate::{
     Error, Result,
     audit::{AuditReport, audit},
     examples::{BuildPairs, ExampleSource, ExamplesFingerprint, write_examples},
-    prepare::{TextPlan, prepare},
+    prepare::{Prepared, TextPlan, prepare},
     provenance::write_provenance,
     recipe::{InputOverrides, Recipe},
     reference::History,
     split::spacy::SpacyOverrides,
-    store::{SentenceStore, StoreManifest},
+    store::SentenceStore,
 };
 
 /// Largest seed accepted: seeds are recorded and compared as integers, and the reference
@@ -266,7 +266,7 @@ pub struct Current {
 
 /// What a stage made.
 pub enum StageOutput {
-    Store(StoreManifest),
+    Store(Prepared),
     Examples(Manifest),
     Provenance(ProvenanceInfo),
     Audit(AuditReport),
@@ -305,8 +305,7 @@ impl BuildStage for StoreStage {
     }
 
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
-        let manifest = prepare(&state.plan.text, progress)?;
-        Ok(StageOutput::Store(manifest))
+        Ok(StageOutput::Store(prepare(&state.plan.text, progress)?))
     }
 }
 

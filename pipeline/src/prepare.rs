@@ -25,7 +25,7 @@ use crate::{
     stage::{Cleaner, SentenceSplitter, Tokenizer},
     store::{
         CleanSummary, STORE_FORMAT_VERSION, STORE_MANIFEST, SentenceStore, StoreManifest,
-        StoreTotals, StoreWriter,
+        StoreShard, StoreTotals, StoreWriter,
     },
     tokenize::BertWordPiece,
 };
@@ -177,8 +177,9 @@ struct ChunkOutput {
 
 /// Runs the text stages and writes the store to `plan.out`; `progress` advances by input
 /// text bytes.
-pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest> {
+pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
     let store = run(plan, progress, true)?;
+    let resumed = store.resumed;
     let spacy = match &store.spacy {
         Some(stage) => Some(stage.record()?),
         None => None,
@@ -200,7 +201,89 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<StoreManifest
         shards: store.writer.expect("a store is being written").finish()?,
     };
     write_atomic(plan.out.join(STORE_MANIFEST), manifest.to_json().as_bytes())?;
-    Ok(manifest)
+    Checkpoint::remove(&plan.out)?;
+    Ok(Prepared { manifest, resumed })
+}
+
+/// What [`prepare`] made, and where it started.
+pub struct Prepared {
+    pub manifest: StoreManifest,
+    /// The store shards an interrupted run had committed, kept (`None`: from the start).
+    pub resumed: Option<Resumed>,
+}
+
+/// The part of a store an interrupted `prepare` had made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    pub shards: usize,
+    pub sentences: u64,
+}
+
+/// The checkpoint of a `prepare` that is writing a store (removed once `store.json` is).
+pub const STORE_CHECKPOINT: &str = "partial.json";
+
+/// Where an interrupted `prepare` can go on from: written after each store shard is
+/// committed. The text stages are a function of the input position, so the run that
+/// resumes reads (without processing) the chunks before `at`, processes chunk `at.chunk`
+/// again, writes its sentences from `at.sentence` on, and continues: the same bytes as a
+/// run that was never stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Checkpoint {
+    fingerprint: StoreFingerprint,
+    shards: Vec<StoreShard>,
+    at: Position,
+    /// The counts before chunk `at.chunk`.
+    totals: StoreTotals,
+    counts: CleanCounts,
+    numeric: NumericChunks,
+}
+
+/// A sentence of the text stages' output: sentence `sentence` of chunk `chunk` of input
+/// `input`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Position {
+    input: usize,
+    chunk: usize,
+    sentence: usize,
+}
+
+impl Checkpoint {
+    /// The checkpoint in `plan.out` that this plan can resume from: same fingerprint,
+    /// every shard it lists intact. Stores split by spaCy (whose own results are kept
+    /// in `rows/`) and runs that export the sentences start from the beginning.
+    fn load(plan: &TextPlan) -> Result<Option<Checkpoint>> {
+        if !resumable(plan) {
+            return Ok(None);
+        }
+        let Ok(bytes) = std::fs::read(plan.out.join(STORE_CHECKPOINT)) else {
+            return Ok(None);
+        };
+        let Ok(checkpoint) = serde_json::from_slice::<Checkpoint>(&bytes) else {
+            return Ok(None);
+        };
+        let usable = checkpoint.fingerprint == plan.fingerprint()?
+            && checkpoint.shards.iter().all(|s| s.is_intact(&plan.out));
+        Ok(usable.then_some(checkpoint))
+    }
+
+    fn save(&self, dir: &std::path::Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).expect("a checkpoint serialises");
+        Ok(write_atomic(dir.join(STORE_CHECKPOINT), json.as_bytes())?)
+    }
+
+    fn remove(dir: &std::path::Path) -> Result<()> {
+        let path = dir.join(STORE_CHECKPOINT);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether an interrupted `prepare` of this plan can resume.
+fn resumable(plan: &TextPlan) -> bool {
+    plan.spacy_key().is_none() && plan.export_sentences.is_none()
 }
 
 /// What a part of the spaCy work did.
@@ -244,10 +327,19 @@ fn run(plan: &TextPlan, progress: &dyn Progress, store: bool) -> Result<Appender
         csv_round_trip: plan.csv_round_trip,
         export: plan.export_sentences.is_some(),
     };
+    let checkpoint = match store {
+        true => Checkpoint::load(plan)?,
+        false => None,
+    };
     let mut appender = Appender {
-        writer: match store {
-            true => Some(StoreWriter::new(&plan.out, plan.sentences_per_shard)?),
-            false => None,
+        writer: match (store, &checkpoint) {
+            (true, Some(c)) => Some(StoreWriter::resume(
+                &plan.out,
+                plan.sentences_per_shard,
+                c.shards.clone(),
+            )?),
+            (true, None) => Some(StoreWriter::new(&plan.out, plan.sentences_per_shard)?),
+            (false, _) => None,
         },
         spacy: plan
             .spacy_key()
@@ -260,8 +352,25 @@ fn run(plan: &TextPlan, progress: &dyn Progress, store: bool) -> Result<Appender
         totals: StoreTotals::default(),
         counts: CleanCounts::default(),
         numeric: NumericChunks::default(),
+        checkpoints: match store && resumable(plan) {
+            true => Some((plan.fingerprint()?, plan.out.clone())),
+            false => None,
+        },
+        at: Position::default(),
+        resume: None,
+        resumed: None,
     };
-    for ((kind, path), input) in plan.inputs.iter().zip(&inputs) {
+    if let Some(checkpoint) = checkpoint {
+        appender.resume_from(checkpoint);
+    }
+    for (i, ((kind, path), input)) in plan.inputs.iter().zip(&inputs).enumerate() {
+        if appender.resume.is_some_and(|r| r.input > i) {
+            continue;
+        }
+        appender.at = Position {
+            input: i,
+            ..Position::default()
+        };
         let file = (*kind, path.as_path(), input.sha256.as_str());
         let mut reader = source::open(path)?;
         appender.add_file(file, reader.as_mut(), &stages, progress)?;
@@ -284,9 +393,67 @@ struct Appender {
     totals: StoreTotals,
     counts: CleanCounts,
     numeric: NumericChunks,
+    /// Where checkpoints go (a resumable store), and the fingerprint they record.
+    checkpoints: Option<(StoreFingerprint, PathBuf)>,
+    /// The input chunk being appended.
+    at: Position,
+    /// Where the run resumes, until it gets there.
+    resume: Option<Position>,
+    resumed: Option<Resumed>,
 }
 
 impl Appender {
+    /// Starts from what an interrupted run had committed.
+    fn resume_from(&mut self, checkpoint: Checkpoint) {
+        self.totals = checkpoint.totals;
+        self.counts = checkpoint.counts;
+        self.numeric = checkpoint.numeric;
+        self.resume = Some(checkpoint.at);
+        self.resumed = Some(Resumed {
+            shards: checkpoint.shards.len(),
+            sentences: checkpoint.shards.iter().map(|s| s.sentences).sum(),
+        });
+    }
+
+    /// The chunks of the current input before the resume point: read, not processed.
+    fn skip_to_resume_point(
+        &mut self,
+        reader: &mut dyn source::CorpusReader,
+        progress: &dyn Progress,
+    ) -> Result<usize> {
+        let Some(resume) = self.resume.filter(|r| r.input == self.at.input) else {
+            return Ok(0);
+        };
+        for _ in 0..resume.chunk {
+            let chunk = reader.next_chunk()?.ok_or_else(|| Error::Store {
+                path: PathBuf::from(STORE_CHECKPOINT),
+                reason: "the checkpoint points past the end of its input".into(),
+            })?;
+            progress.advance(chunk.bytes);
+        }
+        Ok(resume.chunk)
+    }
+
+    /// Records that the committed shards end before sentence `sentence` of the chunk
+    /// being appended (the counts are still those before it).
+    fn checkpoint(&self, sentence: usize) -> Result<()> {
+        let (Some((fingerprint, dir)), Some(writer)) = (&self.checkpoints, &self.writer) else {
+            return Ok(());
+        };
+        Checkpoint {
+            fingerprint: fingerprint.clone(),
+            shards: writer.shards().to_vec(),
+            at: Position {
+                sentence,
+                ..self.at
+            },
+            totals: self.totals,
+            counts: self.counts,
+            numeric: self.numeric,
+        }
+        .save(dir)
+    }
+
     /// Reads one input a window of chunks at a time, processes each window in parallel
     /// and appends it in order (spaCy, if it splits, first: from its cache or its pool).
     fn add_file(
@@ -297,11 +464,17 @@ impl Appender {
         progress: &dyn Progress,
     ) -> Result<()> {
         // BookCorpus has no book boundaries, the sentence CSV no article boundaries: each
-        // such file is one document.
-        let file_document = self.totals.documents;
-        if kind != CorpusKind::Wikipedia {
+        // such file is one document (counted when the file starts: a run resuming inside
+        // the file has counted it already).
+        let skipped = self.skip_to_resume_point(reader, progress)?;
+        let inside = self.resume.is_some_and(|r| r.input == self.at.input);
+        if kind != CorpusKind::Wikipedia && !inside {
             self.totals.documents += 1;
         }
+        let file_document = match kind != CorpusKind::Wikipedia {
+            true => self.totals.documents - 1,
+            false => self.totals.documents,
+        };
         // Taken for the file (and put back at its end): spaCy splits Wikipedia's articles.
         let mut spacy = match kind {
             CorpusKind::Wikipedia => self.spacy.take(),
@@ -311,7 +484,7 @@ impl Appender {
             Some(spacy) => spacy.workers(),
             None => 2 * rayon::current_num_threads().max(1),
         };
-        let mut chunk_index = 0usize;
+        let mut chunk_index = skipped;
         loop {
             let mut chunks: Vec<Chunk> = Vec::with_capacity(window);
             while chunks.len() < window {
@@ -345,14 +518,28 @@ impl Appender {
                 .zip(&split)
                 .map(|(chunk, split)| process(stages, kind, chunk, split.as_ref()))
                 .collect::<Result<_>>()?;
+            self.at.chunk = chunk_index - chunks.len();
             for (chunk, output) in chunks.iter().zip(outputs) {
                 let first_document = match kind {
                     CorpusKind::Wikipedia => self.totals.documents,
                     _ => file_document,
                 };
-                self.append(kind, path, chunk, &output, first_document)?;
+                let skip = self.sentences_to_skip();
+                self.append(kind, path, chunk, &output, (first_document, skip))?;
                 progress.advance(chunk.bytes);
+                self.at.chunk += 1;
             }
+        }
+    }
+
+    /// The sentences of the chunk at `self.at` that a resumed run has already written.
+    fn sentences_to_skip(&mut self) -> usize {
+        match self.resume {
+            Some(r) if r.input == self.at.input && r.chunk == self.at.chunk => {
+                self.resume = None;
+                r.sentence
+            }
+            _ => 0,
         }
     }
 
@@ -362,10 +549,12 @@ impl Appender {
         path: &std::path::Path,
         chunk: &Chunk,
         output: &ChunkOutput,
-        first_document: u64,
+        (first_document, skip): (u64, usize),
     ) -> Result<()> {
         let writer = self.writer.as_mut().expect("a store is being written");
-        append(writer, output, first_document)?;
+        if let Some(boundary) = append(writer, output, first_document, skip)? {
+            self.checkpoint(boundary)?;
+        }
         if let Some(export) = &mut self.export {
             export.write(&output.texts)?;
         }
@@ -514,17 +703,29 @@ fn all_numeric(path: &std::path::Path, first_row: u64) -> Error {
     }
 }
 
-fn append(writer: &mut StoreWriter, output: &ChunkOutput, first_document: u64) -> Result<()> {
+/// Writes the chunk's sentences from `skip` on; returns the index of the sentence after
+/// the last shard this completed, if any (where a resumed run would start).
+fn append(
+    writer: &mut StoreWriter,
+    output: &ChunkOutput,
+    first_document: u64,
+    skip: usize,
+) -> Result<Option<usize>> {
     let mut start = 0usize;
-    for (&len, &document) in output.lengths.iter().zip(&output.documents) {
+    let mut boundary = None;
+    for (i, (&len, &document)) in output.lengths.iter().zip(&output.documents).enumerate() {
         let end = start + len as usize;
-        let document =
-            u32::try_from(first_document + u64::from(document)).map_err(|_| Error::Store {
-                path: PathBuf::from("<store>"),
-                reason: "more than 4,294,967,295 documents".into(),
-            })?;
-        writer.push(&output.tokens[start..end], document)?;
+        if i >= skip {
+            let document =
+                u32::try_from(first_document + u64::from(document)).map_err(|_| Error::Store {
+                    path: PathBuf::from("<store>"),
+                    reason: "more than 4,294,967,295 documents".into(),
+                })?;
+            if writer.push(&output.tokens[start..end], document)? {
+                boundary = Some(i + 1);
+            }
+        }
         start = end;
     }
-    Ok(())
+    Ok(boundary)
 }

@@ -2,7 +2,8 @@
 //! then re-run, it finishes with the uninterrupted build's manifest and no temporary or
 //! partial file left; a re-run keeps the shards a killed run finished; SIGTERM stops with a
 //! message; a full disk (a file-size limit) is a one-line error naming the file, and a re-run
-//! with space succeeds; two builds into one directory at once: the second is refused.
+//! with space succeeds; two builds into one directory at once: the second is refused; a
+//! killed `prepare` resumes after its last committed store shard.
 //!
 //! `make test` runs 5 kill points; `EARLYBERTS_KILL_POINTS=20` (`make test-slow`) runs more.
 
@@ -227,4 +228,100 @@ fn two_builds_into_one_directory_the_second_is_refused() {
         .expect_output("is in use by a test (pid");
     drop(lock);
     build(&fx, "busy").expect_code(0);
+}
+
+/// A corpus big enough to kill `prepare` in the middle (about 6 MB of BookCorpus rows and a
+/// few articles), and the keyed recipe with store shards of 2,000 sentences.
+fn long_prepare(fx: &SampleInputs) -> impl Fn(&str) -> Command + '_ {
+    let corpus = fx.path("long-corpus");
+    fs::create_dir_all(&corpus).unwrap();
+    let wiki = fs::read_to_string(crate::util::repo().join("tests/fixtures/corpus/wikipedia.txt"))
+        .unwrap();
+    fs::write(corpus.join("wikipedia.txt"), wiki).unwrap();
+    let rows: Vec<String> = (0..120_000u64)
+        .map(|i| format!("row {i} of a long book , with {} words in it .", i % 97))
+        .collect();
+    fs::write(corpus.join("bookcorpus.txt"), rows.join("\n") + "\n").unwrap();
+    pipeline_run([
+        "fixture".as_ref(),
+        "--corpus".as_ref(),
+        corpus.as_os_str(),
+        "--out".as_ref(),
+        fx.path("long-in").as_os_str(),
+    ])
+    .expect_code(0);
+    let recipe = fs::read_to_string(keyed_recipe()).unwrap().replace(
+        "sentences_per_shard = 8388608",
+        "sentences_per_shard = 2000",
+    );
+    fs::write(fx.path("long.toml"), recipe).unwrap();
+    move |out: &str| {
+        let mut command = crate::util::pipeline();
+        command
+            .args(["--quiet", "prepare", "--recipe"])
+            .arg(fx.path("long.toml"))
+            .arg("--out")
+            .arg(fx.path(out))
+            .arg("--wiki")
+            .arg(fx.path("long-in/wikipedia/*.parquet"))
+            .arg("--books")
+            .arg(fx.path("long-in/bookcorpus/bookcorpus.tar.bz2"));
+        command
+    }
+}
+
+#[test]
+fn a_killed_prepare_resumes_after_its_last_shard_to_identical_bytes() {
+    let fx = SampleInputs::new();
+    let prepare = long_prepare(&fx);
+    run(&mut prepare("whole")).expect_code(0);
+    let whole = crate::util::snapshot(&fx.path("whole"))
+        .replace(fx.path("whole").to_str().unwrap(), "STORE");
+    assert!(whole.matches(".tokens").count() > 20, "{whole}");
+    let mut resumed = 0;
+    for attempt in 0..20 {
+        let out = format!("killed{attempt}");
+        let checkpoint = fx.path(&out).join("partial.json");
+        let mut child = prepare(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // SIGKILL as soon as a first shard is committed (a checkpoint is there).
+        while !checkpoint.exists() && child.try_wait().unwrap().is_none() {
+            sleep(Duration::from_micros(200));
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+        let caught = checkpoint.exists();
+        // Once, a committed shard is damaged before the rerun: its hash catches it, and
+        // the store is made again from the start.
+        let damage = caught && attempt == 0;
+        if damage {
+            let tokens = fx.path(&out).join("sentences/000000.tokens");
+            let bytes = fs::read(&tokens).unwrap();
+            fs::write(&tokens, &bytes[..bytes.len() - 2]).unwrap();
+        }
+        let rerun = run(&mut prepare(&out)).expect_code(0);
+        assert_eq!(
+            crate::util::snapshot(&fx.path(&out)).replace(fx.path(&out).to_str().unwrap(), "STORE"),
+            whole,
+            "attempt {attempt}"
+        );
+        assert_eq!(leftovers(&fx.path(&out)), Vec::<PathBuf>::new());
+        if damage {
+            assert!(!rerun.stderr.contains("resumed"), "{}", rerun.dump());
+        } else if caught {
+            assert!(
+                rerun.stderr.contains("resumed after the"),
+                "{}",
+                rerun.dump()
+            );
+            resumed += 1;
+            if resumed == 3 {
+                return;
+            }
+        }
+    }
+    panic!("only {resumed} of 20 runs were killed between their first shard and their end");
 }

@@ -12,7 +12,7 @@ use earlyberts_pipeline::{
 
 use crate::{
     GlobalArgs,
-    cmd::{SpacyArgs, audit::print_report, flag_context},
+    cmd::{SpacyArgs, audit::print_report, flag_context, resumed},
     progress::{Bar, bytes_bar, count_bar},
 };
 
@@ -161,10 +161,16 @@ fn failed(stage: &dyn BuildStage, plan: &BuildPlan) -> String {
 /// Prints what a stage made; false when it found a problem.
 fn render(output: &StageOutput) -> anyhow::Result<bool> {
     match output {
-        StageOutput::Store(manifest) => eprintln!(
-            "store: {} sentences, {} tokens from {} documents",
-            manifest.totals.sentences, manifest.totals.tokens, manifest.totals.documents
-        ),
+        StageOutput::Store(prepared) => {
+            let t = prepared.manifest.totals;
+            eprintln!(
+                "store: {} sentences, {} tokens from {} documents{}",
+                t.sentences,
+                t.tokens,
+                t.documents,
+                resumed(prepared)
+            )
+        }
         StageOutput::Examples(manifest) => eprintln!(
             "examples: {} in {} shards, root hash {}",
             manifest.totals.examples,

@@ -14,7 +14,7 @@ pub mod r#where;
 use std::path::Path;
 
 use earlyberts_format::{Build, Invalid, Vocab};
-use earlyberts_pipeline::{Error, split::spacy::SpacyOverrides};
+use earlyberts_pipeline::{Error, prepare::Prepared, split::spacy::SpacyOverrides};
 
 /// How spaCy runs, for a recipe that splits with it (the `earlyberts` recipe).
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -150,4 +150,15 @@ pub fn build_vocabulary(build: &Build, path: Option<&Path>) -> anyhow::Result<Vo
         ),
         e => e.into(),
     })
+}
+
+/// `, resumed after …` when an interrupted run's store shards were kept.
+pub fn resumed(prepared: &Prepared) -> String {
+    match prepared.resumed {
+        Some(r) => format!(
+            " (resumed after the {} shards, {} sentences, an interrupted run had written)",
+            r.shards, r.sentences
+        ),
+        None => String::new(),
+    }
 }

@@ -81,20 +81,21 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
     let bar = bytes_bar(plan.input_bytes(), global.quiet);
     bar.set_prefix("prepare (text bytes; total is the compressed input size)");
     let started = Instant::now();
-    let manifest = prepare(&plan, &Bar(bar.clone()))
+    let prepared = prepare(&plan, &Bar(bar.clone()))
         .map_err(flag_context)
         .with_context(|| format!("cannot prepare '{}'", args.out.display()))?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let t = manifest.totals;
+    let t = prepared.manifest.totals;
     eprintln!(
-        "prepared {} documents, {} sentences, {} tokens from {:.1} MB of text in {seconds:.1} s ({:.1} MB/s) into '{}'",
+        "prepared {} documents, {} sentences, {} tokens from {:.1} MB of text in {seconds:.1} s ({:.1} MB/s) into '{}'{}",
         t.documents,
         t.sentences,
         t.tokens,
         t.text_bytes as f64 / 1e6,
         t.text_bytes as f64 / 1e6 / seconds.max(1e-9),
-        args.out.display()
+        args.out.display(),
+        crate::cmd::resumed(&prepared)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -38,7 +38,7 @@ pub fn numeric_or_na(field: &str) -> bool {
 }
 
 /// Watches the Wikipedia rows, in order, for a CSV chunk that pandas would read as numbers.
-#[derive(Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NumericChunks {
     rows: u64,
     numeric_in_chunk: u64,

@@ -66,8 +66,26 @@ impl StoreWriter {
         })
     }
 
-    /// Appends one sentence of document `document`.
-    pub fn push(&mut self, tokens: &[u16], document: u32) -> Result<()> {
+    /// Goes on writing the store in `dir` after its committed `shards` (an interrupted
+    /// `prepare`'s).
+    pub fn resume(
+        dir: &Path,
+        sentences_per_shard: u64,
+        shards: Vec<StoreShard>,
+    ) -> Result<StoreWriter> {
+        let mut writer = StoreWriter::new(dir, sentences_per_shard)?;
+        writer.shards = shards;
+        Ok(writer)
+    }
+
+    /// The shards committed so far.
+    pub fn shards(&self) -> &[StoreShard] {
+        &self.shards
+    }
+
+    /// Appends one sentence of document `document`; true when it completed a shard (which
+    /// is then committed: on disk, fsynced, under its final name).
+    pub fn push(&mut self, tokens: &[u16], document: u32) -> Result<bool> {
         if self.open.is_none() {
             let stem = self.dir.join(shard_stem(self.shards.len()));
             let column = |ext: &str| Column::create(stem.with_extension(ext));
@@ -92,8 +110,9 @@ impl StoreWriter {
         shard.sentences += 1;
         if shard.sentences == self.sentences_per_shard {
             self.close_shard()?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Closes the last shard and returns all shards.
@@ -114,8 +133,41 @@ impl StoreWriter {
             stem: shard_stem(self.shards.len()),
             sentences: shard.sentences,
             tokens: shard.token_count,
-            hash: PayloadHash::of(&hashes),
+            hash: shard_hash(&hashes),
         });
         Ok(())
+    }
+}
+
+/// A shard's hash: xxh3-128 over its three files' xxh3-128 hashes (docs/FORMAT.md).
+fn shard_hash(file_hashes: &[u8]) -> PayloadHash {
+    PayloadHash::of(file_hashes)
+}
+
+impl StoreShard {
+    /// Whether the shard's files in store `dir` are there, whole, with its hash.
+    pub fn is_intact(&self, dir: &Path) -> bool {
+        let stem = dir.join(&self.stem);
+        let mut hashes = Vec::with_capacity(48);
+        for ext in ["tokens", "offsets", "docs"] {
+            match file_hash(&stem.with_extension(ext)) {
+                Ok(hash) => hashes.extend_from_slice(&hash.to_le_bytes()),
+                Err(_) => return false,
+            }
+        }
+        shard_hash(&hashes) == self.hash
+    }
+}
+
+/// xxh3-128 of a file, read in pieces (memory stays flat whatever its size).
+fn file_hash(path: &Path) -> std::io::Result<u128> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let (mut hasher, mut buffer) = (Xxh3::new(), vec![0u8; 1 << 20]);
+    loop {
+        match file.read(&mut buffer)? {
+            0 => return Ok(hasher.digest128()),
+            n => hasher.update(&buffer[..n]),
+        }
     }
 }
