@@ -121,6 +121,6 @@ fuzz: fuzz-seeds ## run every fuzz target for FUZZ_SECONDS each (nightly + cargo
 bench: ## run the benchmarks (criterion; results in target/criterion)
 	$(CARGO) bench --workspace
 
-bench-build: ## the whole `pipeline build` from sentence rows to verified shards on a generated ~100 MB corpus, 1 and 2 threads
+bench-build: ## the whole `pipeline build`, parquet and tar.bz2 to verified, audited shards, on a generated 1 GB corpus (target/bench/build), 1 and 2 threads: MB/s per core, peak RSS, stage shares
 	$(BUILD_PIPELINE)
-	python3 scripts/bench_build.py --mb 100
+	python3 scripts/bench_build.py --mb 1024

@@ -109,16 +109,43 @@ def generate(directory, mb, pipeline):
     return wiki, books
 
 
+def watch_memory(child):
+    """The peaks of the `pipeline` process's RssAnon and RssFile (kB) while `child` (GNU
+    time, whose child it is) runs."""
+    import threading
+    import time
+    peaks = {"RssAnon": 0, "RssFile": 0}
+
+    def poll():
+        while child.poll() is None:
+            try:
+                kids = open(f"/proc/{child.pid}/task/{child.pid}/children").read().split()
+                for line in open(f"/proc/{kids[0]}/status") if kids else []:
+                    key, _, value = line.partition(":")
+                    if key in peaks:
+                        peaks[key] = max(peaks[key], int(value.split()[0]))
+            except (OSError, IndexError, ValueError):
+                pass
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return peaks, thread
+
+
 def build(pipeline, recipe, wiki, books, out, threads):
     """One `pipeline build` from scratch: its figures."""
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     cmd = ["/usr/bin/time", "-f", "%e %U %S %M", pipeline, "--quiet", "build", "--recipe", recipe,
            "--seed", "1", "--out", out, "--wiki", wiki, "--books", books]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
-    lines = done.stderr.strip().splitlines()
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peaks, watcher = watch_memory(child)
+    stderr = child.stderr.read()
+    watcher.join()
+    if child.wait() != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{stderr}")
+    lines = stderr.strip().splitlines()
     wall, user, system, rss_kb = lines[-1].split()
     stages = next(l for l in lines if l.startswith("build finished"))
     store = json.load(open(os.path.join(out, "store", "store.json")))["totals"]
@@ -129,8 +156,13 @@ def build(pipeline, recipe, wiki, books, out, threads):
         "wall_s": float(wall),
         "cpu_s": float(user) + float(system),
         "peak_rss_mb": int(rss_kb) / 1024,
+        # Sampled every 50 ms: anonymous memory (the process's own) and file-backed pages
+        # (the memory-mapped sentence store, which the kernel can drop at will).
+        "peak_anon_mb": peaks["RssAnon"] / 1024,
+        "peak_file_mb": peaks["RssFile"] / 1024,
         "examples": manifest["totals"]["examples"],
-        "stages": stages[stages.index("(") + 1:-1],
+        # (builds before stage times were printed show none)
+        "stages": stages[stages.index("(") + 1:-1] if "(" in stages else "not printed",
         "root_hash": manifest["root_hash"],
     }
 
@@ -154,7 +186,8 @@ def main():
             print(f"{r['text_mb']:.0f} MB, {threads} thread(s): wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
                   f"{r['text_mb'] / r['wall_s'] / threads:.1f} MB/s per core "
                   f"({r['text_mb'] / r['cpu_s']:.1f} per CPU second), {r['examples'] / r['wall_s']:,.0f} examples/s, "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB\n    stages: {r['stages']}", flush=True)
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB (sampled: {r['peak_anon_mb']:.0f} MB anonymous, "
+                  f"{r['peak_file_mb']:.0f} MB mapped files)\n    stages: {r['stages']}", flush=True)
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps(dict(r, recipe=os.path.basename(args.recipe))) + "\n")

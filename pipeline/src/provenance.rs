@@ -105,13 +105,31 @@ pub struct Occurrence {
     pub masked: u16,
 }
 
-/// Every occurrence of `query` in `build`, by example, then position.
-pub fn find(build: &Build, index: &ProvenanceIndex, query: &Query) -> Result<Vec<Occurrence>> {
-    match query {
-        Query::Sentence(n) => by_record(build, index, |r, s| r.sentence(s) == *n),
-        Query::Document(d) => by_record(build, index, |r, s| r.document(s) == *d),
-        Query::Tokens(needle) => by_tokens(build, index, needle),
-    }
+/// How much of the build to search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every occurrence.
+    All,
+    /// At least the occurrences of the first step (of this many examples) that has any;
+    /// a token search stops reading shards after that step.
+    FirstStep { batch_size: u64 },
+}
+
+/// The occurrences of `query` in `build` (all of them, or at least those of the first step
+/// that has any), by example, then position.
+pub fn find(
+    build: &Build,
+    index: &ProvenanceIndex,
+    query: &Query,
+    scope: Scope,
+) -> Result<Vec<Occurrence>> {
+    let mut found = match query {
+        Query::Sentence(n) => by_record(build, index, |r, s| r.sentence(s) == *n)?,
+        Query::Document(d) => by_record(build, index, |r, s| r.document(s) == *d)?,
+        Query::Tokens(needle) => by_tokens(build, index, needle, scope)?,
+    };
+    found.sort_by_key(|o| (o.example, o.positions.start));
+    Ok(found)
 }
 
 /// The segments whose record matches `wanted`, from one scan of the index; then each
@@ -166,13 +184,45 @@ fn occurrence(
     }
 }
 
-/// Every place `needle` occurs in the examples' tokens as trained on, shards in parallel.
-fn by_tokens(build: &Build, index: &ProvenanceIndex, needle: &[u16]) -> Result<Vec<Occurrence>> {
+/// The places `needle` occurs in the examples' tokens as trained on: shards in parallel, a
+/// window of them at a time, in training order (so a first-step search can stop early).
+fn by_tokens(
+    build: &Build,
+    index: &ProvenanceIndex,
+    needle: &[u16],
+    scope: Scope,
+) -> Result<Vec<Occurrence>> {
     if needle.is_empty() {
         return Ok(Vec::new());
     }
+    let shards = &build.manifest().shards;
+    let window = 2 * rayon::current_num_threads().max(1);
+    let mut found: Vec<Occurrence> = Vec::new();
+    let mut next = 0;
+    while next < shards.len() {
+        if let (Scope::FirstStep { batch_size }, Some(first)) = (scope, found.first()) {
+            // The first step ends before example (k / B + 1) · B.
+            let end = (first.example / batch_size + 1) * batch_size;
+            if shards[next].first_example >= end {
+                break;
+            }
+        }
+        let to = (next + window).min(shards.len());
+        found.extend(tokens_in_shards(build, index, needle, next..to)?);
+        next = to;
+    }
+    Ok(found)
+}
+
+/// The places `needle` occurs in shards `range`, shards in parallel.
+fn tokens_in_shards(
+    build: &Build,
+    index: &ProvenanceIndex,
+    needle: &[u16],
+    range: Range<usize>,
+) -> Result<Vec<Occurrence>> {
     let manifest = build.manifest();
-    let per_shard: Vec<Vec<Occurrence>> = (0..manifest.shards.len())
+    let per_shard: Vec<Vec<Occurrence>> = range
         .into_par_iter()
         .map(|shard| {
             let entry = &manifest.shards[shard];

@@ -253,6 +253,32 @@ fn where_finds_every_occurrence_in_a_keyed_build() {
     let found = where_(&build, &["--document", &d.to_string()]).0;
     let found: BTreeSet<(u64, String)> = found.into_iter().map(|o| (o.0, o.1)).collect();
     assert_eq!(found, expected, "document {d}");
+    // Shards of 8: `--first` reads the shards in order and stops after the first step,
+    // and still prints every occurrence of that step.
+    let mut small = fx.build_command(&keyed_recipe(), 3, "keyed-small-shards");
+    let small = small
+        .arg("--store")
+        .arg(fx.path("store"))
+        .args(["--examples-per-shard", "8"]);
+    run(small).expect_code(0);
+    let small = fx.path("keyed-small-shards");
+    for text in ["the", "lake", "the city"] {
+        let args = |first: bool| {
+            let mut a = vec!["--text", text, "--batch-size", "4"];
+            a.extend(first.then_some("--first"));
+            a
+        };
+        let (all, steps, _) = where_(&small, &args(false));
+        let (first, first_steps, _) = where_(&small, &args(true));
+        let in_first_step: BTreeSet<Found> = all
+            .iter()
+            .zip(&steps)
+            .filter(|(_, s)| **s == steps[0])
+            .map(|(o, _)| o.clone())
+            .collect();
+        assert_eq!(first, in_first_step, "--text {text:?} --first");
+        assert!(first_steps.iter().all(|&s| s == steps[0]));
+    }
     later_passes_first_and_misses(&build, answer.examples.len() as u64);
 }
 

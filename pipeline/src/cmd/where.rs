@@ -14,7 +14,7 @@ use earlyberts_format::{
     provenance::{PROVENANCE_INFO_FILE, ProvenanceIndex},
 };
 use earlyberts_pipeline::{
-    provenance::{Occurrence, Query, find},
+    provenance::{Occurrence, Query, Scope, find},
     stage::Tokenizer,
     tokenize::BertWordPiece,
 };
@@ -84,7 +84,11 @@ pub fn run(_global: &GlobalArgs, args: WhereArgs) -> anyhow::Result<ExitCode> {
     if args.until_step == Some(0) {
         bail!("--until-step 0: steps are numbered from 1");
     }
-    let found = find(&build, &index, &query)
+    let scope = match args.first && args.until_step.is_none() {
+        true => Scope::FirstStep { batch_size: batch },
+        false => Scope::All,
+    };
+    let found = find(&build, &index, &query, scope)
         .with_context(|| format!("cannot search '{}'", args.build.display()))?;
     let mut lines: Vec<Line> = found
         .iter()
@@ -101,7 +105,7 @@ pub fn run(_global: &GlobalArgs, args: WhereArgs) -> anyhow::Result<ExitCode> {
         lines.retain(|l| l.step == first);
     }
     render(&lines, args.format)?;
-    summarize(&lines, found.len(), &build, started);
+    summarize(&lines, (found.len(), scope), &build, started);
     Ok(match lines.is_empty() {
         true => ExitCode::from(1),
         false => ExitCode::SUCCESS,
@@ -190,7 +194,12 @@ fn render(lines: &[Line], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summarize(lines: &[Line], occurrences: usize, build: &Build, started: Instant) {
+fn summarize(
+    lines: &[Line],
+    (occurrences, scope): (usize, Scope),
+    build: &Build,
+    started: Instant,
+) {
     let seconds = started.elapsed().as_secs_f64();
     let plural = |n: usize, what: &str| match n {
         1 => format!("1 {what}"),
@@ -199,8 +208,12 @@ fn summarize(lines: &[Line], occurrences: usize, build: &Build, started: Instant
     match lines.first() {
         None => eprintln!("not found in the {} examples ({seconds:.2} s)", build.len()),
         Some(first) => eprintln!(
-            "{} in the build, {} printed; the first at step {} ({seconds:.2} s)",
+            "{} {}, {} printed; the first at step {} ({seconds:.2} s)",
             plural(occurrences, "occurrence"),
+            match scope {
+                Scope::All => "in the build",
+                Scope::FirstStep { .. } => "in the shards read up to the first step",
+            },
             plural(lines.len(), "line"),
             first.step
         ),

@@ -38,27 +38,20 @@ pub fn write_fixture(corpus_dir: &Path, out: &Path) -> Result<FixtureFiles> {
         bookcorpus_archive: out.join("bookcorpus/bookcorpus.tar.bz2"),
     };
     let column = |values: Vec<String>| Arc::new(StringArray::from(values)) as ArrayRef;
-    write_parquet(
-        &files.wikipedia_parquet,
+    // Batches of at most BATCH_TEXT_BYTES of text: a string column's offsets are 32-bit.
+    let article_batches = batches(&articles, |a| a.text.len()).map(|articles| {
+        let url = |a: &Article| {
+            format!(
+                "https://en.wikipedia.org/wiki/{}",
+                a.title.replace(' ', "_")
+            )
+        };
         vec![
             (
                 "id",
                 column(articles.iter().map(|a| a.id.clone()).collect()),
             ),
-            (
-                "url",
-                column(
-                    articles
-                        .iter()
-                        .map(|a| {
-                            format!(
-                                "https://en.wikipedia.org/wiki/{}",
-                                a.title.replace(' ', "_")
-                            )
-                        })
-                        .collect(),
-                ),
-            ),
+            ("url", column(articles.iter().map(url).collect())),
             (
                 "title",
                 column(articles.iter().map(|a| a.title.clone()).collect()),
@@ -67,12 +60,11 @@ pub fn write_fixture(corpus_dir: &Path, out: &Path) -> Result<FixtureFiles> {
                 "text",
                 column(articles.iter().map(|a| a.text.clone()).collect()),
             ),
-        ],
-    )?;
-    write_parquet(
-        &files.bookcorpus_parquet,
-        vec![("text", column(rows.clone()))],
-    )?;
+        ]
+    });
+    write_parquet_batches(&files.wikipedia_parquet, article_batches)?;
+    let row_batches = batches(&rows, String::len).map(|rows| vec![("text", column(rows.to_vec()))]);
+    write_parquet_batches(&files.bookcorpus_parquet, row_batches)?;
     let half = rows.len() / 2;
     write_archive(
         &files.bookcorpus_archive,
@@ -114,8 +106,41 @@ fn parse_articles(text: &str) -> Vec<Article> {
     articles
 }
 
+/// Text bytes per record batch of a fixture file (a string column's offsets are i32).
+const BATCH_TEXT_BYTES: usize = 1 << 29;
+
+/// `items` in consecutive runs of at most [`BATCH_TEXT_BYTES`] of `len` (one run for a
+/// small corpus, which keeps the sample fixture's bytes).
+fn batches<T>(items: &[T], len: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut n, mut bytes) = (0, 0);
+        while n < rest.len() && (n == 0 || bytes + len(&rest[n]) <= BATCH_TEXT_BYTES) {
+            bytes += len(&rest[n]);
+            n += 1;
+        }
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        Some(batch)
+    })
+}
+
 /// Writes string columns to a parquet file (snappy-compressed, as the Hub's files are).
 pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
+    write_parquet_batches(path, std::iter::once(columns))
+}
+
+/// Writes record batches of the same string columns to one parquet file.
+pub fn write_parquet_batches<'a>(
+    path: &Path,
+    mut batches: impl Iterator<Item = Vec<(&'a str, ArrayRef)>>,
+) -> Result<()> {
+    let Some(columns) = batches.next() else {
+        return Ok(());
+    };
     let fail = |reason: String| Error::Corpus {
         path: path.to_path_buf(),
         format: "parquet",
@@ -143,8 +168,16 @@ pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) -> Result<()> 
         .build();
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut writer =
-        ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| fail(e.to_string()))?;
+        ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| fail(e.to_string()))?;
     writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+    for columns in batches {
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            columns.into_iter().map(|(_, c)| c).collect(),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+    }
     writer.close().map_err(|e| fail(e.to_string()))?;
     Ok(())
 }
@@ -177,4 +210,26 @@ pub fn write_archive(path: &Path, files: &[(&str, &[String])]) -> Result<()> {
         .and_then(|bz| bz.finish())
         .map_err(io)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_stay_under_the_offset_limit_and_keep_every_item() {
+        let half = BATCH_TEXT_BYTES / 2;
+        let sizes = [10, half, half, 1, BATCH_TEXT_BYTES + 5, 3];
+        let runs: Vec<&[usize]> = batches(&sizes, |&n| n).collect();
+        assert_eq!(
+            runs,
+            vec![&sizes[..2], &sizes[2..4], &sizes[4..5], &sizes[5..]]
+        );
+        assert_eq!(
+            batches(&[1usize, 2, 3], |&n| n).count(),
+            1,
+            "a small corpus: one batch"
+        );
+        assert_eq!(batches(&[] as &[usize], |&n| n).count(), 0);
+    }
 }
