@@ -17,11 +17,13 @@
 //! computed in O(1) time and memory, for any `k`, on any thread.
 
 mod permutation;
+mod starts;
 
 use earlyberts_format::NspLabel;
 use serde::{Deserialize, Serialize};
 
 pub use self::permutation::KeyedPermutation;
+use self::starts::PairStarts;
 use earlyberts_format::random::{Stage, Stream};
 
 /// Pairing options of a recipe.
@@ -48,8 +50,8 @@ pub struct Pair {
 enum Starts {
     /// Pair `i` starts at sentence `2i`.
     Consecutive,
-    /// Pair `i` starts at `starts[i]` (pairs within documents).
-    Listed(Vec<u64>),
+    /// Pair `i` starts at the `i`-th listed sentence (pairs within documents).
+    Listed(PairStarts),
 }
 
 /// The pairs of a corpus and their training order, for one seed.
@@ -83,7 +85,7 @@ impl Pairing {
         seed: u64,
     ) -> Pairing {
         let starts = if options.respect_documents {
-            let mut starts = Vec::new();
+            let mut starts = PairStarts::default();
             let mut i = 0;
             while i + 1 < sentences {
                 if document(i) == document(i + 1) {
@@ -99,7 +101,7 @@ impl Pairing {
         };
         let pairs = match &starts {
             Starts::Consecutive => sentences / 2,
-            Starts::Listed(s) => s.len() as u64,
+            Starts::Listed(s) => s.len(),
         };
         let drawn = (pairs as f64 * options.random_next_fraction).floor() as u64;
         let mut stream = Stream::new(seed, Stage::Pairs, 0);
@@ -153,7 +155,7 @@ impl Pairing {
     fn start(&self, pair: u64) -> u64 {
         match &self.starts {
             Starts::Consecutive => 2 * pair,
-            Starts::Listed(starts) => starts[pair as usize],
+            Starts::Listed(starts) => starts.get(pair),
         }
     }
 
