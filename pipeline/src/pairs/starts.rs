@@ -16,7 +16,10 @@ pub struct PairStarts {
 impl PairStarts {
     /// Adds `index`, which is above every index added before.
     pub fn push(&mut self, index: u64) {
-        assert!(self.last.is_none_or(|last| index > last), "pair starts ascend");
+        assert!(
+            self.last.is_none_or(|last| index > last),
+            "pair starts ascend"
+        );
         let word = (index / 64) as usize;
         if self.bits.len() <= word {
             self.bits.resize(word + 1, 0);
