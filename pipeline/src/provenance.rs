@@ -124,19 +124,20 @@ pub fn find(
     scope: Scope,
 ) -> Result<Vec<Occurrence>> {
     let mut found = match query {
-        Query::Sentence(n) => by_record(build, index, |r, s| r.sentence(s) == *n)?,
-        Query::Document(d) => by_record(build, index, |r, s| r.document(s) == *d)?,
+        Query::Sentence(n) => by_record(build, index, scope, |r, s| r.sentence(s) == *n)?,
+        Query::Document(d) => by_record(build, index, scope, |r, s| r.document(s) == *d)?,
         Query::Tokens(needle) => by_tokens(build, index, needle, scope)?,
     };
     found.sort_by_key(|o| (o.example, o.positions.start));
     Ok(found)
 }
 
-/// The segments whose record matches `wanted`, from one scan of the index; then each
-/// example read for its labels.
+/// The segments whose record matches `wanted` (in `scope`), from one scan of the index;
+/// then each example read for its labels.
 fn by_record(
     build: &Build,
     index: &ProvenanceIndex,
+    scope: Scope,
     wanted: impl Fn(&Provenance, Segment) -> bool,
 ) -> Result<Vec<Occurrence>> {
     let mut found = Vec::new();
@@ -147,19 +148,42 @@ fn by_record(
             }
         }
     })?;
-    found
-        .into_par_iter()
-        .map(|(k, segment, record)| {
-            let example = build.example(k)?;
-            Ok(occurrence(
-                k,
-                segment,
-                &record,
-                record.positions(segment),
-                &example,
-            ))
+    if let (Scope::FirstStep { batch_size }, Some(&(first, ..))) = (scope, found.first()) {
+        let end = (first / batch_size + 1) * batch_size;
+        found.retain(|&(k, ..)| k < end);
+    }
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    // In groups of consecutive finds, each read forward by one stream: a block is decoded
+    // once however many finds it holds (a BookCorpus file is one document of millions).
+    let group = found
+        .len()
+        .div_ceil(8 * rayon::current_num_threads())
+        .max(1);
+    let groups: Vec<Vec<Occurrence>> = found
+        .par_chunks(group)
+        .map(|finds| {
+            let mut stream = build.stream_from(finds[0].0)?;
+            let mut example = Example::default();
+            let mut out = Vec::with_capacity(finds.len());
+            for &(k, segment, record) in finds {
+                if out.last().is_none_or(|o: &Occurrence| o.example != k) {
+                    stream.seek(k)?;
+                    stream.read_next(&mut example)?;
+                }
+                out.push(occurrence(
+                    k,
+                    segment,
+                    &record,
+                    record.positions(segment),
+                    &example,
+                ));
+            }
+            Ok(out)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(groups.into_iter().flatten().collect())
 }
 
 fn occurrence(

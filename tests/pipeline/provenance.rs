@@ -253,6 +253,19 @@ fn where_finds_every_occurrence_in_a_keyed_build() {
     let found = where_(&build, &["--document", &d.to_string()]).0;
     let found: BTreeSet<(u64, String)> = found.into_iter().map(|o| (o.0, o.1)).collect();
     assert_eq!(found, expected, "document {d}");
+    // `--first`: the occurrences of the first step, and only those.
+    let (all, steps, _) = where_(&build, &["--document", &d.to_string(), "--batch-size", "8"]);
+    let first = where_(
+        &build,
+        &["--document", &d.to_string(), "--batch-size", "8", "--first"],
+    );
+    let in_first_step: BTreeSet<Found> = all
+        .iter()
+        .zip(&steps)
+        .filter(|(_, s)| **s == steps[0])
+        .map(|(o, _)| o.clone())
+        .collect();
+    assert_eq!(first.0, in_first_step, "document {d} --first");
     // Shards of 8: `--first` reads the shards in order and stops after the first step,
     // and still prints every occurrence of that step.
     let mut small = fx.build_command(&keyed_recipe(), 3, "keyed-small-shards");

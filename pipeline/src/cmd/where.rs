@@ -212,7 +212,7 @@ fn summarize(
             plural(occurrences, "occurrence"),
             match scope {
                 Scope::All => "in the build",
-                Scope::FirstStep { .. } => "in the shards read up to the first step",
+                Scope::FirstStep { .. } => "up to the first step",
             },
             plural(lines.len(), "line"),
             first.step
