@@ -19,7 +19,7 @@ HISTORY ?=
 # More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
 BUILD_FLAGS ?=
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data test test-slow check unit-test bench bench-build fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data test test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -120,6 +120,10 @@ fuzz: fuzz-seeds ## run every fuzz target for FUZZ_SECONDS each (nightly + cargo
 
 bench: ## run the benchmarks (criterion; results in target/criterion)
 	$(CARGO) bench --workspace
+
+bench-splitter: ## the keyed recipe's rule splitter against spaCy on Wikipedia (boundary F1, sentence and example counts, mean length) and both against UD English-EWT gold; needs spaCy (SPACY_FLAGS)
+	$(BUILD_PIPELINE)
+	python3 scripts/splitter_agreement.py $(SPACY_FLAGS)
 
 bench-build: ## the whole `pipeline build`, parquet and tar.bz2 to verified, audited shards, on a generated 1 GB corpus (target/bench/build), 1 and 2 threads: MB/s per core, peak RSS, stage shares
 	$(BUILD_PIPELINE)
