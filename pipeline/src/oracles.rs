@@ -40,7 +40,11 @@ pub fn manifest(bytes: &[u8]) {
 /// Any text through the splitter: every non-whitespace character survives, in order, and
 /// every sentence is non-empty and trimmed.
 pub fn splitter(text: &str) {
-    for line_breaks in [LineBreaks::Paragraph, LineBreaks::Wrapped] {
+    for line_breaks in [
+        LineBreaks::Paragraph,
+        LineBreaks::Wrapped,
+        LineBreaks::SpacyLike,
+    ] {
         let pieces = sentences(&RuleSplitter::new(line_breaks), text);
         assert!(pieces.iter().all(|s| !s.is_empty() && s.trim() == *s));
         let kept: String = pieces

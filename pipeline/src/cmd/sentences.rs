@@ -17,7 +17,8 @@ use crate::GlobalArgs;
 
 #[derive(clap::Args)]
 pub struct SentencesArgs {
-    /// What a single line break means: `wrapped` prose (default) or one `paragraph` per line.
+    /// What a single line break means: `wrapped` prose (default), one `paragraph` per line,
+    /// or `spacy-like` (a sentence ends at a line break only after terminated text).
     #[arg(long, value_enum, default_value_t = LineBreakArg::Wrapped)]
     pub line_breaks: LineBreakArg,
     /// Cleaning rules to apply first, comma-separated (control_chars, invisible, nfc,
@@ -30,6 +31,8 @@ pub struct SentencesArgs {
 pub enum LineBreakArg {
     Wrapped,
     Paragraph,
+    /// A line break or blank line ends a sentence only after terminated text.
+    SpacyLike,
 }
 
 pub fn run(_global: &GlobalArgs, args: SentencesArgs) -> anyhow::Result<ExitCode> {
@@ -43,6 +46,7 @@ pub fn run(_global: &GlobalArgs, args: SentencesArgs) -> anyhow::Result<ExitCode
     let splitter = RuleSplitter::new(match args.line_breaks {
         LineBreakArg::Wrapped => LineBreaks::Wrapped,
         LineBreakArg::Paragraph => LineBreaks::Paragraph,
+        LineBreakArg::SpacyLike => LineBreaks::SpacyLike,
     });
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut ranges = Vec::new();

@@ -2,9 +2,11 @@
 //!
 //! It looks at every `.`, `!`, `?` and `…` that is followed by whitespace (after any run of
 //! terminal marks, closing quotes and brackets) and decides from the word before and the
-//! word after whether a sentence ends there. Blank lines always end a sentence; single line
-//! breaks end one too when lines are paragraphs ([`LineBreaks::Paragraph`], Wikipedia), or
-//! only after headings and before list items when lines are wrapped ([`LineBreaks::Wrapped`]).
+//! word after whether a sentence ends there. Blank lines end a sentence; single line breaks
+//! end one too when lines are paragraphs ([`LineBreaks::Paragraph`], Wikipedia), or only
+//! after headings and before list items when lines are wrapped ([`LineBreaks::Wrapped`]);
+//! [`LineBreaks::SpacyLike`] ends one at a line break or blank line only after terminated
+//! text, as spaCy mostly does on Wikipedia.
 //!
 //! The splitter only chooses cut points and trims whitespace, so no character is lost.
 //!
@@ -49,6 +51,11 @@ pub enum LineBreaks {
     /// Lines are wrapped prose: a line break ends a sentence only after a heading-like line
     /// or before a list item.
     Wrapped,
+    /// As spaCy's parser mostly splits Wikipedia text: a line break or a blank line ends a
+    /// sentence only after text that ends as a sentence does (a terminal mark, maybe closing
+    /// quotes or brackets); a heading, a list item or another unterminated line stays with
+    /// the text after it (scripts/splitter_agreement.py measures how close this is).
+    SpacyLike,
 }
 
 /// The English rule-based splitter.
@@ -74,11 +81,16 @@ impl SentenceSplitter for RuleSplitter {
             let line_end = memchr_newline(bytes, line_start);
             let line = &text[line_start..line_end];
             if line.trim().is_empty() {
-                push_trimmed(text, start..line_start, out);
-                start = line_end;
+                if self.breaks_at_line_end(&text[start..line_start]) {
+                    push_trimmed(text, start..line_start, out);
+                    start = line_end;
+                }
                 paragraph_line = 0;
             } else {
-                if paragraph_line > 0 && rules::starts_list_item(line) {
+                if paragraph_line > 0
+                    && rules::starts_list_item(line)
+                    && self.breaks_at_line_end(&text[start..line_start])
+                {
                     push_trimmed(text, start..line_start, out);
                     start = line_start;
                 }
@@ -94,6 +106,7 @@ impl SentenceSplitter for RuleSplitter {
                             && next < bytes.len()
                             && rules::starts_like_sentence(&text[next..])
                     }
+                    LineBreaks::SpacyLike => rules::ends_terminated(&text[start..line_end]),
                 };
                 if boundary_after {
                     push_trimmed(text, start..line_end, out);
@@ -104,6 +117,16 @@ impl SentenceSplitter for RuleSplitter {
             line_start = line_end + 1;
         }
         push_trimmed(text, start..bytes.len(), out);
+    }
+}
+
+impl RuleSplitter {
+    /// Whether a blank line, or a list item, ends the sentence `before` it.
+    fn breaks_at_line_end(&self, before: &str) -> bool {
+        match self.line_breaks {
+            LineBreaks::SpacyLike => before.trim().is_empty() || rules::ends_terminated(before),
+            LineBreaks::Paragraph | LineBreaks::Wrapped => true,
+        }
     }
 }
 

@@ -257,6 +257,16 @@ pub(super) fn is_heading(line: &str) -> bool {
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
 }
 
+/// Whether `text` ends the way a sentence does: a terminal mark, then any closing quotes
+/// and brackets.
+pub(super) fn ends_terminated(text: &str) -> bool {
+    text.trim_end()
+        .trim_end_matches(CLOSERS)
+        .chars()
+        .last()
+        .is_some_and(is_terminal)
+}
+
 /// A line that starts a list item: a bullet, or a number or letter followed by `.` or `)`.
 pub(super) fn starts_list_item(line: &str) -> bool {
     let line = line.trim_start();

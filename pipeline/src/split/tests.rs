@@ -71,6 +71,29 @@ fn wrapped_lines_join_but_headings_do_not() {
     );
 }
 
+#[test]
+fn spacy_like_lines_end_a_sentence_only_when_terminated() {
+    let splitter = RuleSplitter::new(LineBreaks::SpacyLike);
+    let text = "Lake Varrow\nIt is a lake. It is cold.\n\nHistory\n\nSettlers came (in 1790).\nThe village grew\n* a list item\n* another.\n\"Quoted.\"\nLast";
+    assert_eq!(
+        sentences(&splitter, text),
+        vec![
+            "Lake Varrow\nIt is a lake.",
+            "It is cold.",
+            "History\n\nSettlers came (in 1790).",
+            "The village grew\n* a list item\n* another.",
+            "\"Quoted.\"",
+            "Last"
+        ]
+    );
+    // The other modes keep their behaviour: every line ends one in Paragraph.
+    let paragraph = RuleSplitter::new(LineBreaks::Paragraph);
+    assert_eq!(
+        sentences(&paragraph, text)[..2],
+        ["Lake Varrow", "It is a lake."]
+    );
+}
+
 fn non_whitespace(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -80,8 +103,9 @@ proptest! {
 
     /// Every non-whitespace character survives, in order, whatever the input.
     #[test]
-    fn splitting_is_lossless(text in "(\\PC|[ \n.!?…\"')(\\[\\]]){0,200}", wrapped in any::<bool>()) {
-        let splitter = RuleSplitter::new(if wrapped { LineBreaks::Wrapped } else { LineBreaks::Paragraph });
+    fn splitting_is_lossless(text in "(\\PC|[ \n.!?…\"')(\\[\\]]){0,200}", mode in 0..3usize) {
+        let modes = [LineBreaks::Paragraph, LineBreaks::Wrapped, LineBreaks::SpacyLike];
+        let splitter = RuleSplitter::new(modes[mode]);
         let pieces = sentences(&splitter, &text);
         prop_assert!(pieces.iter().all(|s| !s.is_empty() && s.trim() == *s));
         prop_assert_eq!(non_whitespace(&pieces.concat()), non_whitespace(&text));
