@@ -38,15 +38,22 @@ def nonspace(text):
     return sum(1 for c in text if not c.isspace())
 
 
-def boundaries(sentences, documents):
-    """Boundary positions (document, non-whitespace offset) inside documents."""
-    out, offset, previous = set(), 0, None
+def terminated(sentence):
+    return sentence.rstrip().rstrip("\"')]”’»")[-1:] in (".", "!", "?", "…")
+
+
+def boundaries(sentences, documents, terminal_only=False):
+    """Boundary positions (document, non-whitespace offset) inside documents; with
+    `terminal_only`, only those after a sentence ending in . ! ? … (the metric of
+    pipeline/src/split/eval.rs and its UD test)."""
+    out, offset, previous, before = set(), 0, None, ""
     for sentence, document in zip(sentences, documents):
         if document != previous:
             offset, previous = 0, document
-        elif offset:
+        elif offset and (not terminal_only or terminated(before)):
             out.add((document, offset))
         offset += nonspace(sentence)
+        before = sentence
     return out
 
 
@@ -140,7 +147,8 @@ def ud(args, tmp):
     if not os.path.exists(path):
         return None
     paragraphs = ud_paragraphs(path)
-    gold = boundaries([s for p in paragraphs for s in p], [i for i, p in enumerate(paragraphs) for _ in p])
+    flat = lambda split: ([s for p in split for s in p], [i for i, p in enumerate(split) for _ in p])  # noqa: E731
+    gold = {t: boundaries(*flat(paragraphs), terminal_only=t) for t in (False, True)}
     text = "\n\n".join(" ".join(p) for p in paragraphs)
     mode = (args.line_breaks or "paragraph").replace("_", "-")
     rules = subprocess.run([args.pipeline, "sentences", "--line-breaks", mode], input=text,
@@ -152,7 +160,7 @@ def ud(args, tmp):
             documents.append(paragraph)
         elif sentences and documents[-1] == paragraph:
             paragraph += 1
-    out = {"rules": score(boundaries(sentences, documents), gold)}
+    out = {"rules": [score(boundaries(sentences, documents, t), gold[t]) for t in (False, True)]}
     model = args.spacy_model or "en_core_web_sm"
     code = ("import json, spacy, sys\n"
             f"nlp = spacy.load({model!r})\n"
@@ -161,7 +169,7 @@ def ud(args, tmp):
     done = subprocess.run([args.python, "-c", code], input=json.dumps([" ".join(p) for p in paragraphs]),
                           capture_output=True, text=True, check=True)
     split = json.loads(done.stdout)
-    out["spacy"] = score(boundaries([s for p in split for s in p], [i for i, p in enumerate(split) for _ in p]), gold)
+    out["spacy"] = [score(boundaries(*flat(split), terminal_only=t), gold[t]) for t in (False, True)]
     return out
 
 
@@ -193,8 +201,9 @@ def main():
               f"reference {re_} of {rl:.1f}: ratios {ke / re_:.3f} and {kl / rl:.3f}")
         scores = ud(args, tmp)
         if scores:
-            for name, (p, r, f) in scores.items():
-                print(f"UD English-EWT dev, {name} vs gold: precision {p:.3f}, recall {r:.3f}, F1 {f:.3f}")
+            for name, ((p, r, f), (tp, tr, tf)) in scores.items():
+                print(f"UD English-EWT dev, {name} vs gold: every boundary: precision {p:.3f}, recall {r:.3f}, "
+                      f"F1 {f:.3f}; after . ! ? … only: precision {tp:.3f}, recall {tr:.3f}, F1 {tf:.3f}")
 
 
 if __name__ == "__main__":
