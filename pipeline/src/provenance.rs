@@ -51,7 +51,7 @@ pub fn write_provenance(
             second: b as u32,
             first_document: store.document(a),
             second_document: store.document(b),
-            // At most max_length (a u16 in the recipe).
+            // At most max_length, which the recipe keeps at or below 65,535.
             first_tokens: first_tokens as u16,
             second_tokens: second_tokens as u16,
         }
