@@ -70,6 +70,14 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Removes `path` if it is there (a missing file is not an error).
+pub fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: impl Into<PathBuf>, bytes: &[u8]) -> Result<()> {
     let mut file = AtomicFile::create(path)?;

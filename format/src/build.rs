@@ -17,7 +17,6 @@
 //! build redoes only its unfinished shards. The commit removes `partial.json`.
 
 use std::{
-    borrow::Borrow,
     fs,
     ops::Range,
     path::{Path, PathBuf},
@@ -153,26 +152,9 @@ impl BuildWriter {
             .collect()
     }
 
-    /// Writes shard `index` from exactly the examples of its range, in order.
-    pub fn write_shard<E: Borrow<Example>>(
-        &self,
-        index: usize,
-        examples: impl IntoIterator<Item = E>,
-    ) -> Result<ShardEntry> {
-        let range = self.shard_ranges()[index].clone();
-        let path = self.dir.join(shard_file_name(index));
-        let mut writer =
-            ShardWriter::create(path, range.start, range.end - range.start, &self.layout)?;
-        for example in examples {
-            writer.push(example.borrow())?;
-        }
-        let stats = writer.finish()?;
-        Ok(ShardEntry::new(index, range.start, &stats))
-    }
-
-    /// Writes shard `index` from exactly the examples of its range, blocks compressed in
-    /// parallel (the same bytes as [`BuildWriter::write_shard`]).
-    pub fn write_shard_parallel(&self, index: usize, examples: &[Example]) -> Result<ShardEntry> {
+    /// Writes shard `index` from exactly the examples of its range, in order; its blocks
+    /// are encoded and compressed in parallel (the bytes do not depend on it).
+    pub fn write_shard(&self, index: usize, examples: &[Example]) -> Result<ShardEntry> {
         let range = self.shard_ranges()[index].clone();
         let path = self.dir.join(shard_file_name(index));
         let mut writer =

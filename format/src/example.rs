@@ -104,6 +104,16 @@ impl Example {
         Ok(())
     }
 
+    /// The ids before masking into `out` (cleared first): each labelled position given back
+    /// its label — the tokens the example was made of.
+    pub fn unmasked_into(&self, out: &mut Vec<u16>) {
+        out.clear();
+        out.extend_from_slice(&self.token_ids);
+        for (&p, &label) in self.mlm_positions.iter().zip(&self.mlm_labels) {
+            out[usize::from(p)] = label;
+        }
+    }
+
     /// Segment id of every token: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`.
     pub fn segment_ids(&self) -> Vec<u8> {
         let a = self.segment_a_len as usize;

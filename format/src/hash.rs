@@ -22,6 +22,13 @@ impl PayloadHash {
     pub fn of(bytes: &[u8]) -> PayloadHash {
         PayloadHash(xxhash_rust::xxh3::xxh3_128(bytes))
     }
+
+    /// Hash of a whole file, read in pieces (memory stays flat whatever its size).
+    pub fn of_file(path: &Path) -> Result<PayloadHash> {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        read_in_pieces(path, |piece| hasher.update(piece))?;
+        Ok(PayloadHash(hasher.digest128()))
+    }
 }
 
 impl fmt::Display for PayloadHash {
@@ -64,18 +71,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Lowercase hex sha256 of a file's contents, read in 1 MiB pieces.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
+    read_in_pieces(path, |piece| hasher.update(piece))?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Calls `use_piece` on the bytes of `path`, a megabyte at a time, in order.
+fn read_in_pieces(path: &Path, mut use_piece: impl FnMut(&[u8])) -> Result<()> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
+            Ok(0) => return Ok(()),
+            Ok(n) => use_piece(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(path, e)),
         }
     }
-    Ok(hex(&hasher.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

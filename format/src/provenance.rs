@@ -19,7 +19,9 @@ use std::{
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::{AtomicFile, Build, Error, Manifest, PayloadHash, Result, write_atomic};
+use crate::{
+    AtomicFile, Build, Error, Manifest, PayloadHash, Result, remove_if_present, write_atomic,
+};
 
 /// The records' file name in a build directory.
 pub const PROVENANCE_FILE: &str = "provenance.bin";
@@ -145,11 +147,7 @@ impl ProvenanceWriter {
     /// Starts the index of the build committed by `manifest` in `dir` (removing any
     /// description of an older index first).
     pub fn create(dir: &Path, manifest: &Manifest) -> Result<ProvenanceWriter> {
-        let info = dir.join(PROVENANCE_INFO_FILE);
-        match fs::remove_file(&info) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&info, e)),
-            _ => {}
-        }
+        remove_if_present(&dir.join(PROVENANCE_INFO_FILE))?;
         Ok(ProvenanceWriter {
             dir: dir.to_path_buf(),
             file: AtomicFile::create(dir.join(PROVENANCE_FILE))?,
@@ -236,23 +234,11 @@ impl ProvenanceIndex {
         Ok(ProvenanceIndex { path, info })
     }
 
-    /// The description.
-    pub fn info(&self) -> &ProvenanceInfo {
-        &self.info
-    }
-
-    /// The records' file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Calls `visit(k, record)` for every example `k` in order, reading the file once;
-    /// returns the records' xxh3-128 hash.
-    pub fn scan(&self, mut visit: impl FnMut(u64, &Provenance)) -> Result<PayloadHash> {
+    /// Calls `visit(k, record)` for every example `k` in order, reading the file once.
+    pub fn scan(&self, mut visit: impl FnMut(u64, &Provenance)) -> Result<()> {
         let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut chunk = vec![0u8; PROVENANCE_RECORD_LEN << 14];
-        let mut hasher = Xxh3::new();
         let mut k = 0;
         while k < self.info.examples {
             let records = (self.info.examples - k).min(1 << 14) as usize;
@@ -260,18 +246,17 @@ impl ProvenanceIndex {
             reader
                 .read_exact(bytes)
                 .map_err(|e| Error::io(&self.path, e))?;
-            hasher.update(bytes);
             for record in bytes.chunks_exact(PROVENANCE_RECORD_LEN) {
                 visit(k, &Provenance::decode(record.try_into().expect("20 bytes")));
                 k += 1;
             }
         }
-        Ok(PayloadHash(hasher.digest128()))
+        Ok(())
     }
 
     /// Whether the records hash to what the description says.
     pub fn is_intact(&self) -> Result<bool> {
-        Ok(self.scan(|_, _| {})? == self.info.hash)
+        Ok(PayloadHash::of_file(&self.path)? == self.info.hash)
     }
 
     /// The records of examples `range`.

@@ -172,9 +172,9 @@ fn tally_example(t: &mut Tally, e: &Example, special: &SpecialTokens, policy: &M
     t.truncated += u64::from(truncated);
     t.too_long += u64::from(len > max_length);
     t.over_cap += u64::from(e.mlm_positions.len() > cap);
-    let mut original = e.token_ids.clone();
+    let mut original = Vec::with_capacity(len);
+    e.unmasked_into(&mut original);
     for (&p, &l) in e.mlm_positions.iter().zip(&e.mlm_labels) {
-        original[p as usize] = l;
         t.labelled += 1;
         match e.token_ids[p as usize] {
             id if id == special.mask => t.masked += 1,

@@ -175,7 +175,7 @@ pub fn write_examples(
             let count = range.end - range.start;
             let entry = match writer.existing_shard(index) {
                 Some(entry) => entry,
-                None => writer.write_shard_parallel(index, &examples_in_parallel(source, range))?,
+                None => writer.write_shard(index, &examples_in_parallel(source, range))?,
             };
             progress.advance(count);
             Ok(entry)

@@ -8,7 +8,8 @@
 use std::{path::PathBuf, sync::OnceLock};
 
 use earlyberts_format::{
-    AtomicFile, InputFile, Vocab, VocabInfo, sha256_file, verify::Progress, write_atomic,
+    AtomicFile, InputFile, Vocab, VocabInfo, remove_if_present, sha256_file, verify::Progress,
+    write_atomic,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -273,11 +274,7 @@ impl Checkpoint {
     }
 
     fn remove(dir: &std::path::Path) -> Result<()> {
-        let path = dir.join(STORE_CHECKPOINT);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
-            _ => Ok(()),
-        }
+        Ok(remove_if_present(&dir.join(STORE_CHECKPOINT))?)
     }
 }
 

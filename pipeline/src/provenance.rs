@@ -256,7 +256,7 @@ fn tokens_in_shards(
             let (mut example, mut tokens, mut found) = (Example::default(), Vec::new(), Vec::new());
             let mut k = first;
             while reader.read_next(&mut example)? {
-                as_trained_on(&example, &mut tokens);
+                example.unmasked_into(&mut tokens);
                 let record = &records[(k - first) as usize];
                 for start in matches(&tokens, needle) {
                     let positions = start as u16..(start + needle.len()) as u16;
@@ -273,15 +273,6 @@ fn tokens_in_shards(
         })
         .collect::<Result<_>>()?;
     Ok(per_shard.into_iter().flatten().collect())
-}
-
-/// The example's ids with every masked position given back its original id.
-fn as_trained_on(example: &Example, out: &mut Vec<u16>) {
-    out.clear();
-    out.extend_from_slice(&example.token_ids);
-    for (&p, &label) in example.mlm_positions.iter().zip(&example.mlm_labels) {
-        out[usize::from(p)] = label;
-    }
 }
 
 /// Start positions of `needle` in `haystack` (overlapping ones too).
@@ -311,8 +302,8 @@ mod tests {
             mlm_labels: vec![5, 6],
             ..Example::default()
         };
-        let mut tokens = Vec::new();
-        as_trained_on(&example, &mut tokens);
+        let mut tokens = vec![9; 7];
+        example.unmasked_into(&mut tokens);
         assert_eq!(tokens, vec![101, 5, 6, 102]);
     }
 }

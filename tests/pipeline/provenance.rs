@@ -176,6 +176,15 @@ fn where_(build: &Path, args: &[&str]) -> (BTreeSet<Found>, Vec<u64>, Option<i32
     (found, steps, out.code)
 }
 
+/// The occurrences of a `where` answer (in its order, with their `steps`) at its first step.
+fn in_first_step(all: &BTreeSet<Found>, steps: &[u64]) -> BTreeSet<Found> {
+    all.iter()
+        .zip(steps)
+        .filter(|(_, s)| **s == steps[0])
+        .map(|(o, _)| o.clone())
+        .collect()
+}
+
 /// The sentence, document and text queries of one build, against [`Answer`].
 fn check(build: &Path, store: &Path) -> Answer {
     let answer = Answer::new(build, store);
@@ -259,13 +268,7 @@ fn where_finds_every_occurrence_in_a_keyed_build() {
         &build,
         &["--document", &d.to_string(), "--batch-size", "8", "--first"],
     );
-    let in_first_step: BTreeSet<Found> = all
-        .iter()
-        .zip(&steps)
-        .filter(|(_, s)| **s == steps[0])
-        .map(|(o, _)| o.clone())
-        .collect();
-    assert_eq!(first.0, in_first_step, "document {d} --first");
+    assert_eq!(first.0, in_first_step(&all, &steps), "document {d} --first");
     // Shards of 8: `--first` reads the shards in order and stops after the first step,
     // and still prints every occurrence of that step.
     let mut small = fx.build_command(&keyed_recipe(), 3, "keyed-small-shards");
@@ -283,13 +286,11 @@ fn where_finds_every_occurrence_in_a_keyed_build() {
         };
         let (all, steps, _) = where_(&small, &args(false));
         let (first, first_steps, _) = where_(&small, &args(true));
-        let in_first_step: BTreeSet<Found> = all
-            .iter()
-            .zip(&steps)
-            .filter(|(_, s)| **s == steps[0])
-            .map(|(o, _)| o.clone())
-            .collect();
-        assert_eq!(first, in_first_step, "--text {text:?} --first");
+        assert_eq!(
+            first,
+            in_first_step(&all, &steps),
+            "--text {text:?} --first"
+        );
         assert!(first_steps.iter().all(|&s| s == steps[0]));
     }
     later_passes_first_and_misses(&build, answer.examples.len() as u64);

@@ -96,7 +96,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
         let stage_started = Instant::now();
         let current = stage.current(&mut state).map_err(flag_context)?;
         if let Some(current) = current {
-            times.push((name, stage_started.elapsed().as_secs_f64(), "up to date"));
+            times.push((name, stage_started.elapsed().as_secs_f64(), false));
             let verified = if current.verified {
                 " and verified"
             } else {
@@ -118,7 +118,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
             .map_err(flag_context)
             .with_context(|| failed(stage.as_ref(), &plan))?;
         bar.finish_and_clear();
-        times.push((name, stage_started.elapsed().as_secs_f64(), "ran"));
+        times.push((name, stage_started.elapsed().as_secs_f64(), true));
         passed &= render(&output)?;
     }
     let total = started.elapsed().as_secs_f64();
@@ -133,16 +133,17 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `store 0.1 s (up to date), examples 12.3 s (81%), …`: where a build's time went.
-fn stage_times(times: &[(&str, f64, &str)], total: f64) -> String {
+/// `store 0.1 s up to date; examples 12.3 s, 81%; …`: where a build's time went, from
+/// `(stage, seconds, whether it ran)`.
+fn stage_times(times: &[(&str, f64, bool)], total: f64) -> String {
     let parts: Vec<String> = times
         .iter()
-        .map(|&(name, seconds, how)| match how {
-            "ran" => format!(
+        .map(|&(name, seconds, ran)| match ran {
+            true => format!(
                 "{name} {seconds:.1} s, {:.0}%",
                 100.0 * seconds / total.max(1e-9)
             ),
-            _ => format!("{name} {seconds:.1} s {how}"),
+            false => format!("{name} {seconds:.1} s up to date"),
         })
         .collect();
     parts.join("; ")

@@ -150,24 +150,11 @@ impl StoreShard {
         let stem = dir.join(&self.stem);
         let mut hashes = Vec::with_capacity(48);
         for ext in ["tokens", "offsets", "docs"] {
-            match file_hash(&stem.with_extension(ext)) {
-                Ok(hash) => hashes.extend_from_slice(&hash.to_le_bytes()),
+            match PayloadHash::of_file(&stem.with_extension(ext)) {
+                Ok(hash) => hashes.extend_from_slice(&hash.0.to_le_bytes()),
                 Err(_) => return false,
             }
         }
         shard_hash(&hashes) == self.hash
-    }
-}
-
-/// xxh3-128 of a file, read in pieces (memory stays flat whatever its size).
-fn file_hash(path: &Path) -> std::io::Result<u128> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let (mut hasher, mut buffer) = (Xxh3::new(), vec![0u8; 1 << 20]);
-    loop {
-        match file.read(&mut buffer)? {
-            0 => return Ok(hasher.digest128()),
-            n => hasher.update(&buffer[..n]),
-        }
     }
 }
