@@ -24,6 +24,7 @@ import csv
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,11 +78,17 @@ def recipes(args, tmp):
     """The keyed recipe (with `--line-breaks`, a copy that says so) and the reference one."""
     keyed = os.path.join(ROOT, "manifests/recipes/earlyberts-keyed.toml")
     if args.line_breaks:
-        text = open(keyed).read()
-        assert 'line_breaks = "paragraph"' in text
+        text, found = re.subn(r'(?m)^line_breaks = "\w+"', f'line_breaks = "{args.line_breaks}"', open(keyed).read())
+        assert found == 1, "the keyed recipe has no line_breaks line"
         keyed = os.path.join(tmp, "earlyberts-keyed.toml")
-        open(keyed, "w").write(text.replace('line_breaks = "paragraph"', f'line_breaks = "{args.line_breaks}"'))
+        open(keyed, "w").write(text)
     return keyed, os.path.join(ROOT, "manifests/recipes/earlyberts.toml")
+
+
+def keyed_line_breaks():
+    """The keyed recipe's `line_breaks`."""
+    text = open(os.path.join(ROOT, "manifests/recipes/earlyberts-keyed.toml")).read()
+    return re.search(r'(?m)^line_breaks = "(\w+)"', text).group(1)
 
 
 def split_both(args, tmp, wiki, books):
@@ -150,7 +157,7 @@ def ud(args, tmp):
     flat = lambda split: ([s for p in split for s in p], [i for i, p in enumerate(split) for _ in p])  # noqa: E731
     gold = {t: boundaries(*flat(paragraphs), terminal_only=t) for t in (False, True)}
     text = "\n\n".join(" ".join(p) for p in paragraphs)
-    mode = (args.line_breaks or "paragraph").replace("_", "-")
+    mode = (args.line_breaks or keyed_line_breaks()).replace("_", "-")
     rules = subprocess.run([args.pipeline, "sentences", "--line-breaks", mode], input=text,
                            capture_output=True, text=True, check=True).stdout
     sentences, documents, paragraph = [], [], 0

@@ -60,17 +60,21 @@ fn main() {
         }
     });
 
-    let splitter = RuleSplitter::new(LineBreaks::Paragraph);
+    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts-keyed.toml")).unwrap();
     let mut ranges = Vec::new();
     let mut sentences: Vec<&str> = Vec::new();
-    report("split", bytes, || {
-        sentences.clear();
-        for d in &documents {
-            ranges.clear();
-            splitter.split(d, &mut ranges);
-            sentences.extend(ranges.iter().map(|r| &d[r.clone()]));
-        }
-    });
+    // The keyed recipe's mode last: its sentences feed the stages below.
+    for mode in [LineBreaks::Paragraph, recipe.text.line_breaks] {
+        let splitter = RuleSplitter::new(mode);
+        report(&format!("split ({mode:?})"), bytes, || {
+            sentences.clear();
+            for d in &documents {
+                ranges.clear();
+                splitter.split(d, &mut ranges);
+                sentences.extend(ranges.iter().map(|r| &d[r.clone()]));
+            }
+        });
+    }
     let sentence_bytes: usize = sentences.iter().map(|s| s.len()).sum();
     let fast = sentences
         .iter()
@@ -139,13 +143,12 @@ fn main() {
         .unwrap();
         inputs.push((CorpusKind::Wikipedia, path));
     }
-    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts-keyed.toml")).unwrap();
     for threads in [1, 2] {
         let plan = TextPlan::new(
             inputs.clone(),
             Vocab::bert_base_uncased(),
             CleanRules::default(),
-            LineBreaks::Paragraph,
+            recipe.text.line_breaks,
             1 << 23,
             dir.path().join(format!("store-{threads}")),
         );
@@ -183,13 +186,16 @@ fn main() {
     let ewt = root.join("../shared/data/bench/en_ewt-ud-dev.conllu");
     match std::fs::read_to_string(&ewt) {
         Ok(text) => {
-            let score = eval::evaluate(&RuleSplitter::default(), &eval::read_conllu(&text));
-            println!(
-                "EWT dev boundaries: precision {:.4} recall {:.4} F1 {:.4} ({score:?})",
-                score.precision(),
-                score.recall(),
-                score.f1()
-            );
+            let gold = eval::read_conllu(&text);
+            for mode in [LineBreaks::Paragraph, recipe.text.line_breaks] {
+                let score = eval::evaluate(&RuleSplitter::new(mode), &gold);
+                println!(
+                    "EWT dev boundaries ({mode:?}): precision {:.4} recall {:.4} F1 {:.4} ({score:?})",
+                    score.precision(),
+                    score.recall(),
+                    score.f1()
+                );
+            }
         }
         Err(_) => println!("EWT dev: skipped ({} absent)", ewt.display()),
     }

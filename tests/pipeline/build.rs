@@ -134,6 +134,32 @@ fn fixture_builds_match_their_golden_manifests() {
     }
 }
 
+/// The keyed recipe's splitter before issue 18, `line_breaks = "paragraph"`, still builds the
+/// bytes its golden manifest recorded then (seed 1: 141 examples; the root hash below), so a
+/// recipe that kept it reproduces its old builds.
+#[test]
+fn the_paragraph_splitter_builds_its_old_bytes() {
+    let fx = SampleInputs::new();
+    let text = fs::read_to_string(keyed_recipe()).unwrap();
+    let old = text.replace(
+        "\nline_breaks = \"spacy_like\"",
+        "\nline_breaks = \"paragraph\"",
+    );
+    assert_ne!(
+        old, text,
+        "the keyed recipe no longer says line_breaks = \"spacy_like\""
+    );
+    let recipe = fx.path("earlyberts-keyed.toml");
+    fs::write(&recipe, old).unwrap();
+    build(&fx, "paragraph", 1, 2, &recipe, &[]).expect_code(0);
+    let manifest = Manifest::load(&fx.path("paragraph/manifest.json")).unwrap();
+    assert_eq!(manifest.len(), 141);
+    assert_eq!(
+        manifest.root_hash.to_string(),
+        "78b51873490aba660f50b2e1a8c91760"
+    );
+}
+
 #[test]
 fn examples_do_not_depend_on_shard_size_and_prefixes_match() {
     let fx = SampleInputs::new();
@@ -287,7 +313,7 @@ fn bad_build_requests_fail_before_any_work() {
         (
             vec!["--limit-examples", "100000"],
             None,
-            "--limit-examples 100000 is more than the 141 examples",
+            "--limit-examples 100000 is more than the 132 examples",
         ),
         (
             vec![],

@@ -91,8 +91,22 @@ fn is_terminal(c: char) -> bool {
     matches!(c, '.' | '!' | '?' | '…')
 }
 
+/// How a terminal mark is judged: as this splitter always did, or as spaCy's parser does on
+/// Wikipedia where the two differ (glued sentences, spaced ellipses, `v.`, `pro-U.S.`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Marks {
+    Classic,
+    SpacyLike,
+}
+
 /// Calls `cut` with the byte offset after every sentence end in `text[from..to]` (one line).
-pub(super) fn cut_line(text: &str, from: usize, to: usize, mut cut: impl FnMut(usize)) {
+pub(super) fn cut_line(
+    text: &str,
+    from: usize,
+    to: usize,
+    marks: Marks,
+    mut cut: impl FnMut(usize),
+) {
     let bytes = text.as_bytes();
     let mut i = from;
     while i < to {
@@ -126,7 +140,17 @@ pub(super) fn cut_line(text: &str, from: usize, to: usize, mut cut: impl FnMut(u
         }
         j = skip_citations(text, j, to);
         let followed_by_space = text[j..to].chars().next().is_none_or(char::is_whitespace);
-        if followed_by_space && ends_sentence(text, from, marks_start, marks_end, j) {
+        if followed_by_space && ends_sentence(text, from, marks_start, marks_end, j, marks) {
+            let line_ends = text[j..to].trim().is_empty() && !text[to..].trim().is_empty();
+            let only_quotes = text[marks_end..j].chars().all(|c| matches!(c, '"' | '”'));
+            // As in `spacy_line_end`: spaCy starts the next sentence with a quote that
+            // closes a line (not the text's last).
+            cut(if marks == Marks::SpacyLike && line_ends && only_quotes {
+                marks_end
+            } else {
+                j
+            });
+        } else if marks == Marks::SpacyLike && is_glued_sentence(text, from, marks_start, j, to) {
             cut(j);
         }
         i = j.max(marks_end);
@@ -152,6 +176,53 @@ fn skip_citations(text: &str, mut j: usize, to: usize) -> usize {
     j
 }
 
+/// `homeless.The communists`: Wikipedia's text lost the space (or a citation) between two
+/// sentences, and spaCy's tokenizer still splits there: a lowercase word of two letters or
+/// more, one period, then a capitalised word. Not `U.S.Army`, `www.Example`, `ASP.NET`.
+fn is_glued_sentence(
+    text: &str,
+    line_start: usize,
+    period: usize,
+    after: usize,
+    to: usize,
+) -> bool {
+    if after != period + 1 {
+        return false;
+    }
+    let mut next = text[after..to].chars();
+    let glued_word = matches!((next.next(), next.next()), (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase());
+    let before = &text[line_start..period];
+    let word = before
+        .rsplit(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    glued_word
+        && word
+            .chars()
+            .rev()
+            .take(2)
+            .filter(|c| c.is_lowercase())
+            .count()
+            == 2
+        && word.chars().all(char::is_alphabetic)
+}
+
+/// A run of terminal marks in its line, as the decisions below see it.
+struct Marked<'t> {
+    /// The marks themselves (`.`, `?!`, `...`, `…`).
+    marks: &'t str,
+    /// The line before the marks.
+    before: &'t str,
+    /// The word the marks end, opening quotes and brackets trimmed.
+    word: &'t str,
+    /// Whether `word` is the line's first.
+    word_starts_line: bool,
+    /// The text after the marks, their closers and the whitespace, opening quotes trimmed.
+    next_word: &'t str,
+    /// Whether nothing (no closer) stands between the marks and the whitespace.
+    bare: bool,
+}
+
 /// Whether the terminal marks `text[marks_start..marks_end]`, followed by whitespace at
 /// `after`, end a sentence.
 fn ends_sentence(
@@ -160,10 +231,31 @@ fn ends_sentence(
     marks_start: usize,
     marks_end: usize,
     after: usize,
+    mode: Marks,
 ) -> bool {
-    let next = text[after..].trim_start();
-    let next_word = next.trim_start_matches(OPENERS);
-    let Some(next_char) = next_word.chars().next() else {
+    let before = &text[line_start..marks_start];
+    // Whitespace can be wider than one byte (U+00A0, U+3000): step over the whole character.
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(k, c)| k + c.len_utf8());
+    let marked = Marked {
+        marks: &text[marks_start..marks_end],
+        before,
+        word: before[word_start..].trim_start_matches(OPENERS),
+        word_starts_line: before[..word_start].trim().is_empty(),
+        next_word: text[after..].trim_start().trim_start_matches(OPENERS),
+        bare: after == marks_end,
+    };
+    match mode {
+        Marks::Classic => classic_ends_sentence(&marked),
+        Marks::SpacyLike => spacy_ends_sentence(&marked),
+    }
+}
+
+fn classic_ends_sentence(m: &Marked) -> bool {
+    let Some(next_char) = m.next_word.chars().next() else {
         return true;
     };
     if matches!(
@@ -173,28 +265,73 @@ fn ends_sentence(
         return false; // spaced ellipses ". . .", emoticons ":)", trailing punctuation
     }
     let next_lower = next_char.is_lowercase();
-    let marks = &text[marks_start..marks_end];
-    if marks.contains('…') || marks.starts_with("..") {
+    if m.marks.contains('…') || m.marks.starts_with("..") {
         return !next_lower;
     }
-    if marks != "." {
+    if m.marks != "." {
         // "Why? where ..." ends a sentence; "\"Why?\" he asked" does not.
-        return !next_lower || after == marks_end;
+        return !next_lower || m.bare;
     }
-    let before = &text[line_start..marks_start];
-    // Whitespace can be wider than one byte (U+00A0, U+3000): step over the whole character.
-    let word_start = before
-        .char_indices()
-        .rev()
-        .find(|(_, c)| c.is_whitespace())
-        .map_or(0, |(k, c)| k + c.len_utf8());
-    let word = before[word_start..].trim_start_matches(OPENERS);
-    if word.is_empty() {
+    if m.word.is_empty() {
         return !next_lower;
     }
+    period_ends_sentence(m.word, m.word_starts_line, m.next_word, next_char)
+}
+
+/// Where spaCy's parser decides otherwise on Wikipedia: `. ,` (a template removed after the
+/// period), spaced ellipses, `pro-U.S.`, `Roe v. Wade`, `n. 59`, inline
+/// numbered lists (`; 2. the claim`), an initial before a sentence opener (`Linear B. The`).
+fn spacy_ends_sentence(m: &Marked) -> bool {
+    let Some(next_char) = m.next_word.chars().next() else {
+        return true;
+    };
+    if m.marks != "." {
+        return classic_ends_sentence(m);
+    }
+    if m.word.is_empty() {
+        return m.before.trim_end().ends_with(". .") || classic_ends_sentence(m);
+    }
+    if next_char != ','
+        && matches!(
+            next_char,
+            '.' | ';' | ':' | ')' | ']' | '}' | '!' | '?' | '-'
+        )
+    {
+        return false;
+    }
+    // A template removed after the period left `. ,`: judged as before a lowercase word.
+    let next_char = if next_char == ',' { 'a' } else { next_char };
+    let word = m.word.rsplit('-').next().unwrap_or(m.word);
+    let mut chars = word.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => true,
+        (Some(c), None) if c.is_alphabetic() && (c == 'v' || next_char.is_ascii_digit()) => false,
+        (Some(c), None) if c.is_ascii_digit() && !m.word_starts_line => true,
+        (Some(c), None) if c.is_uppercase() && opens_sentence_after_initial(m.next_word) => true,
+        _ => period_ends_sentence(word, m.word_starts_line, m.next_word, next_char),
+    }
+}
+
+/// After an initial, a sentence opener of three letters or more (`The`, `This`, not `A.`).
+fn opens_sentence_after_initial(next_word: &str) -> bool {
+    let end = next_word
+        .find(|c: char| !c.is_alphanumeric())
+        .unwrap_or(next_word.len());
+    end >= 3 && is_starter(next_word)
+}
+
+/// Whether a period after `word` ends a sentence before `next_word` (which begins with
+/// `next_char`).
+fn period_ends_sentence(
+    word: &str,
+    word_starts_line: bool,
+    next_word: &str,
+    next_char: char,
+) -> bool {
+    let next_lower = next_char.is_lowercase();
     let lower = word.to_lowercase();
     let lower = lower.as_str();
-    if before[..word_start].trim().is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+    if word_starts_line && word.chars().all(|c| c.is_ascii_digit()) {
         return false; // list marker: "1. First item"
     }
     if BEFORE_NUMBER.contains(&lower) && next_char.is_ascii_digit() {
@@ -265,6 +402,41 @@ pub(super) fn ends_terminated(text: &str) -> bool {
         .chars()
         .last()
         .is_some_and(is_terminal)
+}
+
+/// Where spaCy ends a sentence at the line break after `text[start..end]`, if it does: after
+/// text that ends as a sentence does, but before a closing double quote right after the
+/// terminal mark when more text follows (`…the court."⏎` → `…the court.` | `"⏎…`: the
+/// tokenizer makes the quote a token of its own and the parser starts the next sentence with
+/// it); and after a heading that a clause opener follows.
+pub(super) fn spacy_line_end(text: &str, start: usize, end: usize) -> Option<usize> {
+    let piece = text[start..end].trim_end();
+    if !ends_terminated(piece) {
+        let last_line = piece.rsplit('\n').next().unwrap_or(piece);
+        let clause_follows = CLAUSE_OPENERS.contains(&first_word(&text[end..]));
+        return (is_heading(last_line) && clause_follows).then_some(start + piece.len());
+    }
+    let unquoted = piece.trim_end_matches(['"', '”']);
+    let more = !text[end..].trim().is_empty();
+    let cut =
+        if more && unquoted.len() < piece.len() && unquoted.chars().last().is_some_and(is_terminal)
+        {
+            unquoted.len()
+        } else {
+            piece.len()
+        };
+    Some(start + cut)
+}
+
+/// Words that open a clause which cannot continue a heading's noun phrase: spaCy ends the
+/// heading's sentence before them (`Demographics⏎⏎According to the census, …`).
+const CLAUSE_OPENERS: &[&str] = &["According", "Although", "Among", "Though"];
+
+fn first_word(text: &str) -> &str {
+    let text = text.trim_start();
+    &text[..text
+        .find(|c: char| !c.is_alphanumeric())
+        .unwrap_or(text.len())]
 }
 
 /// A line that starts a list item: a bullet, or a number or letter followed by `.` or `)`.

@@ -82,8 +82,9 @@ fn spacy_like_lines_end_a_sentence_only_when_terminated() {
             "It is cold.",
             "History\n\nSettlers came (in 1790).",
             "The village grew\n* a list item\n* another.",
-            "\"Quoted.\"",
-            "Last"
+            // spaCy starts the next sentence with a quote that closes a line.
+            "\"Quoted.",
+            "\"\nLast"
         ]
     );
     // The other modes keep their behaviour: every line ends one in Paragraph.
@@ -92,6 +93,50 @@ fn spacy_like_lines_end_a_sentence_only_when_terminated() {
         sentences(&paragraph, text)[..2],
         ["Lake Varrow", "It is a lake."]
     );
+}
+
+fn spacy_like(text: &str) -> Vec<&str> {
+    sentences(&RuleSplitter::new(LineBreaks::SpacyLike), text)
+}
+
+macro_rules! spacy_like_cases {
+    ($($name:ident: $text:expr => [$($sentence:expr),* $(,)?] $(, classic [$($classic:expr),* $(,)?])?;)*) => {$(
+        #[test]
+        fn $name() {
+            let expected: Vec<&str> = vec![$($sentence),*];
+            assert_eq!(spacy_like($text), expected, "spacy_like");
+            // Where the two differ, the classic rules (the other modes) keep their answer.
+            $(let classic: Vec<&str> = vec![$($classic),*];
+            assert_eq!(split($text), classic, "classic");)?
+        }
+    )*};
+}
+
+// Where spaCy's parser splits Wikipedia text otherwise than the classic rules.
+spacy_like_cases! {
+    glued_sentences: "The town was left homeless.The communists came. See www.example.Com today."
+        => ["The town was left homeless.", "The communists came.", "See www.example.Com today."],
+        classic ["The town was left homeless.The communists came.", "See www.example.Com today."];
+    template_gap: "It had the strongest showing. , well over half voted." => ["It had the strongest showing.", ", well over half voted."],
+        classic ["It had the strongest showing. , well over half voted."];
+    abbreviation_before_comma: "Pens, paper, etc. , and ink." => ["Pens, paper, etc. , and ink."];
+    spaced_ellipsis: "We maintain, with Turing . . . that any procedure works." => ["We maintain, with Turing . . .", "that any procedure works."],
+        classic ["We maintain, with Turing . . . that any procedure works."];
+    legal_versus: "It was decided in Diamond v. Diehr in 1981." => ["It was decided in Diamond v. Diehr in 1981."],
+        classic ["It was decided in Diamond v.", "Diehr in 1981."];
+    letter_before_number: "See Cérès, n. 59, from 1977." => ["See Cérès, n. 59, from 1977."],
+        classic ["See Cérès, n.", "59, from 1977."];
+    hyphenated_abbreviation: "Its pro-U.S. stance and the sept-oct. 1977 issue." => ["Its pro-U.S. stance and the sept-oct. 1977 issue."],
+        classic ["Its pro-U.S.", "stance and the sept-oct.", "1977 issue."];
+    inline_numbered_list: "The claims: the record is adequate; 2. the claim is grave." => ["The claims: the record is adequate; 2.", "the claim is grave."],
+        classic ["The claims: the record is adequate; 2. the claim is grave."];
+    initial_before_opener: "It used Linear B. The script was old. J. R. R. Tolkien wrote. A. A. Markov too."
+        => ["It used Linear B.", "The script was old.", "J. R. R. Tolkien wrote.", "A. A. Markov too."],
+        classic ["It used Linear B. The script was old.", "J. R. R. Tolkien wrote.", "A. A. Markov too."];
+    heading_before_clause: "Demographics\n\nAccording to the census, it grew.\n\nHistory\nThe town is old."
+        => ["Demographics", "According to the census, it grew.", "History\nThe town is old."];
+    quote_closing_a_line: "He was called \"the father of ASCII.\"\n\nOn March 11 it passed.\n\"It works.\""
+        => ["He was called \"the father of ASCII.", "\"\n\nOn March 11 it passed.", "\"It works.\""];
 }
 
 fn non_whitespace(text: &str) -> String {
@@ -121,12 +166,24 @@ fn ewt_boundary_f1() {
         eprintln!("skipping: {} is absent", path.display());
         return;
     };
-    let score = eval::evaluate(&RuleSplitter::default(), &eval::read_conllu(&text));
-    eprintln!(
-        "EWT dev: P {:.4} R {:.4} F1 {:.4} {score:?}",
-        score.precision(),
-        score.recall(),
-        score.f1()
-    );
-    assert!(score.f1() >= 0.97 && score.precision() >= 0.98, "{score:?}");
+    let gold = eval::read_conllu(&text);
+    for mode in [LineBreaks::Paragraph, LineBreaks::SpacyLike] {
+        let score = eval::evaluate(&RuleSplitter::new(mode), &gold);
+        eprintln!(
+            "EWT dev, {mode:?}: P {:.4} R {:.4} F1 {:.4} {score:?}",
+            score.precision(),
+            score.recall(),
+            score.f1()
+        );
+        // spaCy-like rules split glued text (`Newsfeed.Com`), which costs web text a little.
+        let precision = if mode == LineBreaks::SpacyLike {
+            0.975
+        } else {
+            0.98
+        };
+        assert!(
+            score.f1() >= 0.97 && score.precision() >= precision,
+            "{mode:?}: {score:?}"
+        );
+    }
 }
