@@ -64,16 +64,19 @@ fn main() {
     let mut ranges = Vec::new();
     let mut sentences: Vec<&str> = Vec::new();
     // The keyed recipe's mode last: its sentences feed the stages below.
-    for mode in [LineBreaks::Paragraph, recipe.text.line_breaks] {
-        let splitter = RuleSplitter::new(mode);
-        report(&format!("split ({mode:?})"), bytes, || {
-            sentences.clear();
-            for d in &documents {
-                ranges.clear();
-                splitter.split(d, &mut ranges);
-                sentences.extend(ranges.iter().map(|r| &d[r.clone()]));
-            }
-        });
+    // Three runs each, interleaved (the VM's speed drifts): compare the best.
+    for round in 1..=3 {
+        for mode in [LineBreaks::Paragraph, recipe.text.line_breaks] {
+            let splitter = RuleSplitter::new(mode);
+            report(&format!("split ({mode:?}, run {round})"), bytes, || {
+                sentences.clear();
+                for d in &documents {
+                    ranges.clear();
+                    splitter.split(d, &mut ranges);
+                    sentences.extend(ranges.iter().map(|r| &d[r.clone()]));
+                }
+            });
+        }
     }
     let sentence_bytes: usize = sentences.iter().map(|s| s.len()).sum();
     let fast = sentences

@@ -147,10 +147,7 @@ impl RuleSplitter {
 }
 
 fn memchr_newline(bytes: &[u8], from: usize) -> usize {
-    bytes[from..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |i| from + i)
+    memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |i| from + i)
 }
 
 /// Pushes `range` shrunk to exclude surrounding whitespace, unless nothing is left.

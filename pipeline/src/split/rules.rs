@@ -2,25 +2,25 @@
 //! list item look like. Word lists are lowercase; they cover Wikipedia's and novels' usage.
 
 /// Titles before names: never end a sentence (`Dr. Watson`, `St. Louis`).
-const TITLES: &[&str] = &[
+pub(super) const TITLES: &[&str] = &[
     "adm", "capt", "cmdr", "col", "cpl", "dr", "fr", "ft", "gen", "gov", "hon", "lt", "maj",
-    "messrs", "mme", "mlle", "mr", "mrs", "ms", "mt", "pres", "prof", "rep", "rev", "sen", "sgt",
+    "messrs", "mlle", "mme", "mr", "mrs", "ms", "mt", "pres", "prof", "rep", "rev", "sen", "sgt",
     "st", "supt",
 ];
 
 /// Abbreviations that are followed by a number (`No. 5`, `Jan. 12`, `p. 3`).
-const BEFORE_NUMBER: &[&str] = &[
-    "approx", "ext", "apr", "art", "aug", "c", "ca", "ch", "dec", "ed", "eq", "feb", "fig", "figs",
+pub(super) const BEFORE_NUMBER: &[&str] = &[
+    "approx", "apr", "art", "aug", "c", "ca", "ch", "dec", "ed", "eq", "ext", "feb", "fig", "figs",
     "jan", "jul", "jun", "mar", "no", "nos", "nov", "nr", "oct", "op", "p", "para", "pp", "pt",
     "ref", "sec", "sep", "sept", "vol", "vols",
 ];
 
 /// Abbreviations never followed by a sentence end (`e.g.`, `vs.`).
-const NEVER_FINAL: &[&str] = &["cf", "e.g", "eg", "i.e", "ie", "viz", "vs"];
+pub(super) const NEVER_FINAL: &[&str] = &["cf", "e.g", "eg", "i.e", "ie", "viz", "vs"];
 
 /// Words that commonly begin an English sentence: after an abbreviation that may also end
 /// one (`Inc.`, `U.S.`, `etc.`), one of these makes the period a sentence end.
-const STARTERS: &[&str] = &[
+pub(super) const STARTERS: &[&str] = &[
     "A",
     "According",
     "After",
@@ -107,15 +107,10 @@ pub(super) fn cut_line(
     marks: Marks,
     mut cut: impl FnMut(usize),
 ) {
-    let bytes = text.as_bytes();
     let mut i = from;
-    while i < to {
-        let b = bytes[i];
-        // '…' is E2 80 A6 in UTF-8; everything else we look for is ASCII.
-        if !matches!(b, b'.' | b'!' | b'?' | 0xE2) {
-            i += 1;
-            continue;
-        }
+    let mut candidates = MarkCandidates::new(&text.as_bytes()[..to], from);
+    while let Some(next) = candidates.next_from(i) {
+        i = next;
         let Some(c) = text[i..to].chars().next() else {
             break;
         };
@@ -141,19 +136,58 @@ pub(super) fn cut_line(
         j = skip_citations(text, j, to);
         let followed_by_space = text[j..to].chars().next().is_none_or(char::is_whitespace);
         if followed_by_space && ends_sentence(text, from, marks_start, marks_end, j, marks) {
-            let line_ends = text[j..to].trim().is_empty() && !text[to..].trim().is_empty();
-            let only_quotes = text[marks_end..j].chars().all(|c| matches!(c, '"' | '”'));
             // As in `spacy_line_end`: spaCy starts the next sentence with a quote that
             // closes a line (not the text's last).
-            cut(if marks == Marks::SpacyLike && line_ends && only_quotes {
-                marks_end
-            } else {
-                j
-            });
+            let quote_closes_line = || {
+                text[marks_end..j].chars().all(|c| matches!(c, '"' | '”'))
+                    && text[j..to].trim().is_empty()
+                    && !text[to..].trim().is_empty()
+            };
+            cut(
+                if marks == Marks::SpacyLike && marks_end < j && quote_closes_line() {
+                    marks_end
+                } else {
+                    j
+                },
+            );
         } else if marks == Marks::SpacyLike && is_glued_sentence(text, from, marks_start, j, to) {
             cut(j);
         }
         i = j.max(marks_end);
+    }
+}
+
+/// The next byte at or after a position that may start a terminal mark: `.`, `!`, `?`, or
+/// 0xE2 (the first byte of `…`, E2 80 A6, and of other characters). Two SIMD searches, each
+/// remembered until passed, instead of a test per byte.
+struct MarkCandidates<'t> {
+    bytes: &'t [u8],
+    ascii: Option<usize>,
+    ellipsis: Option<usize>,
+}
+
+impl<'t> MarkCandidates<'t> {
+    fn new(bytes: &'t [u8], from: usize) -> Self {
+        let rest = bytes.get(from..).unwrap_or_default();
+        MarkCandidates {
+            bytes,
+            ascii: memchr::memchr3(b'.', b'!', b'?', rest).map(|k| from + k),
+            ellipsis: memchr::memchr(0xE2, rest).map(|k| from + k),
+        }
+    }
+
+    fn next_from(&mut self, from: usize) -> Option<usize> {
+        let rest = self.bytes.get(from..)?;
+        if self.ascii.is_some_and(|at| at < from) {
+            self.ascii = memchr::memchr3(b'.', b'!', b'?', rest).map(|k| from + k);
+        }
+        if self.ellipsis.is_some_and(|at| at < from) {
+            self.ellipsis = memchr::memchr(0xE2, rest).map(|k| from + k);
+        }
+        match (self.ascii, self.ellipsis) {
+            (Some(a), Some(e)) => Some(a.min(e)),
+            (a, e) => a.or(e),
+        }
     }
 }
 
@@ -329,12 +363,11 @@ fn period_ends_sentence(
     next_char: char,
 ) -> bool {
     let next_lower = next_char.is_lowercase();
-    let lower = word.to_lowercase();
-    let lower = lower.as_str();
+    let listed = Listed::of(word);
     if word_starts_line && word.chars().all(|c| c.is_ascii_digit()) {
         return false; // list marker: "1. First item"
     }
-    if BEFORE_NUMBER.contains(&lower) && next_char.is_ascii_digit() {
+    if listed.before_number && next_char.is_ascii_digit() {
         return false;
     }
     let mut chars = word.chars();
@@ -342,15 +375,56 @@ fn period_ends_sentence(
         // "J. R. R. Tolkien" (an initial); "option a. then" (a label)
         return !(c.is_uppercase() || next_lower);
     }
-    if NEVER_FINAL.contains(&lower) || TITLES.contains(&lower) {
+    if listed.never_final || listed.title {
         return false;
     }
-    if ABBREVIATIONS.contains(&lower) || BEFORE_NUMBER.contains(&lower) || is_dotted(word) {
+    if listed.abbreviation || listed.before_number || is_dotted(word) {
         return !next_lower && is_starter(next_word);
     }
     // A plain word: its period ends the sentence, whatever case follows (web text often
     // starts sentences in lower case).
     true
+}
+
+/// Which word lists a word is in, compared lowercased. Every period of the text asks, so
+/// this neither allocates nor scans: entries are short, ASCII and sorted (a test checks).
+#[derive(Default)]
+struct Listed {
+    title: bool,
+    before_number: bool,
+    never_final: bool,
+    abbreviation: bool,
+}
+
+/// The longest entry of the word lists, in bytes.
+pub(super) const LONGEST_LISTED: usize = 6;
+
+impl Listed {
+    fn of(word: &str) -> Listed {
+        if word.is_ascii() {
+            if word.len() > LONGEST_LISTED {
+                return Listed::default();
+            }
+            let mut buffer = [0u8; LONGEST_LISTED];
+            let lower = &mut buffer[..word.len()];
+            lower.copy_from_slice(word.as_bytes());
+            lower.make_ascii_lowercase();
+            Listed::of_lowercase(std::str::from_utf8(lower).expect("ASCII"))
+        } else {
+            // Lowercasing may turn a non-ASCII letter into an ASCII one (K, the Kelvin sign).
+            Listed::of_lowercase(&word.to_lowercase())
+        }
+    }
+
+    fn of_lowercase(lower: &str) -> Listed {
+        let has = |list: &[&str]| list.binary_search(&lower).is_ok();
+        Listed {
+            title: has(TITLES),
+            before_number: has(BEFORE_NUMBER),
+            never_final: has(NEVER_FINAL),
+            abbreviation: has(ABBREVIATIONS),
+        }
+    }
 }
 
 /// Dotted abbreviations such as `U.S`, `Ph.D`, `a.m` (the final period excluded), but not
@@ -364,7 +438,7 @@ fn is_dotted(word: &str) -> bool {
 
 /// Abbreviations that end sentences as often as not (`Inc.`, `Jr.`, `etc.`): a period after
 /// them ends a sentence only before a typical sentence opener.
-const ABBREVIATIONS: &[&str] = &[
+pub(super) const ABBREVIATIONS: &[&str] = &[
     "abbr", "acad", "adj", "adv", "al", "assn", "ave", "avg", "b", "blvd", "bros", "cent", "co",
     "corp", "d", "dept", "div", "drs", "eds", "esp", "est", "etc", "excl", "ext", "fl", "govt",
     "hrs", "hwy", "ibid", "inc", "incl", "inst", "intl", "jr", "lbs", "llc", "ltd", "max", "mfg",
@@ -376,7 +450,7 @@ fn is_starter(word: &str) -> bool {
     let end = word
         .find(|c: char| !c.is_alphanumeric())
         .unwrap_or(word.len());
-    STARTERS.contains(&&word[..end])
+    STARTERS.binary_search(&&word[..end]).is_ok()
 }
 
 /// A line that is a heading: short, no sentence punctuation at its end.
@@ -412,9 +486,9 @@ pub(super) fn ends_terminated(text: &str) -> bool {
 pub(super) fn spacy_line_end(text: &str, start: usize, end: usize) -> Option<usize> {
     let piece = text[start..end].trim_end();
     if !ends_terminated(piece) {
-        let last_line = piece.rsplit('\n').next().unwrap_or(piece);
         let clause_follows = CLAUSE_OPENERS.contains(&first_word(&text[end..]));
-        return (is_heading(last_line) && clause_follows).then_some(start + piece.len());
+        let heading = || is_heading(piece.rsplit('\n').next().unwrap_or(piece));
+        return (clause_follows && heading()).then_some(start + piece.len());
     }
     let unquoted = piece.trim_end_matches(['"', '”']);
     let more = !text[end..].trim().is_empty();
@@ -448,7 +522,12 @@ pub(super) fn starts_list_item(line: &str) -> bool {
     {
         return true;
     }
-    let marker_len = line.find(['.', ')']).unwrap_or(0);
+    // A marker is at most three characters: look no further than its end.
+    let head = &line.as_bytes()[..line.len().min(4)];
+    let marker_len = head
+        .iter()
+        .position(|&b| b == b'.' || b == b')')
+        .unwrap_or(0);
     let marker = &line[..marker_len];
     let numbered = (1..=3).contains(&marker.len()) && marker.chars().all(|c| c.is_ascii_digit());
     let lettered = marker.len() == 1 && marker.chars().all(|c| c.is_ascii_alphabetic());

@@ -187,3 +187,28 @@ fn ewt_boundary_f1() {
         );
     }
 }
+
+#[test]
+fn word_lists_are_sorted_short_and_ascii() {
+    for list in [
+        rules::TITLES,
+        rules::BEFORE_NUMBER,
+        rules::NEVER_FINAL,
+        rules::ABBREVIATIONS,
+        rules::STARTERS,
+    ] {
+        assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        assert!(list.iter().all(|w| w.is_ascii()), "{list:?}");
+    }
+    let longest = [
+        rules::TITLES,
+        rules::BEFORE_NUMBER,
+        rules::NEVER_FINAL,
+        rules::ABBREVIATIONS,
+    ]
+    .iter()
+    .flat_map(|l| l.iter())
+    .map(|w| w.len())
+    .max();
+    assert_eq!(longest, Some(rules::LONGEST_LISTED));
+}
