@@ -43,33 +43,33 @@ def terminated(sentence):
     return sentence.rstrip().rstrip("\"')]”’»")[-1:] in (".", "!", "?", "…")
 
 
+def boundary_sites(sentences, documents):
+    """(position, k) for each boundary inside a document, before sentence k: the position is
+    (document, non-whitespace offset)."""
+    offset, previous = 0, None
+    for k, (sentence, document) in enumerate(zip(sentences, documents)):
+        if document != previous:
+            offset, previous = 0, document
+        elif offset:
+            yield (document, offset), k
+        offset += nonspace(sentence)
+
+
 def boundaries(sentences, documents, terminal_only=False):
     """Boundary positions (document, non-whitespace offset) inside documents; with
     `terminal_only`, only those after a sentence ending in . ! ? … (the metric of
     pipeline/src/split/eval.rs and its UD test)."""
-    out, offset, previous, before = set(), 0, None, ""
-    for sentence, document in zip(sentences, documents):
-        if document != previous:
-            offset, previous = 0, document
-        elif offset and (not terminal_only or terminated(before)):
-            out.add((document, offset))
-        offset += nonspace(sentence)
-        before = sentence
-    return out
+    return {position for position, k in boundary_sites(sentences, documents)
+            if not terminal_only or terminated(sentences[k - 1])}
 
 
 def around(sentences, documents, wanted, limit):
     """For boundaries in `wanted`, the end of the sentence before and the start of the one
-    after (whitespace shown as in the text, line breaks as ⏎)."""
-    out, offset, previous = [], 0, None
-    for k, (sentence, document) in enumerate(zip(sentences, documents)):
-        if document != previous:
-            offset, previous = 0, document
-        elif (document, offset) in wanted and len(out) < limit:
-            pair = (sentences[k - 1][-60:] + " ‖ " + sentence[:40]).replace("\n", "⏎")
-            out.append(f"  article {document}: {pair}")
-        offset += nonspace(sentence)
-    return out
+    after (line breaks shown as ⏎)."""
+    sites = [k for position, k in boundary_sites(sentences, documents) if position in wanted]
+    return [f"  article {documents[k]}: "
+            + (sentences[k - 1][-60:] + " ‖ " + sentences[k][:40]).replace("\n", "⏎")
+            for k in sites[:limit]]
 
 
 def score(found, gold):

@@ -98,22 +98,27 @@ fn killed_builds_resume_to_identical_bytes() {
     );
 }
 
+/// Runs `command` (output discarded) and SIGKILLs it as soon as `file` exists, or lets it
+/// end if it never does.
+fn kill_once_written(command: &mut Command, file: &Path) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !file.exists() && child.try_wait().unwrap().is_none() {
+        sleep(Duration::from_micros(200));
+    }
+    child.kill().ok();
+    child.wait().unwrap();
+}
+
 /// The `partial.json` a build of `out` writes while it runs (caught by killing it then).
 fn plan_of_a_killed_run(fx: &SampleInputs, out: &str) -> Vec<u8> {
     let plan = fx.path(out).join("partial.json");
     for _ in 0..20 {
         let _ = fs::remove_dir_all(fx.path(out));
-        let mut child = command(fx, out)
-            .env("RAYON_NUM_THREADS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        while !plan.exists() && child.try_wait().unwrap().is_none() {
-            sleep(Duration::from_micros(200));
-        }
-        child.kill().ok();
-        child.wait().unwrap();
+        kill_once_written(command(fx, out).env("RAYON_NUM_THREADS", "1"), &plan);
         if let Ok(bytes) = fs::read(&plan) {
             return bytes;
         }
@@ -256,16 +261,13 @@ fn long_prepare(fx: &SampleInputs) -> impl Fn(&str) -> Command + '_ {
     );
     fs::write(fx.path("long.toml"), recipe).unwrap();
     move |out: &str| {
-        let mut command = crate::util::pipeline();
-        command
-            .args(["--quiet", "prepare", "--recipe"])
-            .arg(fx.path("long.toml"))
-            .arg("--out")
-            .arg(fx.path(out))
-            .arg("--wiki")
-            .arg(fx.path("long-in/wikipedia/*.parquet"))
-            .arg("--books")
-            .arg(fx.path("long-in/bookcorpus/bookcorpus.tar.bz2"));
+        let mut command = crate::util::prepare_command(
+            &fx.path("long.toml"),
+            &fx.path(out),
+            &fx.path("long-in/wikipedia/*.parquet"),
+            &fx.path("long-in/bookcorpus/bookcorpus.tar.bz2"),
+        );
+        command.arg("--quiet");
         command
     }
 }
@@ -282,17 +284,8 @@ fn a_killed_prepare_resumes_after_its_last_shard_to_identical_bytes() {
     for attempt in 0..20 {
         let out = format!("killed{attempt}");
         let checkpoint = fx.path(&out).join("partial.json");
-        let mut child = prepare(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
         // SIGKILL as soon as a first shard is committed (a checkpoint is there).
-        while !checkpoint.exists() && child.try_wait().unwrap().is_none() {
-            sleep(Duration::from_micros(200));
-        }
-        child.kill().ok();
-        child.wait().unwrap();
+        kill_once_written(&mut prepare(&out), &checkpoint);
         let caught = checkpoint.exists();
         // Once, a committed shard is damaged before the rerun: its hash catches it, and
         // the store is made again from the start.

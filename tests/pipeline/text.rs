@@ -61,17 +61,13 @@ impl TextFixture {
 
     fn prepare(&self, out: &str, books: &str, threads: &str) -> Output {
         crate::util::run(
-            pipeline()
-                .env("RAYON_NUM_THREADS", threads)
-                .arg("prepare")
-                .arg("--recipe")
-                .arg(self.path("recipe.toml"))
-                .arg("--out")
-                .arg(self.path(out))
-                .arg("--wiki")
-                .arg(self.path("in/wikipedia/*.parquet"))
-                .arg("--books")
-                .arg(self.path(books)),
+            crate::util::prepare_command(
+                &self.path("recipe.toml"),
+                &self.path(out),
+                &self.path("in/wikipedia/*.parquet"),
+                &self.path(books),
+            )
+            .env("RAYON_NUM_THREADS", threads),
         )
     }
 }

@@ -129,6 +129,23 @@ pub fn pipeline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pipeline"))
 }
 
+/// `pipeline prepare --recipe RECIPE --out OUT --wiki WIKI --books BOOKS` (a command to add
+/// flags and environment to).
+pub fn prepare_command(recipe: &Path, out: &Path, wiki: &Path, books: &Path) -> Command {
+    let mut command = pipeline();
+    command
+        .arg("prepare")
+        .arg("--recipe")
+        .arg(recipe)
+        .arg("--out")
+        .arg(out)
+        .arg("--wiki")
+        .arg(wiki)
+        .arg("--books")
+        .arg(books);
+    command
+}
+
 /// What a finished command printed, with its exit code.
 pub struct Output {
     pub command: String,

@@ -139,7 +139,6 @@ impl RuleSplitter {
     /// before `end`), if it does.
     fn cut_at_line_end(&self, text: &str, start: usize, end: usize) -> Option<usize> {
         match self.line_breaks {
-            LineBreaks::SpacyLike if text[start..end].trim().is_empty() => Some(end),
             LineBreaks::SpacyLike => rules::spacy_line_end(text, start, end),
             LineBreaks::Paragraph | LineBreaks::Wrapped => Some(end),
         }

@@ -136,20 +136,10 @@ pub(super) fn cut_line(
         j = skip_citations(text, j, to);
         let followed_by_space = text[j..to].chars().next().is_none_or(char::is_whitespace);
         if followed_by_space && ends_sentence(text, from, marks_start, marks_end, j, marks) {
-            // As in `spacy_line_end`: spaCy starts the next sentence with a quote that
-            // closes a line (not the text's last).
-            let quote_closes_line = || {
-                text[marks_end..j].chars().all(|c| matches!(c, '"' | '”'))
-                    && text[j..to].trim().is_empty()
-                    && !text[to..].trim().is_empty()
-            };
-            cut(
-                if marks == Marks::SpacyLike && marks_end < j && quote_closes_line() {
-                    marks_end
-                } else {
-                    j
-                },
-            );
+            cut(match marks {
+                Marks::SpacyLike => quote_opens_next_sentence(text, j).unwrap_or(j),
+                Marks::Classic => j,
+            });
         } else if marks == Marks::SpacyLike && is_glued_sentence(text, from, marks_start, j, to) {
             cut(j);
         }
@@ -230,15 +220,9 @@ fn is_glued_sentence(
         .rsplit(|c: char| c.is_whitespace())
         .next()
         .unwrap_or("");
-    glued_word
-        && word
-            .chars()
-            .rev()
-            .take(2)
-            .filter(|c| c.is_lowercase())
-            .count()
-            == 2
-        && word.chars().all(char::is_alphabetic)
+    let mut last = word.chars().rev();
+    let lowercase_end = matches!((last.next(), last.next()), (Some(a), Some(b)) if a.is_lowercase() && b.is_lowercase());
+    glued_word && lowercase_end && word.chars().all(char::is_alphabetic)
 }
 
 /// A run of terminal marks in its line, as the decisions below see it.
@@ -325,12 +309,10 @@ fn spacy_ends_sentence(m: &Marked) -> bool {
     if m.word.is_empty() {
         return m.before.trim_end().ends_with(". .") || classic_ends_sentence(m);
     }
-    if next_char != ','
-        && matches!(
-            next_char,
-            '.' | ';' | ':' | ')' | ']' | '}' | '!' | '?' | '-'
-        )
-    {
+    if matches!(
+        next_char,
+        '.' | ';' | ':' | ')' | ']' | '}' | '!' | '?' | '-'
+    ) {
         return false;
     }
     // A template removed after the period left `. ,`: judged as before a lowercase word.
@@ -348,10 +330,7 @@ fn spacy_ends_sentence(m: &Marked) -> bool {
 
 /// After an initial, a sentence opener of three letters or more (`The`, `This`, not `A.`).
 fn opens_sentence_after_initial(next_word: &str) -> bool {
-    let end = next_word
-        .find(|c: char| !c.is_alphanumeric())
-        .unwrap_or(next_word.len());
-    end >= 3 && is_starter(next_word)
+    leading_word(next_word).len() >= 3 && is_starter(next_word)
 }
 
 /// Whether a period after `word` ends a sentence before `next_word` (which begins with
@@ -447,10 +426,15 @@ pub(super) const ABBREVIATIONS: &[&str] = &[
 ];
 
 fn is_starter(word: &str) -> bool {
-    let end = word
+    STARTERS.binary_search(&leading_word(word)).is_ok()
+}
+
+/// The letters and digits `text` starts with.
+fn leading_word(text: &str) -> &str {
+    let end = text
         .find(|c: char| !c.is_alphanumeric())
-        .unwrap_or(word.len());
-    STARTERS.binary_search(&&word[..end]).is_ok()
+        .unwrap_or(text.len());
+    &text[..end]
 }
 
 /// A line that is a heading: short, no sentence punctuation at its end.
@@ -479,39 +463,34 @@ pub(super) fn ends_terminated(text: &str) -> bool {
 }
 
 /// Where spaCy ends a sentence at the line break after `text[start..end]`, if it does: after
-/// text that ends as a sentence does, but before a closing double quote right after the
-/// terminal mark when more text follows (`…the court."⏎` → `…the court.` | `"⏎…`: the
-/// tokenizer makes the quote a token of its own and the parser starts the next sentence with
-/// it); and after a heading that a clause opener follows.
+/// text that ends as a sentence does (before a quote that closes the line: see
+/// [`quote_opens_next_sentence`]), and after a heading that a clause opener follows.
 pub(super) fn spacy_line_end(text: &str, start: usize, end: usize) -> Option<usize> {
     let piece = text[start..end].trim_end();
+    let sentence_end = start + piece.len();
     if !ends_terminated(piece) {
-        let clause_follows = CLAUSE_OPENERS.contains(&first_word(&text[end..]));
+        let clause_follows = CLAUSE_OPENERS.contains(&leading_word(text[end..].trim_start()));
         let heading = || is_heading(piece.rsplit('\n').next().unwrap_or(piece));
-        return (clause_follows && heading()).then_some(start + piece.len());
+        return (clause_follows && heading()).then_some(sentence_end);
     }
-    let unquoted = piece.trim_end_matches(['"', '”']);
-    let more = !text[end..].trim().is_empty();
-    let cut =
-        if more && unquoted.len() < piece.len() && unquoted.chars().last().is_some_and(is_terminal)
-        {
-            unquoted.len()
-        } else {
-            piece.len()
-        };
-    Some(start + cut)
+    Some(quote_opens_next_sentence(text, sentence_end).unwrap_or(sentence_end))
+}
+
+/// `…the court."⏎⏎After…`: spaCy's tokenizer makes a double quote that closes a line a token
+/// of its own, and its parser starts the next sentence with it. For a sentence that ends at
+/// `end` with a terminal mark and such quotes, and only whitespace after them on their line,
+/// the position before the quotes — unless nothing follows in the text.
+fn quote_opens_next_sentence(text: &str, end: usize) -> Option<usize> {
+    let unquoted = text[..end].trim_end_matches(['"', '”']);
+    let line_end = memchr::memchr(b'\n', &text.as_bytes()[end..]).map_or(text.len(), |k| end + k);
+    let quoted = unquoted.len() < end && unquoted.chars().last().is_some_and(is_terminal);
+    let line_ends = text[end..line_end].trim().is_empty();
+    (quoted && line_ends && !text[line_end..].trim().is_empty()).then_some(unquoted.len())
 }
 
 /// Words that open a clause which cannot continue a heading's noun phrase: spaCy ends the
 /// heading's sentence before them (`Demographics⏎⏎According to the census, …`).
 const CLAUSE_OPENERS: &[&str] = &["According", "Although", "Among", "Though"];
-
-fn first_word(text: &str) -> &str {
-    let text = text.trim_start();
-    &text[..text
-        .find(|c: char| !c.is_alphanumeric())
-        .unwrap_or(text.len())]
-}
 
 /// A line that starts a list item: a bullet, or a number or letter followed by `.` or `)`.
 pub(super) fn starts_list_item(line: &str) -> bool {
