@@ -3,11 +3,16 @@
 //! A reader therefore sees either no file or the whole file under its final name. The
 //! temporary name is the final name plus `.tmp`, in the same directory so that the rename
 //! is atomic; a leftover `.tmp` from a killed process is simply overwritten next time.
+//! That name is safe only for one writer at a time (a lock held, or one process): a file
+//! that processes without a common lock may write at once (the spaCy record and chunks that
+//! `prepare --part` runs share) is made with [`AtomicFile::create_shared`], whose temporary
+//! name is the writer's own.
 
 use std::{
     fs::{self, File},
     io::{self, BufWriter, Write},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
 };
 
 use crate::{Error, Result};
@@ -23,9 +28,22 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Starts writing what will become `path`.
     pub fn create(path: impl Into<PathBuf>) -> Result<AtomicFile> {
-        let path = path.into();
+        AtomicFile::with_suffix(path.into(), ".tmp")
+    }
+
+    /// Starts writing what will become `path`, which other processes or threads may be
+    /// writing at the same time (with the same content): each writer has its own temporary
+    /// name (`NAME.PID-N.tmp`), so none truncates or renames away another's, and the last
+    /// rename wins. A killed writer's temporary file stays behind.
+    pub fn create_shared(path: impl Into<PathBuf>) -> Result<AtomicFile> {
+        static WRITERS: AtomicU64 = AtomicU64::new(0);
+        let n = WRITERS.fetch_add(1, Ordering::Relaxed);
+        AtomicFile::with_suffix(path.into(), &format!(".{}-{n}.tmp", std::process::id()))
+    }
+
+    fn with_suffix(path: PathBuf, suffix: &str) -> Result<AtomicFile> {
         let mut tmp = path.clone().into_os_string();
-        tmp.push(".tmp");
+        tmp.push(suffix);
         let tmp = PathBuf::from(tmp);
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         Ok(AtomicFile {
@@ -85,6 +103,14 @@ pub fn write_atomic(path: impl Into<PathBuf>, bytes: &[u8]) -> Result<()> {
     file.commit()
 }
 
+/// Writes `bytes` to `path` atomically, where other writers may write it at once
+/// ([`AtomicFile::create_shared`]).
+pub fn write_atomic_shared(path: impl Into<PathBuf>, bytes: &[u8]) -> Result<()> {
+    let mut file = AtomicFile::create_shared(path)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
 /// Makes a rename in `path`'s directory durable.
 fn sync_parent(path: &Path) -> Result<()> {
     let parent = match path.parent() {
@@ -121,5 +147,23 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec!["kept.bin"]);
+    }
+
+    #[test]
+    fn shared_writers_of_one_path_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.json");
+        let mut first = AtomicFile::create_shared(&path).unwrap();
+        let mut second = AtomicFile::create_shared(&path).unwrap();
+        first.write_all(b"same").unwrap();
+        second.write_all(b"same").unwrap();
+        first.commit().unwrap();
+        second.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"same");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
     }
 }

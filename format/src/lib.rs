@@ -35,7 +35,7 @@ pub mod verify;
 mod vocab;
 mod writer;
 
-pub use atomic::{AtomicFile, remove_if_present, write_atomic};
+pub use atomic::{AtomicFile, remove_if_present, write_atomic, write_atomic_shared};
 pub use batch::StepBatch;
 pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, PARTIAL_FILE, write_build};
 pub use error::{Error, Result};

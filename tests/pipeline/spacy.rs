@@ -187,17 +187,20 @@ fn parts_run_apart_assemble_into_the_one_process_store() {
     let c = corpus(2500);
     run(&mut c.prepare("one", &[], &spacy)).expect_code(0);
     // Two parts at once, as two machines sharing the store directory would run them.
-    let mut parts: Vec<_> = ["0/2", "1/2"]
+    let parts: Vec<_> = ["0/2", "1/2"]
         .iter()
         .map(|part| {
             c.prepare("parts", &["--part", part], &spacy)
+                .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for part in &mut parts {
-        assert!(part.wait().unwrap().success());
+    for part in parts {
+        let out = part.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
     }
     assert_eq!(c.chunk_files("parts").len(), 3);
     assert!(

@@ -12,12 +12,12 @@
 //!                                  per document u32 sentences, per sentence u32 bytes + UTF-8
 //! ```
 //!
-//! Integers are little-endian. A file is written under a temporary name and renamed; one
-//! that does not read back whole (its zstd checksum, its structure) is made again.
+//! Integers are little-endian. A file is written under a temporary name of its writer's own
+//! (parts share the directory) and renamed; one that does not read back whole (its zstd checksum, its structure) is made again.
 
 use std::path::{Path, PathBuf};
 
-use earlyberts_format::{AtomicFile, write_atomic};
+use earlyberts_format::{AtomicFile, write_atomic_shared};
 
 use super::spacy::{Sentences, SpacyInfo};
 use crate::{Error, Result};
@@ -67,7 +67,7 @@ impl RowCache {
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let json = serde_json::to_string_pretty(info).expect("spaCy info serialises");
-        Ok(write_atomic(&path, format!("{json}\n").as_bytes())?)
+        Ok(write_atomic_shared(&path, format!("{json}\n").as_bytes())?)
     }
 
     /// The spaCy the results here were made by.
@@ -133,7 +133,8 @@ impl RowCache {
             .include_checksum(true)
             .map_err(|e| Error::io(path, e))?;
         let compressed = encoder.compress(&raw).map_err(|e| Error::io(path, e))?;
-        let mut file = AtomicFile::create(path)?;
+        // A part run twice, or an assembly beside a running part, may write it too.
+        let mut file = AtomicFile::create_shared(path)?;
         file.write_all(&compressed)?;
         Ok(file.commit()?)
     }
@@ -158,5 +159,36 @@ mod tests {
         bytes[n / 2] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(cache.load(&path, 2), None);
+    }
+
+    /// Parts started at once on one store all claim its spaCy record and may save the same
+    /// chunk (a part run twice): every writer must succeed and every reader see a whole file.
+    #[test]
+    fn writers_without_a_common_lock_do_not_collide() {
+        let info = SpacyInfo {
+            spacy: "3.8.0".into(),
+            model: "en_core_web_sm".into(),
+            model_version: "3.8.0".into(),
+            components: vec!["tok2vec".into(), "parser".into()],
+            max_length: 1_000_000,
+        };
+        let sentences = vec![vec!["One.".to_string(); 2_000]];
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = RowCache::new(dir.path(), "abc");
+            let path = cache.path("0123456789abcdef", round);
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        barrier.wait();
+                        cache.claim(&info).unwrap();
+                        assert_eq!(cache.claimed().unwrap(), info);
+                        cache.save(&path, &sentences).unwrap();
+                        assert_eq!(cache.load(&path, 1).as_ref(), Some(&sentences));
+                    });
+                }
+            });
+        }
     }
 }
