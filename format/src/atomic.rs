@@ -67,6 +67,12 @@ impl AtomicFile {
         writer.write_all(bytes).map_err(|e| Error::io(&self.tmp, e))
     }
 
+    /// Writes `bytes` and commits: the whole file in one call.
+    pub fn write_whole(mut self, bytes: &[u8]) -> Result<()> {
+        self.write_all(bytes)?;
+        self.commit()
+    }
+
     /// Flushes, fsyncs, renames to the final name and fsyncs the directory.
     pub fn commit(mut self) -> Result<()> {
         let writer = self.writer.take().expect("AtomicFile is committed once");
@@ -98,17 +104,13 @@ pub fn remove_if_present(path: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: impl Into<PathBuf>, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes)?;
-    file.commit()
+    AtomicFile::create(path)?.write_whole(bytes)
 }
 
 /// Writes `bytes` to `path` atomically, where other writers may write it at once
 /// ([`AtomicFile::create_shared`]).
 pub fn write_atomic_shared(path: impl Into<PathBuf>, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::create_shared(path)?;
-    file.write_all(bytes)?;
-    file.commit()
+    AtomicFile::create_shared(path)?.write_whole(bytes)
 }
 
 /// Makes a rename in `path`'s directory durable.

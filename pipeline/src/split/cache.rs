@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Integers are little-endian. A file is written under a temporary name of its writer's own
-//! (parts share the directory) and renamed; one that does not read back whole (its zstd checksum, its structure) is made again.
+//! (parts share the directory) and renamed; one that does not read back whole (its zstd
+//! checksum, its structure) is made again.
 
 use std::path::{Path, PathBuf};
 
@@ -134,9 +135,7 @@ impl RowCache {
             .map_err(|e| Error::io(path, e))?;
         let compressed = encoder.compress(&raw).map_err(|e| Error::io(path, e))?;
         // A part run twice, or an assembly beside a running part, may write it too.
-        let mut file = AtomicFile::create_shared(path)?;
-        file.write_all(&compressed)?;
-        Ok(file.commit()?)
+        Ok(AtomicFile::create_shared(path)?.write_whole(&compressed)?)
     }
 }
 
