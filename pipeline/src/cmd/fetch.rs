@@ -49,7 +49,8 @@ pub struct FetchArgs {
     /// No network: every file must already be present and verify.
     #[arg(long)]
     pub offline: bool,
-    /// Only these groups (comma-separated), default groups otherwise.
+    /// Only these groups (comma-separated), default groups otherwise; with --lock, lock
+    /// only these and keep the lock file's other entries.
     #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
     pub only: Vec<String>,
     /// The source manifest.
@@ -62,6 +63,13 @@ pub struct FetchArgs {
 
 pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
     let sources = Sources::load(&args.sources)?;
+    if let Some(unknown) = args.only.iter().find(|g| !sources.has_group(g)) {
+        bail!(
+            "--only names group '{unknown}', which '{}' does not have (groups: {})",
+            args.sources.display(),
+            sources.groups().join(", ")
+        );
+    }
     let mirrors = args
         .mirror
         .iter()
@@ -84,7 +92,12 @@ pub fn run(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
         if offline {
             bail!("--lock needs the network, but fetching is offline");
         }
-        let lock = lock_sources(&sources, &hosts, token.as_deref())?;
+        let fresh = lock_sources(&sources, &hosts, token.as_deref(), &args.only)?;
+        // A lock of some groups keeps the other groups' entries of the lock file.
+        let lock = match args.only.is_empty() {
+            true => fresh,
+            false => LockFile::load(&args.lock_file)?.replacing_groups(&args.only, fresh),
+        };
         let text = toml::to_string(&lock).context("cannot write the lock file")?;
         write_atomic(&args.lock_file, format!("# Written by `pipeline fetch --lock`: Hub files at fixed commits, with the hashes the Hub publishes.\n{text}").as_bytes())?;
         println!(

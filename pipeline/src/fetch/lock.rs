@@ -30,11 +30,13 @@ struct LfsInfo {
     size: u64,
 }
 
-/// Queries the Hub for every Hub entry of `sources` and returns the lock.
+/// Queries the Hub for every Hub entry of `sources` in `groups` (all when empty) and
+/// returns their lock.
 pub fn lock_sources(
     sources: &Sources,
     hosts: &BTreeMap<String, String>,
     token: Option<&str>,
+    groups: &[String],
 ) -> Result<LockFile> {
     let api = HubApi {
         agent: ureq::Agent::config_builder()
@@ -45,7 +47,8 @@ pub fn lock_sources(
         hosts,
     };
     let mut lock = LockFile::default();
-    for file in &sources.files {
+    let wanted = |f: &&SourceFile| groups.is_empty() || groups.contains(&f.group);
+    for file in sources.files.iter().filter(wanted) {
         if let Some(hub) = &file.hub {
             lock.files.extend(api.lock_entry(file, hub)?);
         }
@@ -119,6 +122,11 @@ impl HubApi<'_> {
         let mut entries: Vec<&TreeEntry> = tree
             .iter()
             .filter(|e| e.kind == "file" && hub.path.as_ref().is_none_or(|p| &e.path == p))
+            .filter(|e| {
+                hub.files
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&name_of(e)))
+            })
             .collect();
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         if entries.is_empty() {
@@ -134,7 +142,7 @@ impl HubApi<'_> {
         Ok(entries
             .into_iter()
             .map(|entry| {
-                let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
+                let name = name_of(entry);
                 LockedFile {
                     group: file.group.clone(),
                     dest: match hub.dir {
@@ -149,4 +157,14 @@ impl HubApi<'_> {
             })
             .collect())
     }
+}
+
+/// A tree entry's file name, without its directory.
+fn name_of(entry: &TreeEntry) -> String {
+    entry
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&entry.path)
+        .to_string()
 }

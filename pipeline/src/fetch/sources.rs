@@ -55,9 +55,13 @@ pub struct HubRef {
     /// A file of the repository ...
     #[serde(default)]
     pub path: Option<String>,
-    /// ... or a directory, every file of which is fetched.
+    /// ... or a directory (`""` for the top), every file of which is fetched ...
     #[serde(default)]
     pub dir: Option<String>,
+    /// ... or only those of its files with these names that it has (a model revision
+    /// holds its weights as `model.safetensors`, `pytorch_model.bin` or both).
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -110,6 +114,22 @@ pub struct Target {
 }
 
 impl Sources {
+    /// The group names, each once, in the file's order.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = Vec::new();
+        for file in &self.files {
+            if !groups.contains(&file.group.as_str()) {
+                groups.push(&file.group);
+            }
+        }
+        groups
+    }
+
+    /// Whether some entry belongs to `group`.
+    pub fn has_group(&self, group: &str) -> bool {
+        self.files.iter().any(|f| f.group == group)
+    }
+
     /// Reads a sources file.
     pub fn load(path: &Path) -> Result<Sources> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -121,6 +141,18 @@ impl Sources {
 }
 
 impl LockFile {
+    /// This lock with the entries of `groups` replaced by `fresh` (a lock of those groups
+    /// alone), the other groups' entries kept.
+    pub fn replacing_groups(self, groups: &[String], fresh: LockFile) -> LockFile {
+        let mut files: Vec<LockedFile> = self
+            .files
+            .into_iter()
+            .filter(|f| !groups.contains(&f.group))
+            .collect();
+        files.extend(fresh.files);
+        LockFile { files }
+    }
+
     /// Reads a lock file; a missing one is empty.
     pub fn load(path: &Path) -> Result<LockFile> {
         match std::fs::read_to_string(path) {
@@ -233,4 +265,58 @@ pub fn expand_url(url: &str, hosts: &BTreeMap<String, String>) -> Result<String>
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locked(group: &str, dest: &str) -> LockedFile {
+        LockedFile {
+            group: group.into(),
+            dest: dest.into(),
+            url: format!("{{hf}}/{dest}"),
+            size: 1,
+            sha256: None,
+            git_sha1: Some("0".into()),
+        }
+    }
+
+    #[test]
+    fn locking_some_groups_keeps_the_others() {
+        let old = LockFile {
+            files: vec![locked("a", "a/1"), locked("b", "b/old"), locked("c", "c/1")],
+        };
+        let fresh = LockFile {
+            files: vec![locked("b", "b/new")],
+        };
+        let merged = old.replacing_groups(&["b".into()], fresh);
+        let dests: Vec<&str> = merged.files.iter().map(|f| f.dest.as_str()).collect();
+        assert_eq!(dests, ["a/1", "c/1", "b/new"]);
+    }
+
+    #[test]
+    fn the_repositorys_sources_parse_and_name_their_groups() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/sources.toml");
+        let sources = Sources::load(&path).unwrap();
+        let groups = sources.groups();
+        for group in [
+            "wikipedia",
+            "bookcorpus",
+            "multiberts",
+            "earlyberts-seed0",
+            "earlyberts-seed4",
+        ] {
+            assert!(sources.has_group(group), "{group} in {groups:?}");
+        }
+        assert!(!sources.has_group("earlyberts"));
+        // The EarlyBERTs revisions are fetched only when asked for.
+        let earlyberts = sources
+            .files
+            .iter()
+            .filter(|f| f.dest.starts_with("earlyberts/"));
+        assert_eq!(earlyberts.clone().count(), 10);
+        assert!(earlyberts.clone().all(|f| !f.default && f.hub.is_some()));
+    }
 }
