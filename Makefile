@@ -10,6 +10,8 @@ DEMO = demo
 DATA ?= data
 SEEDS ?= 0 1 2 3 4
 SOURCES ?= manifests/sources.toml
+# What `pipeline fetch --lock` wrote: the Hub commits and hashes of the Hub entries.
+LOCK ?= manifests/sources.lock
 RECIPE ?= manifests/recipes/earlyberts.toml
 RECIPE_NAME = $(basename $(notdir $(RECIPE)))
 CORPUS ?= wikibooks
@@ -19,7 +21,7 @@ HISTORY ?=
 # More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
 BUILD_FLAGS ?=
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data test test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data which-history test test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -75,7 +77,7 @@ bench-cpu: ## BERT-base training steps (8 × 128 tokens) on the CPU, trainer and
 
 data: ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N examples; HISTORY=…), verify against golden manifests, audit
 	$(BUILD_PIPELINE)
-	$(PIPELINE) fetch --sources $(SOURCES) --data-dir $(DATA)/sources
+	$(PIPELINE) fetch --sources $(SOURCES) --lock-file $(LOCK) --data-dir $(DATA)/sources
 	@for seed in $(SEEDS); do \
 	  build=$(DATA)/builds/$(CORPUS)-$(RECIPE_NAME)-seed$$seed; \
 	  echo "== seed $$seed -> $$build"; \
@@ -87,6 +89,37 @@ data: ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N exa
 	  if [ -f $$golden ]; then $(PIPELINE) verify $$build --golden $$golden || exit $$?; \
 	  else echo "no published manifest $$golden yet: build not compared"; fi; \
 	done
+
+# Which run history made the published EarlyBERTs checkpoints of seed SEED? The step-STEP
+# revision and the MultiBERTs step-0 checkpoint are fetched (lock them first: `pipeline
+# fetch --lock --only multiberts,earlyberts-seedN`), the first STEP × WHICH_BATCH examples
+# of each history in HISTORIES are built with RECIPE (on the store `make data` shares: the
+# reference's pairs depend on the whole corpus's rows), and `trainer replay` replays the
+# STEP steps on each at every micro-batch size of MICRO_BATCHES and prints the verdict.
+SEED ?= 1
+STEP ?= 10
+WHICH_BATCH ?= 256
+HISTORIES ?= fresh resumed
+MICRO_BATCHES ?= 256,128,64,32,16,8
+REPLAY_FLAGS ?=
+WIKI_INPUT ?= --wiki '$(DATA)/sources/wikipedia/20220301.en/*.parquet'
+BOOKS_INPUT ?= --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2
+comma := ,
+# A history's build directory (`continued:C1,C2` → `…-continued-C1-C2`).
+history_dir = $(DATA)/which-history/seed$(SEED)-$(subst :,-,$(subst $(comma),-,$(1)))
+which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step-STEP checkpoint: fetch it, build each history's first STEP × 256 examples, replay, print the verdict
+	$(BUILD_PIPELINE)
+	$(BUILD_TRAINER)
+	$(PIPELINE) fetch --sources $(SOURCES) --lock-file $(LOCK) --data-dir $(DATA)/sources \
+		--only multiberts,earlyberts-seed$(SEED)
+	$(foreach history,$(HISTORIES),$(PIPELINE) build --recipe $(RECIPE) --seed $(SEED) \
+		--history $(history) --out $(call history_dir,$(history)) \
+		--limit-examples $$(( $(STEP) * $(WHICH_BATCH) )) --store $(DATA)/store-$(RECIPE_NAME) \
+		$(WIKI_INPUT) $(BOOKS_INPUT) $(BUILD_FLAGS) && ) true
+	$(TRAINER) replay --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
+		--target $(DATA)/sources/earlyberts/seed$(SEED)/step$(STEP) --steps $(STEP) \
+		--batch-size $(WHICH_BATCH) --micro-batch $(MICRO_BATCHES) \
+		$(foreach history,$(HISTORIES),--build $(call history_dir,$(history))) $(REPLAY_FLAGS)
 
 test: check unit-test ## everything CI runs: formatting, lints, docs, all tests, benchmarks compile
 

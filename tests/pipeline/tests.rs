@@ -28,6 +28,10 @@ mod spacy;
 mod fetch;
 mod server;
 
+// `trainer replay` against a PyTorch run's checkpoint (fixture); `make which-history`
+// against a fake Hub.
+mod replay;
+
 // The numpy reader printed in docs/FORMAT.md decodes shards exactly as the Rust reader does.
 mod format_doc;
 

@@ -180,6 +180,27 @@ pub enum Error {
         "the build's vocabulary has {build} entries but the model's has {model}: use a checkpoint or config with vocab_size {build}"
     )]
     VocabSize { build: u32, model: usize },
+    /// A directory that is not there.
+    #[error("'{}' does not exist or is not a directory", path.display())]
+    NoDirectory { path: PathBuf },
+    /// A target checkpoint with none of the model's parameters.
+    #[error("'{}' has none of the model's parameters: nothing to compare", path.display())]
+    NothingToCompare { path: PathBuf },
+    /// A build with fewer examples than the steps to replay need.
+    #[error("'{}' has {examples} examples, the replayed steps need {needed}: build at least that many (`pipeline build --limit-examples {needed}`)", path.display())]
+    ShortBuild {
+        path: PathBuf,
+        examples: u64,
+        needed: u64,
+    },
+    /// A checkpoint of another architecture than the initial one.
+    #[error("'{}' has {key} {target}, the initial checkpoint {init}: not the same architecture", path.display())]
+    OtherArchitecture {
+        path: PathBuf,
+        key: &'static str,
+        target: usize,
+        init: usize,
+    },
     /// A device name that is none of the known ones.
     #[error("'{name}' is not cpu, cuda or cuda:N")]
     UnknownDevice { name: String },

@@ -8,6 +8,8 @@
 //! - [`checkpoint`]: Hugging Face checkpoints in (safetensors, `pytorch_model.bin`) and out.
 //! - [`state`]: the training state beside each checkpoint, for resume.
 //! - [`run`]: [`run::RunPlan`] — a run resolved before training, and the training loop.
+//! - [`replay`]: which build and micro-batch size made a checkpoint, by replaying its
+//!   steps and comparing the updates.
 //! - [`device`]: CPU or CUDA, and the one dispatch from a choice to a backend.
 //! - [`panics`]: the first panics of any thread, for an error that names the cause.
 //! - [`publish`]: a run's checkpoints as a git repository with one branch per step.
@@ -25,6 +27,7 @@ pub mod model;
 pub mod panics;
 pub mod plot;
 pub mod publish;
+pub mod replay;
 pub mod run;
 pub mod schedule;
 pub mod state;

@@ -7,9 +7,12 @@
 //!   per step.
 //! - `trainer plot OUT/seedN…`: the curves of one or more runs (log step axis) as SVG or PNG.
 //! - `trainer bench`: the time of full training steps on a device.
+//! - `trainer replay --init DIR --target DIR --steps K --build B…`: which candidate build
+//!   (and micro-batch size) trained the target checkpoint, by replaying its steps.
 //!
 //! This binary is glue: it parses arguments, calls the library (`earlyberts_trainer`) and
-//! renders the results. Exit codes: 0 success, 2 an error, 130 interrupted (saved).
+//! renders the results. Exit codes: 0 success, 2 an error, 130 interrupted (saved); `replay`
+//! exits 1 when no build or several match.
 
 use std::process::ExitCode;
 
@@ -34,6 +37,9 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Draw the curves of one or more runs (log step axis, checkpoints marked) as SVG or PNG.
     Plot(cmd::plot::PlotArgs),
+    /// Which candidate build made a checkpoint: replay its steps from the initial weights on
+    /// each build and compare the updates.
+    Replay(Box<cmd::replay::ReplayArgs>),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         Command::Publish(args) => cmd::publish::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Plot(args) => cmd::plot::run(args),
+        Command::Replay(args) => cmd::replay::run(*args),
     });
     let panicked = earlyberts_trainer::panics::summary();
     match (result, panicked) {

@@ -53,18 +53,55 @@ pub struct RunOptions {
     pub config: Option<String>,
     /// A checkpoint directory, or a run directory (its latest checkpoint).
     pub resume: Option<PathBuf>,
-    pub batch_size: Option<u64>,
-    pub micro_batch: Option<u64>,
-    /// Pad micro-batches to a multiple of this many positions (default 1: the longest).
-    pub pad_multiple: Option<u64>,
-    pub lr: Option<f64>,
-    pub warmup: Option<u64>,
+    /// Changes to the reference's training settings.
+    pub train: TrainOptions,
     pub dropout: Option<f64>,
     pub max_steps: u64,
     /// Empty: the EarlyBERTs schedule.
     pub checkpoints: Vec<u64>,
     /// Run directories go here (`OUT/seedN`).
     pub out: Option<PathBuf>,
+}
+
+/// Training settings a caller may change from the reference's; `None` keeps the
+/// reference's (or, resuming, the saved value).
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    pub batch_size: Option<u64>,
+    /// Default 8: the reference's accumulation of 256 in one pass does not fit a CPU.
+    pub micro_batch: Option<u64>,
+    /// Pad micro-batches to a multiple of this many positions (default 1: the longest).
+    pub pad_multiple: Option<u64>,
+    pub lr: Option<f64>,
+    pub warmup: Option<u64>,
+}
+
+impl TrainOptions {
+    /// The reference's training settings with these changes, for a new run whose dropout
+    /// stream is keyed by `seed`.
+    pub fn config(&self, seed: u64) -> Result<TrainConfig> {
+        let mut train = TrainConfig {
+            batch_size: self.batch_size.unwrap_or(256),
+            pad_multiple: self.pad_multiple.unwrap_or(1),
+            seed,
+            ..TrainConfig::reference(self.micro_batch.unwrap_or(8))
+        };
+        if let Some(rate) = self.lr {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(unusable("lr", rate, "is not a positive rate".into()));
+            }
+            train.schedule.peak = rate;
+        }
+        if let Some(steps) = self.warmup {
+            if steps >= train.schedule.total {
+                let reason = format!("is not below the schedule's {} steps", train.schedule.total);
+                return Err(unusable("warmup", steps, reason));
+            }
+            train.schedule.warmup = steps;
+        }
+        train.check()?;
+        Ok(train)
+    }
 }
 
 /// Where the model comes from.
@@ -257,11 +294,12 @@ type Settings = (BertConfig, TrainConfig, Start, Option<BuildRef>);
 /// A resumed run takes everything from its state; a setting given again must agree.
 fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) -> Result<Settings> {
     let saved = &state.train;
+    let given = &options.train;
     let conflicts = [
-        ("batch_size", options.batch_size, saved.batch_size),
-        ("micro_batch", options.micro_batch, saved.micro_batch),
-        ("pad_multiple", options.pad_multiple, saved.pad_multiple),
-        ("warmup", options.warmup, saved.schedule.warmup),
+        ("batch_size", given.batch_size, saved.batch_size),
+        ("micro_batch", given.micro_batch, saved.micro_batch),
+        ("pad_multiple", given.pad_multiple, saved.pad_multiple),
+        ("warmup", given.warmup, saved.schedule.warmup),
     ];
     for (field, given, saved) in conflicts {
         if given.is_some_and(|g| g != saved) {
@@ -270,7 +308,7 @@ fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) ->
         }
     }
     let reals = [
-        ("lr", options.lr, saved.schedule.peak),
+        ("lr", given.lr, saved.schedule.peak),
         ("dropout", options.dropout, state.model.dropout),
     ];
     for (field, given, saved) in reals {
@@ -291,26 +329,7 @@ fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) ->
 /// the options' changes.
 fn fresh_settings(options: &RunOptions, seed: u64) -> Result<Settings> {
     let (start, model) = resolve_start(options, seed)?;
-    let mut train = TrainConfig {
-        batch_size: options.batch_size.unwrap_or(256),
-        pad_multiple: options.pad_multiple.unwrap_or(1),
-        seed,
-        ..TrainConfig::reference(options.micro_batch.unwrap_or(8))
-    };
-    if let Some(rate) = options.lr {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(unusable("lr", rate, "is not a positive rate".into()));
-        }
-        train.schedule.peak = rate;
-    }
-    if let Some(steps) = options.warmup {
-        if steps >= train.schedule.total {
-            let reason = format!("is not below the schedule's {} steps", train.schedule.total);
-            return Err(unusable("warmup", steps, reason));
-        }
-        train.schedule.warmup = steps;
-    }
-    Ok((model, train, start, None))
+    Ok((model, options.train.config(seed)?, start, None))
 }
 
 fn unusable(field: &str, value: impl ToString, reason: String) -> Error {

@@ -406,6 +406,96 @@ fn bad_input_gets_a_one_line_error() {
     );
 }
 
+#[test]
+fn replay_refuses_bad_input_with_one_line() {
+    let f = fixture();
+    let config = BertConfig::tiny();
+    let vocab = Vocab::bert_base_uncased();
+    let checkpoint = |name: &str, config: &BertConfig, seed| {
+        let dir = f.root.join(name);
+        let model = config.init::<burn::backend::Flex>(seed, &Default::default());
+        save_checkpoint(&dir, &model, config, &vocab).unwrap();
+        (dir, model)
+    };
+    let (init, _) = checkpoint("init", &config, 1);
+    let (target, model) = checkpoint("target", &config, 2);
+    // 4 steps of 8 unless `extra` says otherwise.
+    let replay = |init: &Path, target: &Path, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["replay", "--init", s(init), "--target", s(target)];
+        if !extra.contains(&"--steps") {
+            args.extend(["--steps", "4"]);
+        }
+        args.extend(["--batch-size", "8", "--build", s(&f.build), "-q"]);
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let refuse = |args: Vec<String>, needle: &str| {
+        refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), needle)
+    };
+    // It runs on good input (exit 1: the target, another random model, matches no build).
+    let out = trainer(
+        &replay(&init, &target, &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("verdict: no candidate build made the target"),
+        "{stdout}"
+    );
+    refuse(
+        replay(&f.root.join("nowhere"), &target, &[]),
+        "does not exist",
+    );
+    refuse(
+        replay(&init, &f.root.join("nowhere"), &[]),
+        "does not exist",
+    );
+    // Another vocabulary, or another width, said by config.json or by a tensor's shape.
+    let (other_vocab, _) = checkpoint("vocab", &BertConfig::tiny().with_vocab_size(512), 3);
+    refuse(
+        replay(&init, &other_vocab, &[]),
+        "has vocab_size 512, the initial checkpoint 30522",
+    );
+    let (wider, _) = checkpoint("wider", &BertConfig::tiny().with_hidden_size(128), 3);
+    fs::remove_file(wider.join("config.json")).unwrap();
+    refuse(
+        replay(&init, &wider, &[]),
+        "has shape [30522, 128], the model needs [30522, 64]",
+    );
+    // A target with a NaN.
+    let mut tensors = earlyberts_trainer::checkpoint::to_hf(&model);
+    tensors.get_mut("bert.pooler.dense.bias").unwrap().1[3] = f32::NAN;
+    let nan = f.root.join("nan");
+    copy_dir(&target, &nan);
+    let bytes = earlyberts_trainer::checkpoint::to_safetensors(&tensors).unwrap();
+    fs::write(nan.join("model.safetensors"), bytes).unwrap();
+    refuse(
+        replay(&init, &nan, &[]),
+        "'bert.pooler.dense.bias' holds NaN or infinite values",
+    );
+    // A build shorter than the replayed steps (40 examples; 6 steps of 8 need 48).
+    refuse(
+        replay(&init, &target, &["--steps", "6"]),
+        "has 40 examples, the replayed steps need 48",
+    );
+    refuse(replay(&init, &target, &["--steps", "0"]), "--steps 0");
+    refuse(
+        replay(&init, &target, &["--micro-batch", "8,3"]),
+        "--micro-batch 3 does not divide the batch size 8",
+    );
+    refuse(
+        replay(&init, &target, &["--micro-batch", "8,x"]),
+        "--micro-batch '8,x'",
+    );
+    refuse(
+        replay(&init, &target, &["--build", s(&f.root)]),
+        "is not a build (no manifest.json)",
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {

@@ -4,10 +4,48 @@
 pub mod bench;
 pub mod plot;
 pub mod publish;
+pub mod replay;
 pub mod run;
 
 use earlyberts_format::Invalid;
-use earlyberts_trainer::{Error, device::DeviceChoice};
+use earlyberts_trainer::{Error, device::DeviceChoice, run::TrainOptions};
+
+/// The training settings `run` and `replay` share; each defaults to the reference's.
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Examples per optimizer step [default: 256, the reference].
+    #[arg(long)]
+    batch_size: Option<u64>,
+    /// Pad each micro-batch to a multiple of this many positions: a GPU compiles and tunes
+    /// kernels per shape [default: 64 on CUDA, 1 (the longest sequence) on the CPU].
+    #[arg(long, value_name = "N")]
+    pad_multiple: Option<u64>,
+    /// Peak learning rate [default: 1e-4, the reference].
+    #[arg(long, value_name = "RATE")]
+    lr: Option<f64>,
+    /// Warm-up steps of the schedule [default: 10000, the reference].
+    #[arg(long, value_name = "STEPS")]
+    warmup: Option<u64>,
+}
+
+impl TrainArgs {
+    /// The library's options, with the micro-batch size the command took.
+    pub fn options(&self, micro_batch: Option<u64>) -> TrainOptions {
+        TrainOptions {
+            batch_size: self.batch_size,
+            micro_batch,
+            pad_multiple: self.pad_multiple,
+            lr: self.lr,
+            warmup: self.warmup,
+        }
+    }
+}
+
+/// `--pad-multiple` as given, else 64 for a new run on a GPU (every new shape costs a
+/// kernel compile and an autotune there), else the longest sequence.
+pub fn pad_multiple(given: Option<u64>, device: DeviceChoice) -> Option<u64> {
+    given.or(device.is_cuda().then_some(64))
+}
 
 /// The flag each field of the library's options comes from.
 const FLAGS: &[(&str, &str)] = &[

@@ -19,7 +19,7 @@ use earlyberts_trainer::{
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cmd::{device, flag_context};
+use crate::cmd::{TrainArgs, device, flag_context, pad_multiple};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -45,22 +45,11 @@ pub struct RunArgs {
     /// latest complete checkpoint of a run directory (OUT/seedN).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["init", "config", "seed"])]
     resume: Option<PathBuf>,
-    /// Examples per optimizer step [default: 256, the reference].
-    #[arg(long)]
-    batch_size: Option<u64>,
     /// Examples per forward/backward pass; must divide the batch size [default: 8].
     #[arg(long)]
     micro_batch: Option<u64>,
-    /// Pad each micro-batch to a multiple of this many positions: a GPU compiles and tunes
-    /// kernels per shape [default: 64 on CUDA, 1 (the longest sequence) on the CPU].
-    #[arg(long, value_name = "N")]
-    pad_multiple: Option<u64>,
-    /// Peak learning rate [default: 1e-4, the reference].
-    #[arg(long, value_name = "RATE")]
-    lr: Option<f64>,
-    /// Warm-up steps of the schedule [default: 10000, the reference].
-    #[arg(long, value_name = "STEPS")]
-    warmup: Option<u64>,
+    #[command(flatten)]
+    train: TrainArgs,
     /// Dropout probability everywhere [default: 0, as the reference trained].
     #[arg(long, value_name = "P")]
     dropout: Option<f64>,
@@ -93,11 +82,7 @@ impl RunArgs {
             init: self.init,
             config: self.config,
             resume: self.resume,
-            batch_size: self.batch_size,
-            micro_batch: self.micro_batch,
-            pad_multiple: self.pad_multiple,
-            lr: self.lr,
-            warmup: self.warmup,
+            train: self.train.options(self.micro_batch),
             dropout: self.dropout,
             max_steps: self.max_steps,
             checkpoints: self.checkpoints,
@@ -112,8 +97,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut options = args.options();
     // A new run on a GPU pads to multiples of 64 unless told otherwise; a resumed run
     // keeps what it saved.
-    if options.pad_multiple.is_none() && options.resume.is_none() && device.is_cuda() {
-        options.pad_multiple = Some(64);
+    if options.resume.is_none() {
+        options.train.pad_multiple = pad_multiple(options.train.pad_multiple, device);
     }
     let plan = RunPlan::new(options).map_err(flag_context)?;
     let max_steps = plan.max_steps;

@@ -233,7 +233,10 @@ pub fn import_hf<B: Backend>(
     set_params(skeleton, device, values)
 }
 
-fn normalised(raw: HfTensors) -> HfTensors {
+/// `raw` under the names [`PARAMETERS`] uses: the `bert.` prefix added where a `BertModel`
+/// checkpoint leaves it out, old `LayerNorm.gamma`/`beta` renamed, `position_ids` buffers
+/// dropped.
+pub fn normalised(raw: HfTensors) -> HfTensors {
     let mut tensors = HfTensors::new();
     for (name, tensor) in raw {
         if name.ends_with("position_ids") {
@@ -253,6 +256,28 @@ fn normalised(raw: HfTensors) -> HfTensors {
         tensors.insert(name, tensor);
     }
     tensors
+}
+
+/// The Hugging Face names of a model's parameters with `layers` encoder layers, in module
+/// order.
+pub fn hf_names(layers: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rows = PARAMETERS.iter().map(|(_, hf, _)| *hf).peekable();
+    while let Some(hf) = rows.next() {
+        if !hf.contains("{i}") {
+            names.push(hf.to_string());
+            continue;
+        }
+        // A layer's rows are adjacent: all of layer 0's, then all of layer 1's, …
+        let mut layer = vec![hf];
+        while let Some(next) = rows.next_if(|n| n.contains("{i}")) {
+            layer.push(next);
+        }
+        for i in 0..layers {
+            names.extend(layer.iter().map(|row| row.replace("{i}", &i.to_string())));
+        }
+    }
+    names
 }
 
 /// The model's parameters under Hugging Face names and layouts.
@@ -304,6 +329,11 @@ mod tests {
         let model = config.init::<Flex>(0, &Default::default());
         let names: Vec<String> = export_hf(&model).into_keys().collect();
         assert_eq!(names.len(), PARAMETERS.len());
+        let two_layers = BertConfig::tiny().init::<Flex>(0, &Default::default());
+        let mut listed = hf_names(2);
+        listed.sort();
+        let exported: Vec<String> = export_hf(&two_layers).into_keys().collect();
+        assert_eq!(listed, exported, "hf_names lists the model's parameters");
         for (_, hf, _) in PARAMETERS {
             assert!(names.contains(&hf.replace("{i}", "0")), "{hf}");
         }
