@@ -107,7 +107,7 @@ pub fn hf_config(config: &BertConfig) -> serde_json::Value {
         "type_vocab_size": config.type_vocab_size,
         "initializer_range": config.initializer_range,
         "layer_norm_eps": config.layer_norm_eps,
-        "pad_token_id": 0,
+        "pad_token_id": config.pad_token_id,
         "position_embedding_type": "absolute",
         "torch_dtype": "float32",
     })

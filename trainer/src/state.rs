@@ -106,10 +106,16 @@ pub fn read_state(dir: &Path) -> Result<TrainingState> {
         path: path.clone(),
         source,
     })?;
-    let state: TrainingState = serde_json::from_str(&text).map_err(|source| Error::BadState {
+    let bad_state = |source| Error::BadState {
         path: path.clone(),
         source,
-    })?;
+    };
+    let mut json: serde_json::Value = serde_json::from_str(&text).map_err(bad_state)?;
+    // States written before the model had a padding id trained BERT's, 0.
+    if let Some(model) = json.get_mut("model").and_then(|m| m.as_object_mut()) {
+        model.entry("pad_token_id").or_insert(0.into());
+    }
+    let state: TrainingState = serde_json::from_value(json).map_err(bad_state)?;
     if state.format != FORMAT {
         return Err(Error::StateFormat {
             path,
@@ -143,4 +149,38 @@ pub fn read_training(dir: &Path) -> Result<SavedTraining> {
         weights,
         optimizer,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_from_before_the_padding_id_read_as_bert_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = BertConfig::tiny().with_pad_token_id(7);
+        let build = BuildRef {
+            recipe: "r".into(),
+            seed: 1,
+            examples: 10,
+            root_hash: PayloadHash::of(b"x"),
+        };
+        let state = TrainingState::new(
+            3,
+            &TrainConfig::reference(8),
+            &model,
+            build,
+            1.0,
+            b"w",
+            b"o",
+        );
+        let mut json: serde_json::Value = serde_json::from_str(&state.to_json()).unwrap();
+        assert_eq!(json["model"]["pad_token_id"], 7);
+        json["model"]
+            .as_object_mut()
+            .unwrap()
+            .remove("pad_token_id");
+        fs::write(dir.path().join(STATE_FILE), json.to_string()).unwrap();
+        assert_eq!(read_state(dir.path()).unwrap().model.pad_token_id, 0);
+    }
 }

@@ -41,6 +41,11 @@ pub struct BertConfig {
     /// Standard deviation of the normal initialisation of weights and embeddings.
     #[config(default = 0.02)]
     pub initializer_range: f64,
+    /// The padding id. As `transformers`' `padding_idx`, its row of the word embeddings
+    /// gets no gradient from the input lookup (the tied MLM decoder still trains it), which
+    /// matters where masking replaced a token by this id.
+    #[config(default = 0)]
+    pub pad_token_id: usize,
 }
 
 impl BertConfig {
@@ -113,6 +118,12 @@ impl BertConfig {
             &mut config.max_position_embeddings,
         )?;
         size("type_vocab_size", &mut config.type_vocab_size)?;
+        if let Some(v) = json.get("pad_token_id").filter(|v| !v.is_null()) {
+            let id = v
+                .as_u64()
+                .ok_or_else(|| unusable("pad_token_id", v, "integer"))?;
+            config.pad_token_id = id as usize;
+        }
         let real = |key: &str, field: &mut f64| -> Result<()> {
             if let Some(v) = json.get(key) {
                 let x = v.as_f64().filter(|x| x.is_finite() && *x > 0.0);
@@ -137,6 +148,14 @@ impl BertConfig {
                     self.num_attention_heads
                 ),
             });
+        }
+        if self.pad_token_id >= self.vocab_size {
+            let allowed = format!("0..{}", self.vocab_size);
+            return Err(Invalid::out_of_range(
+                "pad_token_id",
+                self.pad_token_id,
+                allowed,
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Invalid::out_of_range("dropout", self.dropout, "[0, 1)"));
@@ -180,6 +199,7 @@ impl BertConfig {
                     token_type_embeddings: embedding(self.type_vocab_size, h),
                     norm: self.layer_norm(device),
                     dropout: dropout.init(),
+                    pad_token_id: self.pad_token_id,
                 },
                 encoder: (0..self.num_hidden_layers).map(layer).collect(),
                 pooler: BertPooler {
