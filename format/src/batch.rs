@@ -6,6 +6,8 @@
 
 use std::ops::Range;
 
+use crate::Example;
+
 /// The batch of optimizer step `step` (1-based) at `batch_size` examples per step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepBatch {
@@ -73,9 +75,122 @@ impl StepBatch {
     }
 }
 
+/// Examples padded to one length in the layout `transformers`' `BertForPreTraining`
+/// takes: row-major `[batch, seq]` arrays, the MLM labels dense with
+/// [`PaddedBatch::UNLABELLED`] where a position has none. The trainer's micro-batches and
+/// the Python package's steps are made here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaddedBatch {
+    pub batch: usize,
+    pub seq: usize,
+    pub input_ids: Vec<i64>,
+    /// 0 for `[CLS] A [SEP]` and padding, 1 for `B [SEP]`.
+    pub token_type_ids: Vec<i64>,
+    /// 1 on tokens, 0 on padding.
+    pub attention_mask: Vec<i64>,
+    pub labels: Vec<i64>,
+    /// `[batch]`: 0 is next, 1 random next.
+    pub next_sentence_label: Vec<i64>,
+    /// Real (unpadded) tokens.
+    pub tokens: usize,
+}
+
+impl PaddedBatch {
+    /// The label of a position without one (PyTorch's `ignore_index`).
+    pub const UNLABELLED: i64 = -100;
+
+    /// The length of the longest of `examples` (at least 1).
+    pub fn longest(examples: &[Example]) -> usize {
+        examples
+            .iter()
+            .map(|e| e.token_ids.len())
+            .max()
+            .unwrap_or(0)
+            .max(1)
+    }
+
+    /// `examples` padded with `pad_id` to `seq` positions (at least the longest).
+    pub fn new(examples: &[Example], pad_id: u16, seq: usize) -> PaddedBatch {
+        let (batch, seq) = (examples.len(), seq.max(PaddedBatch::longest(examples)));
+        let mut padded = PaddedBatch {
+            batch,
+            seq,
+            input_ids: vec![i64::from(pad_id); batch * seq],
+            token_type_ids: vec![0; batch * seq],
+            attention_mask: vec![0; batch * seq],
+            labels: vec![PaddedBatch::UNLABELLED; batch * seq],
+            next_sentence_label: Vec::with_capacity(batch),
+            tokens: 0,
+        };
+        for (b, e) in examples.iter().enumerate() {
+            let row = b * seq;
+            for (p, &id) in e.token_ids.iter().enumerate() {
+                padded.input_ids[row + p] = i64::from(id);
+                padded.token_type_ids[row + p] = i64::from(p >= usize::from(e.segment_a_len));
+                padded.attention_mask[row + p] = 1;
+            }
+            for (&p, &label) in e.mlm_positions.iter().zip(&e.mlm_labels) {
+                padded.labels[row + usize::from(p)] = i64::from(label);
+            }
+            padded.next_sentence_label.push(i64::from(e.nsp_label.id()));
+            padded.tokens += e.token_ids.len();
+        }
+        padded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_padded_batch_is_what_bert_for_pre_training_takes() {
+        let examples = crate::synthetic::examples(3, 1);
+        let padded = PaddedBatch::new(&examples, 0, 0);
+        let longest = PaddedBatch::longest(&examples);
+        assert_eq!((padded.batch, padded.seq), (3, longest));
+        for (b, e) in examples.iter().enumerate() {
+            let row = |v: &Vec<i64>| v[b * longest..(b + 1) * longest].to_vec();
+            let n = e.token_ids.len();
+            let ids = row(&padded.input_ids);
+            assert!(
+                ids[..n]
+                    .iter()
+                    .zip(&e.token_ids)
+                    .all(|(a, &b)| *a == i64::from(b))
+            );
+            assert!(ids[n..].iter().all(|&id| id == 0));
+            let types: Vec<i64> = e.segment_ids().iter().map(|&t| i64::from(t)).collect();
+            assert_eq!(row(&padded.token_type_ids)[..n], types[..]);
+            assert!(
+                row(&padded.attention_mask)
+                    .iter()
+                    .enumerate()
+                    .all(|(p, &m)| m == i64::from(p < n))
+            );
+            let labels = row(&padded.labels);
+            let labelled: Vec<(usize, i64)> = labels
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| **l != PaddedBatch::UNLABELLED)
+                .map(|(p, &l)| (p, l))
+                .collect();
+            let expected: Vec<(usize, i64)> = e
+                .mlm_positions
+                .iter()
+                .zip(&e.mlm_labels)
+                .map(|(&p, &l)| (usize::from(p), i64::from(l)))
+                .collect();
+            assert_eq!(labelled, expected);
+            assert_eq!(padded.next_sentence_label[b], i64::from(e.nsp_label.id()));
+        }
+        assert_eq!(PaddedBatch::new(&examples, 0, longest + 5).seq, longest + 5);
+        assert_eq!(
+            PaddedBatch::new(&examples, 0, 1).seq,
+            longest,
+            "never shorter"
+        );
+    }
 
     #[test]
     fn steps_are_one_based_and_wrap() {

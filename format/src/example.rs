@@ -12,6 +12,8 @@
 
 use serde::Serialize;
 
+use crate::Vocab;
+
 /// Size in bytes of a record's fixed part.
 pub const RECORD_HEADER_LEN: usize = 8;
 
@@ -112,6 +114,35 @@ impl Example {
         for (&p, &label) in self.mlm_positions.iter().zip(&self.mlm_labels) {
             out[usize::from(p)] = label;
         }
+    }
+
+    /// The example as `pipeline inspect` prints it: a header line (index, NSP label, length,
+    /// segment A, masked count), then the tokens, each labelled one followed by its label
+    /// in parentheses (`[CLS] the cat [MASK](sat) …`).
+    pub fn to_text(&self, index: u64, vocab: &Vocab) -> String {
+        let nsp = match self.nsp_label {
+            NspLabel::IsNext => "is next",
+            NspLabel::RandomNext => "random next",
+        };
+        let mut text = format!(
+            "example {index}  nsp={} ({nsp})  tokens={}  segment_a={}  masked={}\n ",
+            self.nsp_label.id(),
+            self.token_ids.len(),
+            self.segment_a_len,
+            self.mlm_positions.len()
+        );
+        let token = |id: u16| vocab.token(id).unwrap_or("<out of vocabulary>");
+        let mut labels = self.mlm_positions.iter().zip(&self.mlm_labels).peekable();
+        for (position, &id) in self.token_ids.iter().enumerate() {
+            text.push(' ');
+            text.push_str(token(id));
+            if let Some((_, &label)) = labels.next_if(|(p, _)| usize::from(**p) == position) {
+                text.push('(');
+                text.push_str(token(label));
+                text.push(')');
+            }
+        }
+        text
     }
 
     /// Segment id of every token: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`.

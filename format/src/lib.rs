@@ -13,7 +13,8 @@
 //! - [`provenance`]: a build's index of which sentences each example came from.
 //! - [`Invalid`]: a configuration value out of range, as data (field, value, allowed).
 //! - [`Vocab`]: the WordPiece vocabulary the ids refer to; [`StepBatch`]: which examples an
-//!   optimizer step consumes.
+//!   optimizer step consumes; [`PaddedBatch`]: examples padded as `BertForPreTraining`
+//!   takes them.
 //!
 //! docs/FORMAT.md specifies the bytes.
 
@@ -36,7 +37,7 @@ mod vocab;
 mod writer;
 
 pub use atomic::{AtomicFile, remove_if_present, write_atomic, write_atomic_shared};
-pub use batch::StepBatch;
+pub use batch::{PaddedBatch, StepBatch};
 pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, PARTIAL_FILE, write_build};
 pub use error::{Error, Result};
 pub use example::{Example, NspLabel, RECORD_HEADER_LEN};

@@ -80,6 +80,12 @@ pub enum Error {
     /// A sentence store that is damaged or does not match what it should hold.
     #[error("sentence store '{}': {reason}", path.display())]
     Store { path: PathBuf, reason: String },
+    /// A build without its provenance index, or with a damaged one.
+    #[error("'{}' {reason}; run `pipeline build` again with the options that made the build: it writes the index and leaves the shards as they are", build.display())]
+    NoProvenance { build: PathBuf, reason: String },
+    /// A text query with nothing to search for.
+    #[error("'{text}' has no tokens to search for")]
+    EmptyQuery { text: String },
 }
 
 /// The model a recipe pins and the one that loaded.

@@ -2,7 +2,7 @@
 //! wrapping at the end of the build — collated into padded micro-batches.
 
 use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
-use earlyberts_format::{Build, Example, StepBatch};
+use earlyberts_format::{Build, Example, PaddedBatch, StepBatch};
 
 use crate::{Error, Result};
 
@@ -90,44 +90,42 @@ impl PadTo {
     }
 }
 
-/// Pads `examples` into a micro-batch on `device` (pad id `pad`, length by `pad_to`).
+/// Pads `examples` into a micro-batch on `device` (pad id `pad`, length by `pad_to`), as
+/// [`PaddedBatch`] lays them out, with the labels kept sparse (the MLM head runs on
+/// labelled positions only).
 pub fn collate<B: Backend>(
     examples: &[Example],
     pad: u16,
     pad_to: PadTo,
     device: &B::Device,
 ) -> Batch<B> {
-    let batch = examples.len();
-    let longest = examples.iter().map(|e| e.token_ids.len()).max();
-    let seq = pad_to.len(longest.unwrap_or(1));
-    let mut ids = vec![i64::from(pad); batch * seq];
-    let mut types = vec![0i64; batch * seq];
-    let mut padding = vec![true; batch * seq];
-    let (mut rows, mut labels, mut nsp) = (Vec::new(), Vec::new(), Vec::with_capacity(batch));
-    let mut tokens = 0;
-    for (b, e) in examples.iter().enumerate() {
-        for (p, &id) in e.token_ids.iter().enumerate() {
-            ids[b * seq + p] = i64::from(id);
-            types[b * seq + p] = i64::from(p >= e.segment_a_len as usize);
-            padding[b * seq + p] = false;
-        }
-        tokens += e.token_ids.len();
-        for (&p, &l) in e.mlm_positions.iter().zip(&e.mlm_labels) {
-            rows.push((b * seq + p as usize) as i64);
-            labels.push(i64::from(l));
-        }
-        nsp.push(i64::from(e.nsp_label.id()));
-    }
+    let seq = pad_to.len(PaddedBatch::longest(examples));
+    let padded = PaddedBatch::new(examples, pad, seq);
+    let batch = padded.batch;
+    let padding: Vec<bool> = padded.attention_mask.iter().map(|&m| m == 0).collect();
+    let (rows, labels): (Vec<i64>, Vec<i64>) = padded
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|(_, label)| **label != PaddedBatch::UNLABELLED)
+        .map(|(row, &label)| (row as i64, label))
+        .unzip();
     let labelled = rows.len();
+    let matrix =
+        |values: Vec<i64>| Tensor::from_data(TensorData::new(values, [batch, seq]), device);
+    let vector = |values: Vec<i64>| {
+        let n = values.len();
+        Tensor::from_data(TensorData::new(values, [n]), device)
+    };
     Batch {
-        input_ids: Tensor::from_data(TensorData::new(ids, [batch, seq]), device),
-        token_type_ids: Tensor::from_data(TensorData::new(types, [batch, seq]), device),
+        input_ids: matrix(padded.input_ids),
+        token_type_ids: matrix(padded.token_type_ids),
         padding: Tensor::from_data(TensorData::new(padding, [batch, seq]), device),
-        mlm_rows: Tensor::from_data(TensorData::new(rows, [labelled]), device),
-        mlm_labels: Tensor::from_data(TensorData::new(labels, [labelled]), device),
-        nsp_labels: Tensor::from_data(TensorData::new(nsp, [batch]), device),
+        mlm_rows: vector(rows),
+        mlm_labels: vector(labels),
+        nsp_labels: vector(padded.next_sentence_label),
         labelled,
-        tokens,
+        tokens: padded.tokens,
     }
 }
 

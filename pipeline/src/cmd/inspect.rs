@@ -9,12 +9,10 @@ use std::{
 
 use anyhow::{Context, bail};
 use earlyberts_format::{Build, Example, StepBatch, Vocab};
+use earlyberts_pipeline::recipe::batch_size_of;
 use serde::Serialize;
 
-use crate::{
-    GlobalArgs,
-    cmd::{batch_size, build_vocabulary},
-};
+use crate::{GlobalArgs, cmd::build_vocabulary};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -86,7 +84,7 @@ pub fn run(_global: &GlobalArgs, args: InspectArgs) -> anyhow::Result<ExitCode> 
 fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>>> {
     let total = build.len();
     if let Some(step) = args.step {
-        let batch_size = batch_size(build, args.batch_size);
+        let batch_size = batch_size_of(build.manifest(), args.batch_size);
         let batch = StepBatch::new(step, batch_size, total).map_err(anyhow::Error::msg)?;
         return Ok(batch.runs());
     }
@@ -102,33 +100,7 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
 }
 
 fn write_text(out: &mut impl Write, index: u64, e: &Example, vocab: &Vocab) -> io::Result<()> {
-    writeln!(
-        out,
-        "example {index}  nsp={} ({})  tokens={}  segment_a={}  masked={}",
-        e.nsp_label.id(),
-        match e.nsp_label {
-            earlyberts_format::NspLabel::IsNext => "is next",
-            earlyberts_format::NspLabel::RandomNext => "random next",
-        },
-        e.token_ids.len(),
-        e.segment_a_len,
-        e.mlm_positions.len()
-    )?;
-    let token = |id: u16| vocab.token(id).unwrap_or("<out of vocabulary>");
-    let mut labels = e.mlm_positions.iter().zip(&e.mlm_labels).peekable();
-    let mut line = String::new();
-    for (position, &id) in e.token_ids.iter().enumerate() {
-        if position > 0 {
-            line.push(' ');
-        }
-        line.push_str(token(id));
-        if let Some((_, &label)) = labels.next_if(|(p, _)| **p as usize == position) {
-            line.push('(');
-            line.push_str(token(label));
-            line.push(')');
-        }
-    }
-    writeln!(out, "  {line}")
+    writeln!(out, "{}", e.to_text(index, vocab))
 }
 
 fn write_json(out: &mut impl Write, index: u64, e: &Example) -> io::Result<()> {

@@ -124,21 +124,6 @@ fn flag_message(flag: &str, invalid: &Invalid) -> String {
     }
 }
 
-/// Batch size a step number assumes when the build's recipe records none (the reference's).
-const REFERENCE_BATCH_SIZE: u64 = 256;
-
-/// Examples per optimizer step for a build: `flag` (`--batch-size`), else the recipe's
-/// `training.batch_size`, else the reference's 256.
-pub fn batch_size(build: &Build, flag: Option<u64>) -> u64 {
-    let recipe = build
-        .manifest()
-        .recipe
-        .params
-        .pointer("/training/batch_size")
-        .and_then(|v| v.as_u64());
-    flag.or(recipe).unwrap_or(REFERENCE_BATCH_SIZE)
-}
-
 /// The vocabulary a build's ids refer to: `path` (`--vocab`), else the built-in one, which
 /// must be the build's.
 pub fn build_vocabulary(build: &Build, path: Option<&Path>) -> anyhow::Result<Vocab> {

@@ -8,21 +8,17 @@ use std::{
     time::Instant,
 };
 
-use anyhow::{Context, bail};
-use earlyberts_format::{
-    Build, StepBatch,
-    provenance::{PROVENANCE_INFO_FILE, ProvenanceIndex},
-};
+use anyhow::Context;
+use earlyberts_format::{Build, Invalid};
 use earlyberts_pipeline::{
-    provenance::{Occurrence, Query, Scope, find},
-    stage::Tokenizer,
-    tokenize::BertWordPiece,
+    Error,
+    provenance::{Query, Scope, Sighting, Sightings, Steps, open_index, sightings},
+    recipe::batch_size_of,
 };
-use serde::Serialize;
 
 use crate::{
     GlobalArgs,
-    cmd::{batch_size, build_vocabulary, inspect::Format},
+    cmd::{build_vocabulary, inspect::Format},
 };
 
 #[derive(clap::Args)]
@@ -58,18 +54,6 @@ pub struct WhereArgs {
     pub vocab: Option<PathBuf>,
 }
 
-/// One line of the answer.
-#[derive(Serialize)]
-struct Line {
-    step: u64,
-    example: u64,
-    segment: earlyberts_format::provenance::Segment,
-    sentence: u32,
-    document: u32,
-    positions: [u16; 2],
-    masked: u16,
-}
-
 /// Exit status 0 when something was found, 1 when nothing was (as grep's).
 pub fn run(_global: &GlobalArgs, args: WhereArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -77,57 +61,26 @@ pub fn run(_global: &GlobalArgs, args: WhereArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot search '{}'", args.build.display()))?;
     let index = open_index(&build)?;
     let query = query(&args, &build)?;
-    let batch = batch_size(&build, args.batch_size);
-    if batch == 0 {
-        bail!("--batch-size 0: a step holds at least 1 example");
-    }
-    if args.until_step == Some(0) {
-        bail!("--until-step 0: steps are numbered from 1");
-    }
-    let scope = match args.first && args.until_step.is_none() {
-        true => Scope::FirstStep { batch_size: batch },
-        false => Scope::All,
+    let steps = Steps {
+        batch_size: batch_size_of(build.manifest(), args.batch_size),
+        first: args.first,
+        until: args.until_step,
     };
-    let found = find(&build, &index, &query, scope)
-        .with_context(|| format!("cannot search '{}'", args.build.display()))?;
-    let mut lines: Vec<Line> = found
-        .iter()
-        .flat_map(|o| {
-            StepBatch::steps_of(o.example, batch, build.len(), args.until_step)
-                .into_iter()
-                .map(move |step| line(step, o))
-        })
-        .collect();
-    lines.sort_by_key(|l| (l.step, l.example, l.positions[0]));
-    if args.first
-        && let Some(first) = lines.first().map(|l| l.step)
-    {
-        lines.retain(|l| l.step == first);
-    }
-    render(&lines, args.format)?;
-    summarize(&lines, (found.len(), scope), &build, started);
-    Ok(match lines.is_empty() {
+    let found = sightings(&build, &index, &query, steps).map_err(|e| match e {
+        Error::Invalid(Invalid::TooSmall { field, .. }) if field == "batch_size" => {
+            anyhow::anyhow!("--batch-size 0: a step holds at least 1 example")
+        }
+        Error::Invalid(Invalid::TooSmall { field, .. }) if field == "until_step" => {
+            anyhow::anyhow!("--until-step 0: steps are numbered from 1")
+        }
+        e => anyhow::Error::new(e).context(format!("cannot search '{}'", args.build.display())),
+    })?;
+    render(&found.lines, args.format)?;
+    summarize(&found, &build, started);
+    Ok(match found.lines.is_empty() {
         true => ExitCode::from(1),
         false => ExitCode::SUCCESS,
     })
-}
-
-fn open_index(build: &Build) -> anyhow::Result<ProvenanceIndex> {
-    let rebuild = "run `pipeline build` again with the options that made the build: it writes the index and leaves the shards as they are";
-    match ProvenanceIndex::open(build) {
-        Ok(index) => Ok(index),
-        Err(earlyberts_format::Error::Io { path, source })
-            if source.kind() == io::ErrorKind::NotFound =>
-        {
-            bail!(
-                "'{}' has no provenance index ({PROVENANCE_INFO_FILE} is missing: '{}'); {rebuild}",
-                build.dir().display(),
-                path.display()
-            )
-        }
-        Err(e @ earlyberts_format::Error::Provenance { .. }) => bail!("{e}; {rebuild}"),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn query(args: &WhereArgs, build: &Build) -> anyhow::Result<Query> {
@@ -142,27 +95,13 @@ fn query(args: &WhereArgs, build: &Build) -> anyhow::Result<Query> {
         .as_deref()
         .expect("clap requires one of the three");
     let vocab = build_vocabulary(build, args.vocab.as_deref())?;
-    let mut ids = Vec::new();
-    BertWordPiece::new(&vocab)?.encode_into(text, &mut ids)?;
-    if ids.is_empty() {
-        bail!("--text '{text}' has no tokens to search for");
-    }
-    Ok(Query::Tokens(ids))
+    Query::text(text, &vocab).map_err(|e| match e {
+        Error::EmptyQuery { .. } => anyhow::anyhow!("--text {e}"),
+        e => e.into(),
+    })
 }
 
-fn line(step: u64, o: &Occurrence) -> Line {
-    Line {
-        step,
-        example: o.example,
-        segment: o.segment,
-        sentence: o.sentence,
-        document: o.document,
-        positions: [o.positions.start, o.positions.end],
-        masked: o.masked,
-    }
-}
-
-fn render(lines: &[Line], format: Format) -> anyhow::Result<()> {
+fn render(lines: &[Sighting], format: Format) -> anyhow::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     for l in lines {
         match format {
@@ -194,12 +133,8 @@ fn render(lines: &[Line], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summarize(
-    lines: &[Line],
-    (occurrences, scope): (usize, Scope),
-    build: &Build,
-    started: Instant,
-) {
+fn summarize(found: &Sightings, build: &Build, started: Instant) {
+    let (lines, occurrences) = (&found.lines, found.occurrences);
     let seconds = started.elapsed().as_secs_f64();
     let plural = |n: usize, what: &str| match n {
         1 => format!("1 {what}"),
@@ -210,7 +145,7 @@ fn summarize(
         Some(first) => eprintln!(
             "{} {}, {} printed; the first at step {} ({seconds:.2} s)",
             plural(occurrences, "occurrence"),
-            match scope {
+            match found.scope {
                 Scope::All => "in the build",
                 Scope::FirstStep { .. } => "up to the first step",
             },

@@ -6,6 +6,10 @@
 //! index and the shards: sentence and document queries scan the index (20 bytes an
 //! example, read once); token-sequence queries scan the shards in parallel, searching each
 //! example's tokens as trained on (every masked position given back its label).
+//! [`sightings`] puts the occurrences at the optimizer steps that train on them, as
+//! `pipeline where` and the Python package print them.
+
+mod by_step;
 
 use std::ops::Range;
 
@@ -18,6 +22,8 @@ use earlyberts_format::{
     verify::Progress,
 };
 use rayon::prelude::*;
+
+pub use by_step::{Sighting, Sightings, Steps, open_index, sightings};
 
 use crate::{Error, Result, examples::BuildPairs, mask::MaskingPolicy, store::SentenceStore};
 
