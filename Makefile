@@ -21,7 +21,7 @@ HISTORY ?=
 # More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
 BUILD_FLAGS ?=
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data which-history test test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data which-history python test-python bench-python test test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -121,7 +121,26 @@ which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step
 		--batch-size $(WHICH_BATCH) --micro-batch $(MICRO_BATCHES) \
 		$(foreach history,$(HISTORIES),--build $(call history_dir,$(history))) $(REPLAY_FLAGS)
 
-test: check unit-test ## everything CI runs: formatting, lints, docs, all tests, benchmarks compile
+# `import earlyberts`: the package in python/ (maturin + pyo3, one abi3 wheel), installed into
+# PYTHON's environment. Its tests run in an environment of their own (target/pyenv), against
+# the debug `pipeline` binary that `cargo test --workspace` builds.
+PYTHON ?= python3
+PYTHON_TEST_ENV = target/pyenv
+python: ## install the Python package `earlyberts` into PYTHON's environment (pip install ./python; maturin comes from PyPI)
+	$(PYTHON) -m pip install ./python
+
+test-python: ## the Python package's tests (pytest, every call checked against the CLI) in target/pyenv
+	$(CARGO) build --quiet --workspace
+	test -x $(PYTHON_TEST_ENV)/bin/python || python3 -m venv $(PYTHON_TEST_ENV)
+	$(PYTHON_TEST_ENV)/bin/python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' numpy pytest
+	VIRTUAL_ENV=$(abspath $(PYTHON_TEST_ENV)) $(PYTHON_TEST_ENV)/bin/maturin develop --quiet -m python/Cargo.toml
+	EARLYBERTS_PIPELINE=target/debug/pipeline $(PYTHON_TEST_ENV)/bin/python -m pytest -q python/tests
+
+bench-python: ## build.step and TrainingOrder against the FORMAT.md numpy reader on a generated 40 MB build (needs `make python` first)
+	$(BUILD_PIPELINE)
+	$(PYTHON) scripts/bench_python.py
+
+test: check unit-test test-python ## everything CI runs: formatting, lints, docs, all tests (Rust and Python), benchmarks compile
 
 check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are errors), import circles and long functions, the CUDA build
 	$(CARGO) fmt --all -- --check

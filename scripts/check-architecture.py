@@ -15,7 +15,7 @@ import re
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-CRATES = ["format/src", "pipeline/src", "trainer/src"]
+CRATES = ["format/src", "pipeline/src", "trainer/src", "python/src"]
 MAX_LINES = 80
 
 

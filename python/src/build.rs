@@ -1,0 +1,271 @@
+//! `Build`: one build directory, read as `pipeline inspect`, `pipeline where` and the
+//! trainer read it.
+
+use std::{ops::Range, path::PathBuf, sync::OnceLock};
+
+use earlyberts_format::{
+    Build as BuildDir, Example, PaddedBatch, StepBatch, Vocab, provenance::ProvenanceIndex,
+    verify::verify_build,
+};
+use earlyberts_pipeline::{
+    provenance::{Query, Steps, open_index, sightings},
+    recipe::batch_size_of,
+};
+use pyo3::{
+    exceptions::{PyIndexError, PyValueError},
+    prelude::*,
+    types::{PyDict, PyList},
+};
+
+use crate::{arrays, build_error, occurrence::Occurrence};
+
+/// The padding id of the uncased BERT vocabulary, as the trainer and `transformers` pad.
+const PAD_ID: u16 = 0;
+
+/// A build directory (`pipeline build --out DIR`): its examples in training order, the
+/// batch each optimizer step trains on, and where the model saw a sentence, a document or
+/// a piece of text. Opening reads only `manifest.json`; `verify()` checks every shard.
+#[pyclass(module = "earlyberts", frozen)]
+pub struct Build {
+    build: BuildDir,
+    vocab: Option<PathBuf>,
+    /// Opened by the first `where`.
+    index: OnceLock<ProvenanceIndex>,
+}
+
+#[pymethods]
+impl Build {
+    /// Opens the build in `path`; `vocab` is the vocab.txt its ids refer to when it is not
+    /// the built-in uncased BERT vocabulary.
+    #[new]
+    #[pyo3(signature = (path, vocab = None))]
+    fn new(path: PathBuf, vocab: Option<PathBuf>) -> PyResult<Build> {
+        let build = BuildDir::open(&path)
+            .map_err(|e| build_error(format!("cannot open build '{}': {e}", path.display())))?;
+        Ok(Build {
+            build,
+            vocab,
+            index: OnceLock::new(),
+        })
+    }
+
+    /// Recomputes every shard's payload hash and counts and checks them against the
+    /// manifest (in parallel, without the GIL); raises `BuildError` naming the first shard
+    /// that differs.
+    fn verify(&self, py: Python<'_>) -> PyResult<()> {
+        let dir = self.build.dir().to_path_buf();
+        let report = py
+            .detach(|| verify_build(&dir, None, &()))
+            .map_err(build_error)?;
+        match report.problems.first() {
+            None => Ok(()),
+            Some(problem) => Err(build_error(format!(
+                "'{}' does not verify: {problem}",
+                dir.display()
+            ))),
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.build.len() as usize
+    }
+
+    fn __repr__(&self) -> String {
+        let m = self.build.manifest();
+        format!(
+            "Build('{}', recipe='{}', seed={}, examples={})",
+            self.build.dir().display(),
+            m.recipe.name,
+            m.seed,
+            m.len()
+        )
+    }
+
+    /// The build's `manifest.json`, as a dict.
+    #[getter]
+    fn manifest<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let text = serde_json::to_string(self.build.manifest()).map_err(build_error)?;
+        py.import("json")?.call_method1("loads", (text,))
+    }
+
+    /// The seed the build was made for.
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.build.manifest().seed
+    }
+
+    /// The recipe's name (`earlyberts`, `earlyberts-keyed`, …).
+    #[getter]
+    fn recipe(&self) -> String {
+        self.build.manifest().recipe.name.clone()
+    }
+
+    /// Examples per optimizer step: the recipe's `training.batch_size`, else 256.
+    #[getter]
+    fn batch_size(&self) -> u64 {
+        batch_size_of(self.build.manifest(), None)
+    }
+
+    /// Example `index` of the training order (negative counts from the end): `input_ids`,
+    /// `token_type_ids`, `mlm_positions`, `mlm_labels` (int64 arrays) and
+    /// `next_sentence_label`.
+    fn example<'py>(&self, py: Python<'py>, index: i64) -> PyResult<Bound<'py, PyDict>> {
+        let index = self.position(index)?;
+        let example = self.build.example(index).map_err(build_error)?;
+        arrays::example(py, &example)
+    }
+
+    /// Examples `start` to `stop` (excluded), as a list of `example()` dicts; the shards'
+    /// blocks are decoded once.
+    fn examples<'py>(
+        &self,
+        py: Python<'py>,
+        start: u64,
+        stop: u64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        if start > stop || stop > self.build.len() {
+            return Err(PyIndexError::new_err(format!(
+                "examples({start}, {stop}): the build holds examples 0..{}",
+                self.build.len()
+            )));
+        }
+        let examples = py.detach(|| self.read(std::slice::from_ref(&(start..stop))))?;
+        let dicts = examples
+            .iter()
+            .map(|e| arrays::example(py, e))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, dicts)
+    }
+
+    /// The batch optimizer step `step` (from 1) trains on — examples
+    /// `[B·(step−1), B·step)`, wrapping at the end of the build as the trainer wraps —
+    /// padded to its longest sequence as `BertForPreTraining` takes it: `input_ids`,
+    /// `token_type_ids`, `attention_mask`, `labels` (-100 where unlabelled) as
+    /// `[B, seq]` int64 arrays and `next_sentence_label` as `[B]`; torch tensors with
+    /// `as_torch=True`. `batch_size` defaults to the recipe's; `micro_batch` pads that many
+    /// examples at a time, as the reference trained, and returns a list of batches.
+    #[pyo3(signature = (step, batch_size = None, as_torch = false, micro_batch = None))]
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        step: u64,
+        batch_size: Option<u64>,
+        as_torch: bool,
+        micro_batch: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let batch_size = batch_size_of(self.build.manifest(), batch_size);
+        let runs = StepBatch::new(step, batch_size, self.build.len())
+            .map_err(|reason| PyValueError::new_err(format!("step({step}): {reason}")))?
+            .runs();
+        let examples = py.detach(|| self.read(&runs))?;
+        let Some(micro) = micro_batch else {
+            let padded = PaddedBatch::new(&examples, PAD_ID, 0);
+            return Ok(arrays::batch(py, padded, as_torch)?.into_any());
+        };
+        if micro == 0 || !batch_size.is_multiple_of(micro) {
+            return Err(PyValueError::new_err(format!(
+                "micro_batch={micro} does not divide the batch size {batch_size}"
+            )));
+        }
+        let batches = examples
+            .chunks(micro as usize)
+            .map(|chunk| arrays::batch(py, PaddedBatch::new(chunk, PAD_ID, 0), as_torch))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, batches)?.into_any())
+    }
+
+    /// Where the model saw a piece of `text` (tokenized with the build's vocabulary),
+    /// store sentence `sentence` or every sentence of document `document` — one of the
+    /// three: a list of `Occurrence`s by step, as `pipeline where` prints them. `first`
+    /// keeps the first step that has any; `until_step` adds the steps of later passes over
+    /// the data.
+    #[pyo3(signature = (text = None, sentence = None, document = None, first = false, until_step = None, batch_size = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn r#where(
+        &self,
+        py: Python<'_>,
+        text: Option<String>,
+        sentence: Option<u32>,
+        document: Option<u32>,
+        first: bool,
+        until_step: Option<u64>,
+        batch_size: Option<u64>,
+    ) -> PyResult<Vec<Occurrence>> {
+        let query = match (text, sentence, document) {
+            (Some(text), None, None) => Query::text(&text, &self.vocabulary()?),
+            (None, Some(n), None) => Ok(Query::Sentence(n)),
+            (None, None, Some(d)) => Ok(Query::Document(d)),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "where() takes exactly one of text=, sentence= or document=",
+                ));
+            }
+        }
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let steps = Steps {
+            batch_size: batch_size_of(self.build.manifest(), batch_size),
+            first,
+            until: until_step,
+        };
+        let index = self.index()?;
+        let found = py
+            .detach(|| sightings(&self.build, index, &query, steps))
+            .map_err(|e| match e {
+                earlyberts_pipeline::Error::Invalid(e) => PyValueError::new_err(e.to_string()),
+                e => build_error(e),
+            })?;
+        Ok(found.lines.iter().map(Occurrence::from).collect())
+    }
+
+    /// Example `index` as `pipeline inspect` prints it: a header line, then the tokens,
+    /// each labelled one followed by its label (`[CLS] the cat [MASK](sat) …`).
+    fn decode(&self, index: i64) -> PyResult<String> {
+        let index = self.position(index)?;
+        let example = self.build.example(index).map_err(build_error)?;
+        Ok(example.to_text(index, &self.vocabulary()?))
+    }
+}
+
+impl Build {
+    /// A Python index (negative from the end) as a position in the build.
+    fn position(&self, index: i64) -> PyResult<u64> {
+        let len = self.build.len() as i64;
+        let position = if index < 0 { index + len } else { index };
+        if !(0..len).contains(&position) {
+            return Err(PyIndexError::new_err(format!(
+                "example {index} is out of range: the build holds {len} examples"
+            )));
+        }
+        Ok(position as u64)
+    }
+
+    /// The examples of `runs`, in order, from one stream per run.
+    fn read(&self, runs: &[Range<u64>]) -> PyResult<Vec<Example>> {
+        let mut examples = Vec::new();
+        for run in runs {
+            let mut stream = self.build.stream_from(run.start).map_err(build_error)?;
+            for _ in run.clone() {
+                let mut example = Example::default();
+                match stream.read_next(&mut example).map_err(build_error)? {
+                    Some(_) => examples.push(example),
+                    None => return Err(build_error("the build ended before its manifest said")),
+                }
+            }
+        }
+        Ok(examples)
+    }
+
+    /// The vocabulary the build's ids refer to, checked against its manifest.
+    fn vocabulary(&self) -> PyResult<Vocab> {
+        Vocab::expecting(self.vocab.as_deref(), &self.build.manifest().vocab.sha256)
+            .map_err(build_error)
+    }
+
+    fn index(&self) -> PyResult<&ProvenanceIndex> {
+        if let Some(index) = self.index.get() {
+            return Ok(index);
+        }
+        let index = open_index(&self.build).map_err(build_error)?;
+        Ok(self.index.get_or_init(|| index))
+    }
+}
