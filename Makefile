@@ -21,7 +21,7 @@ HISTORY ?=
 # More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
 BUILD_FLAGS ?=
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data which-history python test-python bench-python test test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -130,7 +130,7 @@ python: ## install the Python package `earlyberts` into PYTHON's environment (pi
 	$(PYTHON) -m pip install ./python
 
 test-python: ## the Python package's tests (pytest, every call checked against the CLI) in target/pyenv
-	$(CARGO) build --quiet --workspace
+	$(CARGO) build --quiet --workspace $(TEST_FEATURES)
 	test -x $(PYTHON_TEST_ENV)/bin/python || python3 -m venv $(PYTHON_TEST_ENV)
 	$(PYTHON_TEST_ENV)/bin/python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' numpy pytest
 	VIRTUAL_ENV=$(abspath $(PYTHON_TEST_ENV)) $(PYTHON_TEST_ENV)/bin/maturin develop --quiet -m python/Cargo.toml
@@ -142,17 +142,26 @@ bench-python: ## build.step and TrainingOrder against the FORMAT.md numpy reader
 
 test: check unit-test test-python ## everything CI runs: formatting, lints, docs, all tests (Rust and Python), benchmarks compile
 
+# The tests build the trainer with the wgpu backend too (one build of burn for every test):
+# its tests run the GPU code path on any Vulkan driver, lavapipe (Mesa's software one) in
+# CI, and skip, saying so, where there is none (EARLYBERTS_REQUIRE_WGPU=1 makes that a
+# failure).
+TEST_FEATURES ?= --features earlyberts-trainer/wgpu
+
 check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are errors), import circles and long functions, the CUDA build
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 	python3 scripts/check-architecture.py
 	# The GPU path must keep compiling, though no GPU runs it here (cudarc loads CUDA at run time).
 	$(CARGO) check --quiet -p earlyberts-trainer --features cuda
 
-unit-test: ## unit, property and end-to-end tests
-	$(CARGO) test --workspace
+unit-test: ## unit, property and end-to-end tests (the wgpu ones on lavapipe or a GPU, see test-wgpu)
+	$(CARGO) test --workspace $(TEST_FEATURES)
 	$(CARGO) bench -p earlyberts-format -p earlyberts-pipeline --no-run --quiet
+
+test-wgpu: ## only the GPU code path's tests, on wgpu (Vulkan; Debian without a GPU: apt install mesa-vulkan-drivers libvulkan1)
+	EARLYBERTS_REQUIRE_WGPU=1 $(CARGO) test --workspace $(TEST_FEATURES) -- wgpu
 
 test-slow: ## the full kill matrix: 20 SIGKILL points over a fixture build and 20 over a training run
 	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-pipeline --test integration crash::

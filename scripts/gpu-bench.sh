@@ -19,7 +19,8 @@
 #   main     BERT-base, seq 128, the largest micro-batch a memory estimate allows (one retry
 #            at half on failure)
 #   torch    PyTorch at the same shape: TF32, IEEE f32 (eager), torch.compile + bf16
-#   extra    seq 512; realistic lengths (burn and PyTorch TF32); GPU vs CPU loss on tiny
+#   extra    seq 512; realistic lengths (burn and PyTorch TF32); GPU vs CPU loss on tiny;
+#            kernel launches and host waits per step (scripts/count_launches.py)
 # Files in OUT_DIR (at most 8): results.jsonl (one line per measurement, written as it
 # comes), env.txt, log.txt (every command's stderr tail), caches.tar.gz (cubecl's kernel
 # and autotune caches and the driver's PTX cache, repacked after each phase so a later
@@ -230,6 +231,10 @@ if [ "$SMOKE" = 0 ]; then
   tiny=(bench --config tiny --seq 128 --batch-size 16 --micro-batch 8 --steps 3 --warmup 0 --pad-multiple 1)
   measure agree-tiny-cuda 120 gpu_trainer "${tiny[@]}" --device cuda
   measure agree-tiny-cpu 120 gpu_trainer "${tiny[@]}" --device cpu
+  # Kernel launches and host waits per BERT-base step (measured on lavapipe before any GPU:
+  # docs/PERFORMANCE.md), here on CUDA.
+  measure launches-base-s64 240 gpu_python scripts/count_launches.py --trainer "$TRAINER" \
+    --device cuda --config base --seq 64 --micro-batch 1
   pack_caches
 fi
 

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::{
     Error, Result,
     data::{PadTo, StepFeed},
-    device::OnDevice,
+    device::{HostWaits, OnDevice},
     model::{BertConfig, BertForPreTraining},
     run::{config_named, open_verified},
     train::{PhaseTimes, TrainConfig, Trainer},
@@ -43,9 +43,8 @@ pub struct BenchOptions {
     pub micro_batch: u64,
     /// See [`TrainConfig::pad_multiple`].
     pub pad_multiple: u64,
-    /// Timed steps, after `warmup` untimed ones.
-    pub steps: usize,
-    pub warmup: usize,
+    /// Which steps are timed, and whether phase by phase.
+    pub timing: Timing,
     /// The device's peak TFLOP/s, for MFU.
     pub peak_tflops: Option<f64>,
 }
@@ -63,7 +62,7 @@ impl OnDevice for BenchOptions {
         };
         train.check()?;
         let tmp = std::env::temp_dir().join(format!("earlyberts-bench-{}", std::process::id()));
-        let n = self.batch_size as usize * (self.warmup + self.steps);
+        let n = self.batch_size as usize * (self.timing.warmup + self.timing.steps);
         let (build, data) = match (&self.build, &self.lengths) {
             (Some(dir), _) => (open_verified(dir)?, format!("build {}", dir.display())),
             (None, Some(file)) => {
@@ -78,15 +77,7 @@ impl OnDevice for BenchOptions {
         };
         let feed = StepFeed::new(build, self.batch_size);
         let model = config.init::<B>(0, &device);
-        let timed = bench(
-            model,
-            &config,
-            train,
-            &feed,
-            self.warmup,
-            self.steps,
-            &device,
-        );
+        let timed = bench(model, &config, train, &feed, self.timing, &device);
         let _ = fs::remove_dir_all(&tmp);
         let timed = timed?;
         let step_s = median(&timed.times);
@@ -99,7 +90,7 @@ impl OnDevice for BenchOptions {
             batch_size: self.batch_size,
             micro_batch: self.micro_batch,
             pad_multiple: self.pad_multiple,
-            steps: self.steps,
+            steps: self.timing.steps,
             first_step_s: timed.first_step_s,
             step_s,
             step_times_s: timed.times,
@@ -110,6 +101,8 @@ impl OnDevice for BenchOptions {
             model_tflops_per_step: timed.flops / 1e12,
             achieved_tflops: achieved,
             mfu: self.peak_tflops.map(|peak| achieved / peak),
+            host_reads_per_step: timed.host_reads_per_step,
+            syncs_per_step: timed.syncs_per_step,
         })
     }
 }
@@ -229,8 +222,8 @@ pub struct BenchReport {
     pub step_s: f64,
     /// Every timed step, in order.
     pub step_times_s: Vec<f64>,
-    /// Median seconds of each phase over the timed steps.
-    pub phases: PhaseTimes,
+    /// Median seconds of each phase over the timed steps; none with `--no-phases`.
+    pub phases: Option<PhaseTimes>,
     /// The loss of the last step (finite, or the bench fails).
     pub last_loss: f64,
     pub sequences_per_s: f64,
@@ -240,6 +233,12 @@ pub struct BenchReport {
     pub achieved_tflops: f64,
     /// `achieved_tflops` over `--peak-tflops`, when given.
     pub mfu: Option<f64>,
+    /// Tensors a timed step copied to host memory ([`HostWaits`]): 1 (the step's
+    /// statistics), as in `trainer run`.
+    pub host_reads_per_step: f64,
+    /// Explicit device waits per timed step: the bench's own, one after each phase of each
+    /// micro-batch and one after the step, to time them; `trainer run` makes none.
+    pub syncs_per_step: f64,
 }
 
 /// What [`bench()`] measured.
@@ -248,33 +247,57 @@ pub struct Timed {
     /// The timed steps' seconds and real tokens.
     pub times: Vec<f64>,
     pub tokens: Vec<u64>,
-    /// Median phase times over the timed steps.
-    pub phases: PhaseTimes,
+    /// Median phase times over the timed steps, when timed.
+    pub phases: Option<PhaseTimes>,
     /// Mean model FLOPs of a timed step.
     pub flops: f64,
     pub last_loss: f64,
+    /// See [`BenchReport::host_reads_per_step`].
+    pub host_reads_per_step: f64,
+    /// See [`BenchReport::syncs_per_step`].
+    pub syncs_per_step: f64,
 }
 
-/// Times `steps` optimizer steps after `warmup` untimed ones, each phase apart.
+/// Which steps [`bench()`] times.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Untimed steps first (on a GPU: kernel compilation and autotuning).
+    pub warmup: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Each phase (forward, backward, optimizer) apart: a device sync after each, which a
+    /// GPU pays for; off, steps run as `trainer run` runs them.
+    pub phases: bool,
+}
+
+/// Times optimizer steps as `timing` says.
 pub fn bench<B: AutodiffBackend>(
     model: BertForPreTraining<B>,
     config: &BertConfig,
     train: TrainConfig,
     feed: &StepFeed,
-    warmup: usize,
-    steps: usize,
+    timing: Timing,
     device: &B::Device,
 ) -> Result<Timed> {
+    let Timing {
+        warmup,
+        steps,
+        phases: time_phases,
+    } = timing;
     let micro = train.micro_batch as usize;
     let pad_to = PadTo {
         multiple: train.pad_multiple as usize,
         limit: config.max_position_embeddings,
     };
     let mut trainer = Trainer::new(model, train, device)?;
-    trainer.time_phases(true);
+    trainer.time_phases(time_phases);
     let (mut times, mut tokens, mut phases, mut flops) = (vec![], vec![], vec![], 0.0);
     let (mut first_step_s, mut last_loss) = (0.0, f64::NAN);
+    let mut waits_before = HostWaits::now();
     for i in 0..warmup + steps {
+        if i == warmup {
+            waits_before = HostWaits::now();
+        }
         let step = trainer.position() + 1;
         let started = Instant::now();
         let log = trainer.step(feed)?;
@@ -299,13 +322,17 @@ pub fn bench<B: AutodiffBackend>(
         });
     }
     let phase = |f: fn(&PhaseTimes) -> f64| median(&phases.iter().map(f).collect::<Vec<_>>());
+    let waits = HostWaits::now();
+    let per_step = |n: u64| n as f64 / steps.max(1) as f64;
     Ok(Timed {
+        host_reads_per_step: per_step(waits.reads - waits_before.reads),
+        syncs_per_step: per_step(waits.syncs - waits_before.syncs),
         first_step_s,
-        phases: PhaseTimes {
+        phases: time_phases.then(|| PhaseTimes {
             forward_s: phase(|p| p.forward_s),
             backward_s: phase(|p| p.backward_s),
             optimizer_s: phase(|p| p.optimizer_s),
-        },
+        }),
         times,
         tokens,
         flops: flops / steps.max(1) as f64,

@@ -1,27 +1,70 @@
-//! `--device cpu|cuda[:N]`: which backend trains.
+//! `--device cpu|cuda[:N]|wgpu`: which backend trains.
 //!
-//! CPU is burn-flex; CUDA is burn-cuda, compiled only with the `cuda` feature. cudarc loads
-//! the driver at run time and panics when it cannot, so availability is probed once with
-//! the panic caught and turned into an error that says what is missing (the first panic of
-//! any thread, [`crate::panics`]).
+//! CPU is burn-flex. The GPUs go through burn's cubecl backend with fusion and autotune:
+//! CUDA (burn-cuda, the `cuda` feature) and wgpu (burn-wgpu, the `wgpu` feature: Vulkan,
+//! Metal or DirectX 12, WGSL kernels; AMD, Intel and Apple GPUs, and lavapipe, Mesa's
+//! software Vulkan, on which CI runs the GPU code path). Both load their driver at run time
+//! and panic when they cannot, so availability is probed once with the panic caught and
+//! turned into an error that says what is missing (the first panic of any thread,
+//! [`crate::panics`]).
 //!
 //! [`DeviceChoice::dispatch`] is the one place that maps a choice to a backend type: a job
 //! generic over the backend ([`OnDevice`]) runs on whichever the user chose.
 
-use std::{fmt, str::FromStr};
+use std::{
+    fmt,
+    str::FromStr,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use burn::{
     backend::{Autodiff, Flex},
-    tensor::backend::AutodiffBackend,
+    tensor::{
+        BasicOps, Tensor, TensorData,
+        backend::{AutodiffBackend, Backend},
+    },
 };
+use serde::Serialize;
 
 use crate::{Error, Result};
 
+static HOST_READS: AtomicU64 = AtomicU64::new(0);
+static SYNCS: AtomicU64 = AtomicU64::new(0);
+
+/// How often this process waited on a device: the trainer reads device memory and syncs
+/// only through [`read`] and [`sync`], which count. On a GPU each is a round trip that
+/// drains the queue (fusion's pending kernels included), so `trainer bench` reports both
+/// per step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct HostWaits {
+    /// Tensors copied to host memory.
+    pub reads: u64,
+    /// Explicit waits for the queued work.
+    pub syncs: u64,
+}
+
+impl HostWaits {
+    /// The counts so far.
+    pub fn now() -> HostWaits {
+        HostWaits {
+            reads: HOST_READS.load(Ordering::Relaxed),
+            syncs: SYNCS.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Waits for the work queued on `device` (a GPU backend runs asynchronously).
-pub fn sync<B: burn::tensor::backend::Backend>(device: &B::Device) -> Result<()> {
+pub fn sync<B: Backend>(device: &B::Device) -> Result<()> {
+    SYNCS.fetch_add(1, Ordering::Relaxed);
     B::sync(device).map_err(|e| Error::Device {
         reason: format!("{e:?}"),
     })
+}
+
+/// Copies `tensor`'s values to host memory (a GPU backend first runs what it depends on).
+pub fn read<B: Backend, const D: usize, K: BasicOps<B>>(tensor: Tensor<B, D, K>) -> TensorData {
+    HOST_READS.fetch_add(1, Ordering::Relaxed);
+    tensor.into_data()
 }
 
 /// Work that runs on any autodiff backend.
@@ -35,6 +78,9 @@ pub trait OnDevice {
 pub enum DeviceChoice {
     Cpu,
     Cuda(usize),
+    /// wgpu's default adapter: the most powerful GPU it finds (`CUBECL_WGPU_DEFAULT_DEVICE`,
+    /// e.g. `IntegratedGpu(0)`, picks another).
+    Wgpu,
 }
 
 impl FromStr for DeviceChoice {
@@ -44,6 +90,7 @@ impl FromStr for DeviceChoice {
         match s {
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" => Ok(DeviceChoice::Cuda(0)),
+            "wgpu" => Ok(DeviceChoice::Wgpu),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(DeviceChoice::Cuda(n)),
                 _ => Err(Error::UnknownDevice { name: s.into() }),
@@ -57,12 +104,15 @@ impl fmt::Display for DeviceChoice {
         match self {
             DeviceChoice::Cpu => write!(f, "cpu"),
             DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+            DeviceChoice::Wgpu => write!(f, "wgpu"),
         }
     }
 }
 
 impl DeviceChoice {
-    /// CUDA device 0 when compiled in and usable, else the CPU.
+    /// CUDA device 0 when compiled in and usable, else the CPU. wgpu is never picked
+    /// unasked: on a machine without a GPU its default adapter is a software one, far
+    /// slower than the CPU backend.
     pub fn default_available() -> DeviceChoice {
         if cfg!(feature = "cuda") && DeviceChoice::Cuda(0).check().is_ok() {
             DeviceChoice::Cuda(0)
@@ -71,9 +121,9 @@ impl DeviceChoice {
         }
     }
 
-    /// Whether this is a GPU.
-    pub fn is_cuda(self) -> bool {
-        matches!(self, DeviceChoice::Cuda(_))
+    /// Whether this runs on the cubecl backend (kernels compiled per shape, asynchronous).
+    pub fn is_gpu(self) -> bool {
+        !matches!(self, DeviceChoice::Cpu)
     }
 
     /// Refuses a device this binary cannot use, before any work starts.
@@ -81,6 +131,7 @@ impl DeviceChoice {
         match self {
             DeviceChoice::Cpu => Ok(()),
             DeviceChoice::Cuda(index) => cuda_available(index),
+            DeviceChoice::Wgpu => wgpu_available(),
         }
     }
 
@@ -93,41 +144,64 @@ impl DeviceChoice {
             DeviceChoice::Cuda(n) => {
                 job.run::<Autodiff<burn::backend::Cuda>>(burn::backend::cuda::CudaDevice::new(n))
             }
-            #[cfg(not(feature = "cuda"))]
-            DeviceChoice::Cuda(_) => Err(Error::NoCuda),
+            #[cfg(feature = "wgpu")]
+            DeviceChoice::Wgpu => job.run::<Autodiff<burn::backend::Wgpu>>(Default::default()),
+            #[allow(unreachable_patterns)] // with both GPU features
+            _ => unreachable!("check refuses a backend that is not compiled in"),
         }
     }
 }
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_available(_index: usize) -> Result<()> {
-    Err(Error::NoCuda)
+    Err(Error::BackendNotBuilt {
+        backend: "CUDA",
+        feature: "cuda",
+    })
 }
 
 #[cfg(feature = "cuda")]
 fn cuda_available(index: usize) -> Result<()> {
-    use burn::{
-        backend::{Cuda, cuda::CudaDevice},
-        tensor::Tensor,
-    };
+    let device = burn::backend::cuda::CudaDevice::new(index);
+    probe::<burn::backend::Cuda>(&device).map_err(|why| Error::DeviceUnusable {
+        device: format!("cuda:{index}"),
+        why,
+        hint: "check the NVIDIA driver",
+    })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_available() -> Result<()> {
+    Err(Error::BackendNotBuilt {
+        backend: "wgpu",
+        feature: "wgpu",
+    })
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_available() -> Result<()> {
+    probe::<burn::backend::Wgpu>(&Default::default()).map_err(|why| Error::DeviceUnusable {
+        device: "wgpu".into(),
+        why,
+        hint: "check the Vulkan or Metal driver (on Debian without a GPU: mesa-vulkan-drivers)",
+    })
+}
+
+/// Sums four ones on `device`: the driver loads, a kernel compiles, runs and reads back.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn probe<B: Backend>(device: &B::Device) -> std::result::Result<(), String> {
     // A failure may panic on cubecl's device thread, and the caller then sees only a
-    // closed channel: the recorded first panic is the cause.
+    // closed channel: the recorded first panic is the cause. Nothing is used after a
+    // panic, so unwind safety does not matter.
     crate::panics::record();
-    let probe = std::panic::catch_unwind(|| {
-        let device = CudaDevice::new(index);
-        let t = Tensor::<Cuda, 1>::ones([4], &device);
-        t.sum().into_scalar()
-    });
-    match probe {
-        Ok(sum) if sum == 4.0 => Ok(()),
-        Ok(sum) => Err(Error::CudaUnusable {
-            index,
-            why: format!("a test sum gave {sum}, not 4"),
-        }),
-        Err(_) => Err(Error::CudaUnusable {
-            index,
-            why: crate::panics::summary().unwrap_or_else(|| "unknown error".into()),
-        }),
+    let sum = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sum = Tensor::<B, 1>::ones([4], device).sum();
+        read(sum).iter::<f32>().next()
+    }));
+    match sum {
+        Ok(Some(4.0)) => Ok(()),
+        Ok(sum) => Err(format!("a test sum gave {sum:?}, not 4")),
+        Err(_) => Err(crate::panics::summary().unwrap_or_else(|| "unknown error".into())),
     }
 }
 
@@ -146,7 +220,9 @@ mod tests {
             "cuda:3".parse::<DeviceChoice>().unwrap(),
             DeviceChoice::Cuda(3)
         );
-        for bad in ["gpu", "cuda:", "cuda:x", "CPU", ""] {
+        assert_eq!("wgpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Wgpu);
+        assert_eq!(DeviceChoice::Wgpu.to_string(), "wgpu");
+        for bad in ["gpu", "cuda:", "cuda:x", "CPU", "wgpu:0", ""] {
             assert!(bad.parse::<DeviceChoice>().is_err(), "{bad}");
         }
     }
@@ -157,5 +233,12 @@ mod tests {
         let err = DeviceChoice::Cuda(0).check().unwrap_err().to_string();
         assert!(err.contains("--features cuda"), "{err}");
         assert_eq!(DeviceChoice::default_available(), DeviceChoice::Cpu);
+    }
+
+    #[cfg(not(feature = "wgpu"))]
+    #[test]
+    fn wgpu_without_the_feature_is_refused() {
+        let err = DeviceChoice::Wgpu.check().unwrap_err().to_string();
+        assert!(err.contains("--features wgpu"), "{err}");
     }
 }

@@ -202,16 +202,23 @@ pub enum Error {
         init: usize,
     },
     /// A device name that is none of the known ones.
-    #[error("'{name}' is not cpu, cuda or cuda:N")]
+    #[error("'{name}' is not cpu, cuda, cuda:N or wgpu")]
     UnknownDevice { name: String },
-    /// CUDA asked for, but not compiled in.
+    /// A GPU backend asked for, but not compiled in.
     #[error(
-        "this trainer was built without CUDA; rebuild with `cargo build --release -p earlyberts-trainer --features cuda`"
+        "this trainer was built without {backend}; rebuild with `cargo build --release -p earlyberts-trainer --features {feature}`"
     )]
-    NoCuda,
-    /// CUDA compiled in, but the device does not work.
-    #[error("cuda:{index}: no usable CUDA device ({why}); check the NVIDIA driver")]
-    CudaUnusable { index: usize, why: String },
+    BackendNotBuilt {
+        backend: &'static str,
+        feature: &'static str,
+    },
+    /// The backend is compiled in, but the device does not work.
+    #[error("{device}: no usable device ({why}); {hint}")]
+    DeviceUnusable {
+        device: String,
+        why: String,
+        hint: &'static str,
+    },
 }
 
 impl Error {

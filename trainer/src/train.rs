@@ -422,8 +422,7 @@ impl<B: AutodiffBackend> Sums<B> {
     /// The one read of the step: the sums and the gradient's squared norm.
     fn read(&self, grad_squares: Tensor<B::InnerBackend, 1>) -> StepStats {
         let sums = self.device.clone().expect("a step has micro-batches");
-        let values: Vec<f64> = Tensor::cat(vec![sums, grad_squares], 0)
-            .into_data()
+        let values: Vec<f64> = crate::device::read(Tensor::cat(vec![sums, grad_squares], 0))
             .iter::<f64>()
             .collect();
         StepStats {

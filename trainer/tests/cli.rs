@@ -13,14 +13,14 @@ use earlyberts_trainer::{checkpoint::save_checkpoint, model::BertConfig};
 
 use crate::common;
 
-fn trainer(args: &[&str]) -> Output {
+pub(crate) fn trainer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(args)
         .output()
         .expect("the trainer runs")
 }
 
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = trainer(args);
     assert!(
         out.status.success(),
@@ -44,17 +44,17 @@ fn refused(args: &[&str], needle: &str) {
     );
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    root: PathBuf,
-    build: PathBuf,
+    pub root: PathBuf,
+    pub build: PathBuf,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let build = root.join("build");
@@ -67,7 +67,7 @@ fn fixture() -> Fixture {
 }
 
 /// `trainer run` on the tiny config from a random init; extra arguments appended.
-fn run_args<'a>(f: &'a Fixture, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn run_args<'a>(f: &'a Fixture, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--seed",
@@ -93,7 +93,7 @@ fn run_args<'a>(f: &'a Fixture, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str
 }
 
 /// `args` with `flag`'s value replaced (or the flag removed when `value` is None).
-fn with<'a>(mut args: Vec<&'a str>, flag: &str, value: Option<&'a str>) -> Vec<&'a str> {
+pub(crate) fn with<'a>(mut args: Vec<&'a str>, flag: &str, value: Option<&'a str>) -> Vec<&'a str> {
     let i = args
         .iter()
         .position(|a| *a == flag)
@@ -127,7 +127,7 @@ fn resume(f: &Fixture, from: &Path, max_steps: u64, extra: &[&str]) -> String {
     ok(&args)
 }
 
-fn losses(stdout: &str) -> Vec<(u64, u64)> {
+pub(crate) fn losses(stdout: &str) -> Vec<(u64, u64)> {
     stdout
         .lines()
         .map(|l| {
@@ -140,7 +140,7 @@ fn losses(stdout: &str) -> Vec<(u64, u64)> {
         .collect()
 }
 
-fn assert_same_files(a: &Path, b: &Path) {
+pub(crate) fn assert_same_files(a: &Path, b: &Path) {
     for name in ["model.safetensors", "optimizer.bin"] {
         assert!(
             fs::read(a.join(name)).unwrap() == fs::read(b.join(name)).unwrap(),
@@ -329,14 +329,20 @@ fn bad_input_gets_a_one_line_error() {
     refused(
         &with(base.clone(), "--device", Some("cuda")),
         if cfg!(feature = "cuda") {
-            "no usable CUDA device"
+            "cuda:0: no usable device"
         } else {
             "built without CUDA"
         },
     );
+    if !cfg!(feature = "wgpu") {
+        refused(
+            &with(base.clone(), "--device", Some("wgpu")),
+            "built without wgpu; rebuild with",
+        );
+    }
     refused(
         &with(base.clone(), "--device", Some("tpu")),
-        "is not cpu, cuda or cuda:N",
+        "is not cpu, cuda, cuda:N or wgpu",
     );
     refused(
         &run_args(&f, &out, &["--dropout", "1.5"]),
@@ -536,6 +542,34 @@ fn bench_reports_throughput() {
     assert!(report["first_step_s"].as_f64().unwrap() > 0.0);
     assert_eq!(report["step_times_s"].as_array().unwrap().len(), 1);
     assert!(report["last_loss"].as_f64().unwrap().is_finite());
+    // One read per step (its statistics); syncs: after forward and backward of each of the
+    // 2 micro-batches, after the optimizer, after the step.
+    assert_eq!(report["host_reads_per_step"], 1.0, "{report}");
+    assert_eq!(report["syncs_per_step"], 6.0, "{report}");
+    // Whole steps only, as `trainer run` runs them: the bench's one sync after the step.
+    let bare: serde_json::Value = serde_json::from_str(
+        ok(&[
+            "bench",
+            "--device",
+            "cpu",
+            "--config",
+            "tiny",
+            "--seq",
+            "32",
+            "--batch-size",
+            "4",
+            "--micro-batch",
+            "2",
+            "--steps",
+            "1",
+            "--no-phases",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert!(bare["phases"].is_null(), "{bare}");
+    assert_eq!(bare["host_reads_per_step"], 1.0, "{bare}");
+    assert_eq!(bare["syncs_per_step"], 1.0, "{bare}");
     let phases = &report["phases"];
     let phase_sum: f64 = ["forward_s", "backward_s", "optimizer_s"]
         .iter()
@@ -656,6 +690,7 @@ fn gpu_bench_dry_run_keeps_its_budget_and_its_outputs() {
         "burn-base-real-m128",
         "agree-tiny-cuda",
         "agree-tiny-cpu",
+        "launches-base-s64",
     ] {
         assert!(tag(&rows, t)["step_s"].is_number(), "{t}: {rows:?}");
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use burn::{
     backend::{Autodiff, Flex},
-    tensor::Tensor,
+    tensor::{Tensor, backend::Backend},
 };
 use earlyberts_format::{Example, NspLabel, Vocab};
 use earlyberts_trainer::{
@@ -68,10 +68,6 @@ fn examples() -> Vec<Example> {
         .collect()
 }
 
-fn values<const D: usize>(t: Tensor<Flex, D>) -> Vec<f32> {
-    t.into_data().iter::<f32>().collect()
-}
-
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -82,14 +78,41 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// MLM logits at the labelled positions (example by example) and NSP logits.
 fn outputs(model: &BertForPreTraining<Flex>) -> (Vec<f32>, Vec<f32>) {
-    let batch = collate::<Flex>(&examples(), 0, PadTo::LONGEST, &Default::default());
+    outputs_on(model, &Default::default())
+}
+
+/// [`outputs`] on any backend.
+pub(crate) fn outputs_on<B: Backend>(
+    model: &BertForPreTraining<B>,
+    device: &B::Device,
+) -> (Vec<f32>, Vec<f32>) {
+    let batch = collate::<B>(&examples(), 0, PadTo::LONGEST, device);
     let out = model.forward(
         batch.input_ids,
         batch.token_type_ids,
         batch.padding,
         batch.mlm_rows,
     );
+    let values = |t: Tensor<B, 2>| -> Vec<f32> { t.into_data().iter::<f32>().collect() };
     (values(out.mlm_logits), values(out.nsp_logits))
+}
+
+/// Has transformers load the checkpoint in `dir` (its `outputs.json` beside it: the logits
+/// transformers must reproduce) when `EARLYBERTS_PARITY_PYTHON` names a Python with torch and
+/// transformers; says so and returns when it does not.
+pub(crate) fn transformers_loads(dir: &Path) {
+    let Ok(python) = std::env::var("EARLYBERTS_PARITY_PYTHON") else {
+        eprintln!("EARLYBERTS_PARITY_PYTHON is not set: transformers not asked to load the export");
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/parity.py");
+    let status = std::process::Command::new(python)
+        .arg(script)
+        .arg("check-export")
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "transformers disagrees with the export");
 }
 
 #[test]
@@ -193,16 +216,5 @@ fn exported_checkpoint_loads_in_transformers() {
     // The export reads back to the same model.
     let back = load_checkpoint::<Flex>(&out, &config(), &Default::default()).unwrap();
     assert_eq!(outputs(&back), (mlm, nsp));
-    let Ok(python) = std::env::var("EARLYBERTS_PARITY_PYTHON") else {
-        eprintln!("EARLYBERTS_PARITY_PYTHON is not set: transformers not asked to load the export");
-        return;
-    };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/parity.py");
-    let status = std::process::Command::new(python)
-        .arg(script)
-        .arg("check-export")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success(), "transformers disagrees with the export");
+    transformers_loads(&out);
 }

@@ -1,5 +1,6 @@
 //! The trainer's tests, one binary (burn is linked once): unit-level checks of the library
-//! through its public API, and the `trainer` binary end to end. All on CPU.
+//! through its public API, and the `trainer` binary end to end. All on CPU, but
+//! `wgpu` (with `--features wgpu`).
 
 // A synthetic build for the tests.
 mod common;
@@ -18,3 +19,7 @@ mod plot;
 
 // Training steps on the tiny config: losses, determinism, micro-batches.
 mod training;
+
+// The GPU code path on wgpu (lavapipe in CI): agreement with the CPU, resume, checkpoints.
+#[cfg(feature = "wgpu")]
+mod wgpu;

@@ -2,16 +2,17 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use earlyberts_trainer::bench::BenchOptions;
+use earlyberts_trainer::bench::{BenchOptions, Timing};
 
-use crate::cmd::{device, flag_context};
+use crate::cmd::{device, flag_context, pad_multiple};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// `base`, `tiny` or a Hugging Face config.json.
     #[arg(long, default_value = "base")]
     config: String,
-    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when compiled in and available).
+    /// `cpu`, `cuda`, `cuda:N` or `wgpu` (default: CUDA when compiled in and available, else
+    /// the CPU; wgpu only when named).
     #[arg(long)]
     device: Option<String>,
     /// Examples of exactly this many tokens; or use --build.
@@ -28,7 +29,7 @@ pub struct BenchArgs {
     batch_size: u64,
     #[arg(long, default_value_t = 8)]
     micro_batch: u64,
-    /// Pad each micro-batch to a multiple of this many positions [default: 64 on CUDA, 1 on
+    /// Pad each micro-batch to a multiple of this many positions [default: 64 on a GPU, 1 on
     /// the CPU] (as `trainer run`).
     #[arg(long, value_name = "N")]
     pad_multiple: Option<u64>,
@@ -37,6 +38,10 @@ pub struct BenchArgs {
     steps: u64,
     #[arg(long, default_value_t = 1)]
     warmup: usize,
+    /// Time whole steps only, with no device sync between forward, backward and optimizer
+    /// (as `trainer run` runs them); `phases` is then null.
+    #[arg(long)]
+    no_phases: bool,
     /// The device's peak TFLOP/s, to report MFU.
     #[arg(long, value_name = "TFLOPS")]
     peak_tflops: Option<f64>,
@@ -52,11 +57,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         lengths: args.lengths,
         batch_size: args.batch_size,
         micro_batch: args.micro_batch,
-        pad_multiple: args
-            .pad_multiple
-            .unwrap_or(if device.is_cuda() { 64 } else { 1 }),
-        steps: args.steps as usize,
-        warmup: args.warmup,
+        pad_multiple: pad_multiple(args.pad_multiple, device).unwrap_or(1),
+        timing: Timing {
+            warmup: args.warmup,
+            steps: args.steps as usize,
+            phases: !args.no_phases,
+        },
         peak_tflops: args.peak_tflops,
     };
     let report = device.dispatch(options).map_err(flag_context)?;

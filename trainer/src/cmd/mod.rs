@@ -17,7 +17,7 @@ pub struct TrainArgs {
     #[arg(long)]
     batch_size: Option<u64>,
     /// Pad each micro-batch to a multiple of this many positions: a GPU compiles and tunes
-    /// kernels per shape [default: 64 on CUDA, 1 (the longest sequence) on the CPU].
+    /// kernels per shape [default: 64 on a GPU, 1 (the longest sequence) on the CPU].
     #[arg(long, value_name = "N")]
     pad_multiple: Option<u64>,
     /// Peak learning rate [default: 1e-4, the reference].
@@ -44,7 +44,7 @@ impl TrainArgs {
 /// `--pad-multiple` as given, else 64 for a new run on a GPU (every new shape costs a
 /// kernel compile and an autotune there), else the longest sequence.
 pub fn pad_multiple(given: Option<u64>, device: DeviceChoice) -> Option<u64> {
-    given.or(device.is_cuda().then_some(64))
+    given.or(device.is_gpu().then_some(64))
 }
 
 /// The flag each field of the library's options comes from.
@@ -83,11 +83,11 @@ pub fn flag_context(err: Error) -> anyhow::Error {
         Error::NotABuild { .. } => Some(format!("{err}, or pass --build DIR")),
         Error::OtherBuild { .. } => Some(format!("{err}; pass that build with --build")),
         Error::NoMultiberts { .. } => Some(format!("{err}, pass --init DIR, or --init random")),
-        Error::UnknownDevice { name } => {
-            Some(format!("--device '{name}' is not cpu, cuda or cuda:N"))
-        }
-        Error::NoCuda => Some(format!("--device cuda: {err}")),
-        Error::CudaUnusable { .. } => Some(format!("--device {err} or use --device cpu")),
+        Error::UnknownDevice { name } => Some(format!(
+            "--device '{name}' is not cpu, cuda, cuda:N or wgpu"
+        )),
+        Error::BackendNotBuilt { feature, .. } => Some(format!("--device {feature}: {err}")),
+        Error::DeviceUnusable { .. } => Some(format!("--device {err}, or use --device cpu")),
         _ => None,
     };
     match message {

@@ -44,7 +44,8 @@ pub struct ReplayArgs {
     /// initial checkpoint's config.json, else base).
     #[arg(long, value_name = "base|tiny|FILE")]
     config: Option<String>,
-    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when compiled in and available).
+    /// `cpu`, `cuda`, `cuda:N` or `wgpu` (default: CUDA when compiled in and available, else
+    /// the CPU; wgpu only when named).
     #[arg(long)]
     device: Option<String>,
     /// Relative error of the update at or below which a replay is `exact`.

@@ -65,7 +65,8 @@ pub struct RunArgs {
     /// checkpoint's parent).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// `cpu`, `cuda` or `cuda:N` (default: CUDA when compiled in and available).
+    /// `cpu`, `cuda`, `cuda:N` or `wgpu` (default: CUDA when compiled in and available, else
+    /// the CPU; wgpu only when named).
     #[arg(long)]
     device: Option<String>,
     /// No progress bar.

@@ -297,7 +297,7 @@ pub fn export_hf<B: Backend>(model: &BertForPreTraining<B>) -> HfTensors {
             let (name, kind) = describe(&self.path.0);
             let tensor = param.val();
             let shape = tensor.dims().to_vec();
-            let values: Vec<f32> = tensor.into_data().iter::<f32>().collect();
+            let values: Vec<f32> = crate::device::read(tensor).iter::<f32>().collect();
             let entry = match kind {
                 ParamKind::Weight => (
                     vec![shape[1], shape[0]],
