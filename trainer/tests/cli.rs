@@ -13,9 +13,13 @@ use earlyberts_trainer::{checkpoint::save_checkpoint, model::BertConfig};
 
 use crate::common;
 
+/// Runs the trainer from the workspace root, where `cubecl.toml` keeps a GPU backend's
+/// autotune results in `target/cubecl`: every test that runs on a GPU (wgpu), and every
+/// later run in this clone, reuses one cache instead of tuning each shape again.
 pub(crate) fn trainer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .output()
         .expect("the trainer runs")
 }
@@ -110,6 +114,17 @@ pub(crate) fn with<'a>(mut args: Vec<&'a str>, flag: &str, value: Option<&'a str
 /// `trainer run --resume FROM` on the fixture's build to `max_steps`, on CPU; extra
 /// arguments appended.
 fn resume(f: &Fixture, from: &Path, max_steps: u64, extra: &[&str]) -> String {
+    resume_on(f, "cpu", from, max_steps, extra)
+}
+
+/// [`resume`] on `device`.
+pub(crate) fn resume_on(
+    f: &Fixture,
+    device: &str,
+    from: &Path,
+    max_steps: u64,
+    extra: &[&str],
+) -> String {
     let max_steps = max_steps.to_string();
     let mut args = vec![
         "run",
@@ -120,7 +135,7 @@ fn resume(f: &Fixture, from: &Path, max_steps: u64, extra: &[&str]) -> String {
         "--max-steps",
         &max_steps,
         "--device",
-        "cpu",
+        device,
         "--quiet",
     ];
     args.extend_from_slice(extra);
@@ -502,7 +517,7 @@ fn replay_refuses_bad_input_with_one_line() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -514,9 +529,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn bench_reports_throughput() {
-    let stdout = ok(&[
+/// `trainer bench` of one step of the tiny model, 4 × 32 tokens in 2 micro-batches, on CPU;
+/// extra arguments appended.
+fn bench_tiny(extra: &[&str]) -> serde_json::Value {
+    let args = [
         "bench",
         "--device",
         "cpu",
@@ -530,12 +546,13 @@ fn bench_reports_throughput() {
         "2",
         "--steps",
         "1",
-        "--warmup",
-        "0",
-        "--peak-tflops",
-        "1",
-    ]);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    ];
+    serde_json::from_str(ok(&[&args[..], extra].concat()).trim()).unwrap()
+}
+
+#[test]
+fn bench_reports_throughput() {
+    let report = bench_tiny(&["--warmup", "0", "--peak-tflops", "1"]);
     assert_eq!(report["data"], "fixed 32 tokens");
     assert!(report["tokens_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["mfu"].as_f64().unwrap() > 0.0);
@@ -547,26 +564,7 @@ fn bench_reports_throughput() {
     assert_eq!(report["host_reads_per_step"], 1.0, "{report}");
     assert_eq!(report["syncs_per_step"], 6.0, "{report}");
     // Whole steps only, as `trainer run` runs them: the bench's one sync after the step.
-    let bare: serde_json::Value = serde_json::from_str(
-        ok(&[
-            "bench",
-            "--device",
-            "cpu",
-            "--config",
-            "tiny",
-            "--seq",
-            "32",
-            "--batch-size",
-            "4",
-            "--micro-batch",
-            "2",
-            "--steps",
-            "1",
-            "--no-phases",
-        ])
-        .trim(),
-    )
-    .unwrap();
+    let bare = bench_tiny(&["--no-phases"]);
     assert!(bare["phases"].is_null(), "{bare}");
     assert_eq!(bare["host_reads_per_step"], 1.0, "{bare}");
     assert_eq!(bare["syncs_per_step"], 1.0, "{bare}");

@@ -18,7 +18,7 @@
 //! - With dropout on, the CPU and wgpu draw other masks from the same seed (each backend
 //!   has its own generator), so only dropout-off runs are compared across backends.
 
-use std::{fs, path::Path, process::Output};
+use std::{fs, path::Path};
 
 use burn::backend::{Flex, Wgpu};
 use earlyberts_trainer::{
@@ -28,7 +28,9 @@ use earlyberts_trainer::{
     replay::compare_updates,
 };
 
-use crate::cli::{Fixture, assert_same_files, fixture, losses, run_args, s, with};
+use crate::cli::{
+    Fixture, assert_same_files, copy_dir, fixture, losses, ok, resume_on, run_args, with,
+};
 use crate::parity::{outputs_on, transformers_loads};
 
 /// Relative difference of the losses, step by step.
@@ -53,27 +55,6 @@ fn wgpu_usable() -> bool {
             false
         }
     })
-}
-
-/// Runs the trainer from the workspace root, where `cubecl.toml` keeps autotune results in
-/// `target/cubecl`: every test, and every later run in this clone, reuses one cache instead
-/// of tuning each shape again.
-fn trainer_at_root(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("the trainer runs")
-}
-
-fn ok_at_root(args: &[&str]) -> String {
-    let out = trainer_at_root(args);
-    assert!(
-        out.status.success(),
-        "trainer {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// `trainer run` of the tiny model as the CLI tests run it, on `device`, learning fast
@@ -124,6 +105,25 @@ fn update_difference(a: &Path, b: &Path) -> f64 {
     comparison.overall.relative_error
 }
 
+/// Two runs' steps (their stdout) and final checkpoints agree within the tolerances.
+fn assert_close(what: &str, (a_log, a): (&str, &Path), (b_log, b): (&str, &Path)) {
+    let (loss, grad_norm) = step_differences(a_log, b_log);
+    let update = update_difference(a, b);
+    eprintln!("{what}: losses {loss:.1e}, gradient norms {grad_norm:.1e}, update {update:.1e}");
+    assert!(
+        loss <= LOSS_TOLERANCE,
+        "{what}: losses differ by {loss:.2e}"
+    );
+    assert!(
+        grad_norm <= GRAD_NORM_TOLERANCE,
+        "{what}: gradient norms differ by {grad_norm:.2e}"
+    );
+    assert!(
+        update <= UPDATE_TOLERANCE,
+        "{what}: updates differ by {update:.2e}"
+    );
+}
+
 /// From the same initial weights on the same examples, dropout off; then the wgpu run's
 /// step-3 checkpoint resumed on the CPU to step 8 lands where the wgpu run did.
 #[test]
@@ -134,34 +134,22 @@ fn tiny_model_trains_alike_on_wgpu_and_cpu_and_resumes_across() {
     let f = fixture();
     let (gpu, cpu) = (f.root.join("gpu"), f.root.join("cpu"));
     let extra = ["--dropout", "0", "--max-steps", "8", "--checkpoints", "3,8"];
-    let on_gpu = ok_at_root(&run_on(&f, "wgpu", &gpu, &extra));
-    let on_cpu = ok_at_root(&run_on(&f, "cpu", &cpu, &extra));
-    let (loss, grad_norm) = step_differences(&on_gpu, &on_cpu);
-    let update = update_difference(&gpu.join("seed3/step8"), &cpu.join("seed3/step8"));
-    eprintln!(
-        "wgpu vs cpu over 8 steps: losses {loss:.1e}, gradient norms {grad_norm:.1e}, update {update:.1e}"
+    let on_gpu = ok(&run_on(&f, "wgpu", &gpu, &extra));
+    let on_cpu = ok(&run_on(&f, "cpu", &cpu, &extra));
+    assert_close(
+        "wgpu vs cpu over 8 steps",
+        (&on_gpu, &gpu.join("seed3/step8")),
+        (&on_cpu, &cpu.join("seed3/step8")),
     );
-    assert!(loss <= LOSS_TOLERANCE, "losses differ by {loss:.2e}");
-    assert!(
-        grad_norm <= GRAD_NORM_TOLERANCE,
-        "gradient norms differ by {grad_norm:.2e}"
-    );
-    assert!(update <= UPDATE_TOLERANCE, "updates differ by {update:.2e}");
     // Resumed on the CPU from a copy of the wgpu run (a resume writes into the run's folder).
     let across = f.root.join("across");
-    copy_run(&gpu.join("seed3"), &across);
-    let resumed = resume_on(&f, "cpu", &across.join("step3"), 8);
-    let (loss, grad_norm) = step_differences(&resumed, &last_steps(&on_gpu, 3));
-    let update = update_difference(&across.join("step8"), &gpu.join("seed3/step8"));
-    eprintln!(
-        "wgpu run resumed on cpu at step 3: losses {loss:.1e}, gradient norms {grad_norm:.1e}, update {update:.1e}"
+    copy_dir(&gpu.join("seed3"), &across);
+    let resumed = resume_on(&f, "cpu", &across.join("step3"), 8, &[]);
+    assert_close(
+        "wgpu run resumed on cpu at step 3",
+        (&resumed, &across.join("step8")),
+        (&last_steps(&on_gpu, 3), &gpu.join("seed3/step8")),
     );
-    assert!(loss <= LOSS_TOLERANCE, "losses differ by {loss:.2e}");
-    assert!(
-        grad_norm <= GRAD_NORM_TOLERANCE,
-        "gradient norms differ by {grad_norm:.2e}"
-    );
-    assert!(update <= UPDATE_TOLERANCE, "updates differ by {update:.2e}");
 }
 
 /// The step lines of `stdout` after the first `skip`.
@@ -186,13 +174,13 @@ fn a_wgpu_run_resumes_bitwise_and_its_checkpoints_load() {
     let f = fixture();
     let (whole, first) = (f.root.join("whole"), f.root.join("first"));
     let dropout = ["--dropout", "0.1"];
-    let all = ok_at_root(&run_on(
+    let all = ok(&run_on(
         &f,
         "wgpu",
         &whole,
         &[&dropout[..], &["--max-steps", "7", "--checkpoints", "3"]].concat(),
     ));
-    ok_at_root(&run_on(
+    ok(&run_on(
         &f,
         "wgpu",
         &first,
@@ -200,47 +188,10 @@ fn a_wgpu_run_resumes_bitwise_and_its_checkpoints_load() {
     ));
     let step3 = first.join("seed3/step3");
     assert_same_files(&whole.join("seed3/step3"), &step3);
-    let resumed = resume_on(&f, "wgpu", &step3, 7);
+    let resumed = resume_on(&f, "wgpu", &step3, 7, &[]);
     assert_eq!(losses(&resumed), losses(&all)[3..].to_vec(), "wgpu resume");
     assert_same_files(&whole.join("seed3/step7"), &first.join("seed3/step7"));
     checkpoint_loads_everywhere(&first.join("seed3/step7"));
-}
-
-fn resume_on(f: &Fixture, device: &str, from: &Path, max_steps: u64) -> String {
-    let max_steps = max_steps.to_string();
-    ok_at_root(&[
-        "run",
-        "--resume",
-        s(from),
-        "--build",
-        s(&f.build),
-        "--max-steps",
-        &max_steps,
-        "--device",
-        device,
-        "--quiet",
-    ])
-}
-
-fn copy_run(from: &Path, to: &Path) {
-    for entry in walk(from) {
-        let target = to.join(entry.strip_prefix(from).unwrap());
-        fs::create_dir_all(target.parent().unwrap()).unwrap();
-        fs::copy(&entry, &target).unwrap();
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// The checkpoint gives the same outputs loaded on the CPU and on wgpu, and transformers
