@@ -265,16 +265,22 @@ impl Manifest {
 
     /// Sums over the shard entries.
     pub fn compute_totals(&self) -> Totals {
-        let mut totals = Totals::default();
-        for shard in &self.shards {
-            totals.examples += shard.examples;
-            totals.tokens += shard.tokens;
-            totals.masked_tokens += shard.masked_tokens;
-            totals.nsp.is_next += shard.nsp.is_next;
-            totals.nsp.random_next += shard.nsp.random_next;
-            totals.payload_bytes += shard.payload_bytes;
+        self.checked_totals()
+            .expect("the shard entries' counts add up within u64")
+    }
+
+    /// The sums of the shard entries, `None` when one overflows u64 (a damaged manifest).
+    fn checked_totals(&self) -> Option<Totals> {
+        let mut t = Totals::default();
+        for s in &self.shards {
+            t.examples = t.examples.checked_add(s.examples)?;
+            t.tokens = t.tokens.checked_add(s.tokens)?;
+            t.masked_tokens = t.masked_tokens.checked_add(s.masked_tokens)?;
+            t.nsp.is_next = t.nsp.is_next.checked_add(s.nsp.is_next)?;
+            t.nsp.random_next = t.nsp.random_next.checked_add(s.nsp.random_next)?;
+            t.payload_bytes = t.payload_bytes.checked_add(s.payload_bytes)?;
         }
-        totals
+        Some(t)
     }
 
     /// xxh3-128 over one text line per shard entry:
@@ -353,16 +359,29 @@ impl Manifest {
                     s.examples
                 ));
             }
-            if s.nsp.is_next + s.nsp.random_next != s.examples {
+            // Counts come from the file: any sum of them may overflow.
+            if s.nsp.is_next.checked_add(s.nsp.random_next) != Some(s.examples) {
                 problems.push(format!(
                     "shard {i}: NSP counts {} + {} do not add up to {} examples",
                     s.nsp.is_next, s.nsp.random_next, s.examples
                 ));
             }
-            next = s.first_example + s.examples;
+            next = s.first_example.checked_add(s.examples).unwrap_or_else(|| {
+                problems.push(format!(
+                    "shard {i} ends past example {}: {} + {} examples",
+                    u64::MAX,
+                    s.first_example,
+                    s.examples
+                ));
+                u64::MAX
+            });
         }
-        if self.compute_totals() != self.totals {
-            problems.push("totals are not the sums of the shard entries".into());
+        match self.checked_totals() {
+            None => problems.push("the shard entries' counts overflow their sums".into()),
+            Some(totals) if totals != self.totals => {
+                problems.push("totals are not the sums of the shard entries".into());
+            }
+            Some(_) => {}
         }
         if self.compute_root_hash() != self.root_hash {
             problems.push(format!(
@@ -483,6 +502,19 @@ mod tests {
         let mut m = manifest();
         m.recipe.params = serde_json::json!({"b": 2});
         assert!(m.problems()[0].contains("recipe hash"));
+
+        // Counts that overflow when added up are problems, not panics.
+        let mut m = manifest();
+        m.shards[0].nsp.is_next = u64::MAX;
+        m.shards[0].first_example = u64::MAX;
+        m.shards[1].tokens = u64::MAX;
+        let problems = m.problems().join("\n");
+        assert!(
+            problems.contains("NSP counts 18446744073709551615 + "),
+            "{problems}"
+        );
+        assert!(problems.contains("shard 0 ends past example"), "{problems}");
+        assert!(problems.contains("overflow their sums"), "{problems}");
 
         let mut m = manifest();
         m.shards[0].file = "../../etc/passwd".into();

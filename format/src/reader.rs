@@ -538,16 +538,45 @@ mod tests {
             std::fs::write(&path, bytes).unwrap();
             ShardReader::open(&path)?.finish()
         };
-        let truncated = read_all(&good[..good.len() - 100]).unwrap_err().to_string();
-        assert!(truncated.contains("truncated"), "{truncated}");
-        let empty = read_all(&[]).unwrap_err().to_string();
-        assert!(empty.contains("no block index"), "{empty}");
+        // Each damage is `NotAShard`, naming the file and the problem.
+        let not_a_shard = |bytes: &[u8], problem: &str| {
+            let err = read_all(bytes).unwrap_err();
+            let message = err.to_string();
+            match &err {
+                Error::NotAShard {
+                    path: named,
+                    reason,
+                } => {
+                    assert_eq!(named, &path, "{message}");
+                    assert!(reason.contains(problem), "{message} lacks {problem:?}");
+                }
+                other => panic!("expected NotAShard ({problem}), got {other:?}"),
+            }
+            let prefix = format!("'{}' is not a valid shard: ", path.display());
+            assert!(message.starts_with(&prefix), "{message}");
+        };
+        let no_index = "no block index at its end (truncated, or not an earlyberts shard)";
+        not_a_shard(&good[..good.len() - 100], no_index);
+        not_a_shard(&[], no_index);
         let mut flipped = good.clone();
         flipped[good.len() / 2] ^= 0x10;
         let err = read_all(&flipped).unwrap_err();
         assert!(matches!(err, Error::CorruptBlock { .. }), "{err}");
+        // Bytes after the index: the file no longer ends with one.
         let mut padded = good.clone();
         padded.extend_from_slice(b"junk");
-        assert!(read_all(&padded).is_err());
+        not_a_shard(&padded, no_index);
+        // Bytes between the blocks and the index: the index accounts for fewer.
+        // The index frame: its 8-byte frame header, 6 entries (the header frame and 5 blocks
+        // of 64 for 300 examples), its tail.
+        let index_len = 8 + 6 * INDEX_ENTRY_LEN + INDEX_TAIL_LEN;
+        let mut inserted = good.clone();
+        inserted.splice(good.len() - index_len..good.len() - index_len, *b"junk");
+        let accounts = format!(
+            "its index accounts for {} bytes but the file has {} (truncated or padded)",
+            good.len(),
+            good.len() + 4
+        );
+        not_a_shard(&inserted, &accounts);
     }
 }

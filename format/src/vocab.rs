@@ -6,6 +6,7 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use crate::{Error, Result, VocabInfo, hash::sha256_hex};
@@ -44,6 +45,9 @@ pub struct Vocab {
     ids: HashMap<String, u16>,
     special: SpecialTokens,
     sha256: String,
+    /// The file's bytes as read: what `sha256` is of, and what a checkpoint's `vocab.txt`
+    /// holds.
+    bytes: Arc<[u8]>,
 }
 
 impl Vocab {
@@ -126,6 +130,7 @@ impl Vocab {
             ids,
             special,
             sha256: sha256_hex(bytes),
+            bytes: bytes.into(),
         })
     }
 
@@ -164,6 +169,12 @@ impl Vocab {
         &self.sha256
     }
 
+    /// The file's bytes, exactly as read (their sha256 is [`Vocab::sha256`]): a copy of the
+    /// vocabulary hashes the same, whatever its line endings.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// What a manifest records about this vocabulary.
     pub fn info(&self) -> VocabInfo {
         VocabInfo {
@@ -194,6 +205,8 @@ mod tests {
         );
         assert_eq!(vocab.token(1996), Some("the"));
         assert_eq!(vocab.id("##s"), Some(2015));
+        assert_eq!(vocab.bytes(), BERT_BASE_UNCASED);
+        assert_eq!(sha256_hex(vocab.bytes()), BERT_BASE_UNCASED_SHA256);
     }
 
     #[test]

@@ -26,6 +26,9 @@ use crate::{
     train::{Trainer, frozen},
 };
 
+/// A checkpoint's vocabulary: the build's `vocab.txt`, byte for byte.
+pub const VOCAB_FILE: &str = "vocab.txt";
+
 /// The model's parameters under Hugging Face names (tied copies left out).
 pub fn to_hf<B: Backend>(model: &BertForPreTraining<B>) -> HfTensors {
     params::export_hf(model)
@@ -127,13 +130,11 @@ pub fn checkpoint_files<B: Backend>(
         )
         .into_bytes()
     };
-    let vocab_txt: String = (0..vocab.len())
-        .map(|i| format!("{}\n", vocab.token(i as u16).expect("ids below len exist")))
-        .collect();
     Ok(vec![
         (WEIGHTS_FILE, to_safetensors(&to_hf(model))?),
         ("config.json", pretty(hf_config(config))),
-        ("vocab.txt", vocab_txt.into_bytes()),
+        // The file's own bytes: its sha256 is the one the build records.
+        (VOCAB_FILE, vocab.bytes().to_vec()),
         (
             "tokenizer_config.json",
             pretty(

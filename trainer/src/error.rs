@@ -180,6 +180,11 @@ pub enum Error {
         "the build's vocabulary has {build} entries but the model's has {model}: use a checkpoint or config with vocab_size {build}"
     )]
     VocabSize { build: u32, model: usize },
+    /// A build whose vocabulary is none at hand: the checkpoints need its `vocab.txt`.
+    #[error(
+        "'{}' refers to the vocabulary with sha256 {sha256}, which is neither the built-in bert-base-uncased one nor the starting checkpoint's vocab.txt: give the build's vocab.txt", path.display()
+    )]
+    UnknownVocab { path: PathBuf, sha256: String },
     /// A directory that is not there.
     #[error("'{}' does not exist or is not a directory", path.display())]
     NoDirectory { path: PathBuf },

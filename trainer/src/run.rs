@@ -18,11 +18,13 @@ use std::{
 };
 
 use burn::tensor::backend::AutodiffBackend;
-use earlyberts_format::{Build, DirLock, Invalid, Vocab, verify::verify_build};
+use earlyberts_format::{
+    BERT_BASE_UNCASED_SHA256, Build, DirLock, Invalid, Vocab, verify::verify_build,
+};
 
 use crate::{
     Error, Result,
-    checkpoint::{load_checkpoint, read_hf_config, resume_training, save_training},
+    checkpoint::{VOCAB_FILE, load_checkpoint, read_hf_config, resume_training, save_training},
     data::StepFeed,
     model::BertConfig,
     plot::LOG_FILE,
@@ -47,6 +49,10 @@ pub struct RunOptions {
     /// Where `make data` put its output (`data`).
     pub data: PathBuf,
     pub build: Option<PathBuf>,
+    /// The `vocab.txt` the build's ids refer to. Default: the starting checkpoint's
+    /// `vocab.txt` or the built-in uncased BERT one, whichever has the sha256 the build
+    /// records.
+    pub vocab: Option<PathBuf>,
     /// A checkpoint directory, or `random`.
     pub init: Option<String>,
     /// `base`, `tiny` or a `config.json`.
@@ -120,6 +126,9 @@ pub struct RunPlan {
     pub model: BertConfig,
     pub train: TrainConfig,
     pub build: Build,
+    /// The build's vocabulary (its sha256 is the one the build records): each checkpoint's
+    /// `vocab.txt`.
+    pub vocab: Vocab,
     pub start: Start,
     pub run_dir: PathBuf,
     pub max_steps: u64,
@@ -189,10 +198,12 @@ impl RunPlan {
                 model: model.vocab_size,
             });
         }
+        let vocab = build_vocabulary(&build_dir, &build, options.vocab.as_deref(), &start)?;
         Ok(RunPlan {
             model,
             train,
             build,
+            vocab,
             run_dir: run_dir(&options, &start, seed),
             start,
             max_steps: options.max_steps,
@@ -219,7 +230,7 @@ impl RunPlan {
         let _lock = DirLock::acquire(&self.run_dir, "trainer run")?;
         let mut log = StepLogFile::open(&self.run_dir.join(LOG_FILE), trainer.position())?;
         let build_ref = BuildRef::of(self.build.manifest());
-        let vocab = Vocab::bert_base_uncased();
+        let vocab = self.vocab;
         let feed = StepFeed::new(self.build, self.train.batch_size);
         while trainer.position() < self.max_steps {
             let entry = trainer.step(&feed)?;
@@ -364,6 +375,40 @@ fn resolve_start(options: &RunOptions, seed: u64) -> Result<(Start, BertConfig)>
         },
     };
     Ok((start, config))
+}
+
+/// The vocabulary `build`'s ids refer to, for the checkpoints' `vocab.txt`: `given`, which
+/// must have the sha256 the build records; else the first with that sha256 of the starting
+/// checkpoint's `vocab.txt` and the built-in uncased BERT one. Never another vocabulary.
+fn build_vocabulary(
+    dir: &Path,
+    build: &Build,
+    given: Option<&Path>,
+    start: &Start,
+) -> Result<Vocab> {
+    let expected = &build.manifest().vocab.sha256;
+    if let Some(path) = given {
+        return Ok(Vocab::expecting(Some(path), expected)?);
+    }
+    let checkpoint = match start {
+        Start::Checkpoint(dir) | Start::Resume(dir) => Some(dir.join(VOCAB_FILE)),
+        Start::Random(_) => None,
+    };
+    // A checkpoint's vocab.txt that is not there or not a vocabulary is no candidate.
+    let from_checkpoint = checkpoint
+        .filter(|path| path.is_file())
+        .and_then(|path| Vocab::from_file(&path).ok())
+        .filter(|vocab| vocab.sha256() == expected);
+    if let Some(vocab) = from_checkpoint {
+        return Ok(vocab);
+    }
+    if expected == BERT_BASE_UNCASED_SHA256 {
+        return Ok(Vocab::bert_base_uncased());
+    }
+    Err(Error::UnknownVocab {
+        path: dir.to_path_buf(),
+        sha256: expected.clone(),
+    })
 }
 
 fn check_same_build(dir: &Path, build: &Build, recorded: &BuildRef) -> Result<()> {

@@ -162,7 +162,16 @@ fn damaged_checkpoint_files_are_errors_not_panics() {
     // A header length that points past the end.
     let mut huge = bytes.clone();
     huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-    assert!(from_safetensors(path, &huge).is_err());
+    let err = from_safetensors(path, &huge).unwrap_err();
+    assert!(
+        matches!(&err, earlyberts_trainer::Error::Weights { path: p, .. } if p == path),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("'m.safetensors' is not a valid safetensors file: "),
+        "{err}"
+    );
     // A tensor of another dtype.
     let half = vec![0u8; 2 * 4];
     let view =

@@ -8,7 +8,7 @@ use std::{
     process::{Command, Output},
 };
 
-use earlyberts_format::Vocab;
+use earlyberts_format::{BuildInfo, Vocab, sha256_hex};
 use earlyberts_trainer::{checkpoint::save_checkpoint, model::BertConfig};
 
 use crate::common;
@@ -253,6 +253,83 @@ fn default_paths_use_the_multiberts_checkpoint_and_the_seed_build() {
     let mut other = args.to_vec();
     other[2] = "7";
     refused(&other, "no MultiBERTs seed-7 checkpoint");
+}
+
+#[test]
+fn checkpoints_hold_the_builds_own_vocabulary() {
+    let f = fixture();
+    let vocab_txt = |dir: &Path| fs::read(dir.join("vocab.txt")).unwrap();
+    // The uncased build: its checkpoints hold the uncased vocabulary.
+    let uncased = f.root.join("uncased");
+    ok(&run_args(&f, &uncased, &["--max-steps", "1"]));
+    assert!(vocab_txt(&uncased.join("seed3/step1")) == Vocab::bert_base_uncased().bytes());
+    // A build of another vocabulary (as `pipeline build --vocab` makes): the uncased one
+    // with ten tokens renamed, and no newline after the last line.
+    let text = String::from_utf8(Vocab::bert_base_uncased().bytes().to_vec()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    for (i, line) in lines.iter_mut().enumerate().skip(2000).take(10) {
+        *line = format!("custom-token-{i}");
+    }
+    let custom_bytes = lines.join("\n").into_bytes();
+    let custom_file = f.root.join("custom-vocab.txt");
+    fs::write(&custom_file, &custom_bytes).unwrap();
+    let custom = Vocab::from_file(&custom_file).unwrap();
+    let build = f.root.join("custom-build");
+    let info = BuildInfo {
+        vocab: custom.info(),
+        ..BuildInfo::synthetic("custom")
+    };
+    let recorded = common::build_with(&build, 40, info)
+        .manifest()
+        .vocab
+        .clone();
+    assert_eq!(recorded.sha256, sha256_hex(&custom_bytes));
+    assert_ne!(recorded.sha256, Vocab::bert_base_uncased().sha256());
+    // Without the vocabulary at hand the run refuses to start, rather than write another.
+    let out = f.root.join("custom-runs");
+    let args = with(
+        run_args(&f, &out, &["--max-steps", "1"]),
+        "--build",
+        Some(s(&build)),
+    );
+    let needle = format!("refers to the vocabulary with sha256 {}", recorded.sha256);
+    refused(&args, &needle);
+    refused(&args, "with --vocab FILE");
+    assert!(!out.join("seed3/step1").exists());
+    // Another vocabulary given is refused too.
+    let uncased_file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../manifests/vocab/bert-base-uncased-vocab.txt");
+    let mut wrong = args.clone();
+    wrong.extend(["--vocab", s(&uncased_file)]);
+    refused(&wrong, "but the ids refer to the vocabulary with sha256");
+    // Given, it is each checkpoint's vocab.txt, byte for byte: the sha256 the build records.
+    let mut given = args.clone();
+    given.extend(["--vocab", s(&custom_file)]);
+    ok(&given);
+    let step1 = out.join("seed3/step1");
+    assert!(
+        vocab_txt(&step1) == custom_bytes,
+        "step1/vocab.txt is not the build's"
+    );
+    assert_eq!(sha256_hex(&vocab_txt(&step1)), recorded.sha256);
+    // Resumed without it, the run takes the checkpoint's (its sha256 is the build's).
+    let resumed = [
+        "run",
+        "--resume",
+        s(&step1),
+        "--build",
+        s(&build),
+        "--max-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    ok(&resumed);
+    assert!(
+        vocab_txt(&out.join("seed3/step2")) == custom_bytes,
+        "step2/vocab.txt"
+    );
 }
 
 #[test]

@@ -82,6 +82,7 @@ pub fn flag_context(err: Error) -> anyhow::Error {
         )),
         Error::NotABuild { .. } => Some(format!("{err}, or pass --build DIR")),
         Error::OtherBuild { .. } => Some(format!("{err}; pass that build with --build")),
+        Error::UnknownVocab { .. } => Some(format!("{err} with --vocab FILE")),
         Error::NoMultiberts { .. } => Some(format!("{err}, pass --init DIR, or --init random")),
         Error::UnknownDevice { name } => Some(format!(
             "--device '{name}' is not cpu, cuda, cuda:N or wgpu"

@@ -33,6 +33,11 @@ pub struct RunArgs {
     /// The build directory (default DATA/builds/wikibooks-earlyberts-seedN).
     #[arg(long, value_name = "DIR")]
     build: Option<PathBuf>,
+    /// The vocab.txt the build's ids refer to, written into every checkpoint (default: the
+    /// initial or resumed checkpoint's vocab.txt, else the built-in uncased BERT one,
+    /// whichever the build records).
+    #[arg(long, value_name = "FILE")]
+    vocab: Option<PathBuf>,
     /// A Hugging Face checkpoint directory to start from (config.json + model.safetensors or
     /// pytorch_model.bin), or `random` (default DATA/sources/multiberts/seed_N-step_0k).
     #[arg(long, value_name = "DIR|random")]
@@ -80,6 +85,7 @@ impl RunArgs {
             seed: self.seed,
             data: self.data,
             build: self.build,
+            vocab: self.vocab,
             init: self.init,
             config: self.config,
             resume: self.resume,

@@ -4,6 +4,11 @@ use earlyberts_format::{Build, BuildInfo, ShardLayout, synthetic, write_build};
 
 /// `n` synthetic examples of at most 48 tokens (to keep the tiny model fast), 16 per shard.
 pub fn build(dir: &std::path::Path, n: usize) -> Build {
+    build_with(dir, n, BuildInfo::synthetic("test"))
+}
+
+/// [`build`], recording `info` (e.g. another vocabulary) in its manifest.
+pub fn build_with(dir: &std::path::Path, n: usize, info: BuildInfo) -> Build {
     let examples: Vec<_> = synthetic::examples(n, 5)
         .into_iter()
         .map(|mut e| {
@@ -19,7 +24,6 @@ pub fn build(dir: &std::path::Path, n: usize) -> Build {
             e
         })
         .collect();
-    let info = BuildInfo::synthetic("test");
     write_build(
         dir,
         ShardLayout {
