@@ -2,10 +2,13 @@
 
 CARGO ?= cargo
 
+# `--bin`, not `-p`: features resolve over the whole workspace, as in `cargo build --release`,
+# so the two share every compiled dependency (`-p earlyberts-trainer` resolves other features
+# and compiles burn again, about 15 minutes here), and `--bin pipeline` compiles no burn.
 PIPELINE ?= target/release/pipeline
-BUILD_PIPELINE ?= $(CARGO) build --release --quiet -p earlyberts-pipeline
+BUILD_PIPELINE ?= $(CARGO) build --release --quiet --bin pipeline
 TRAINER ?= target/release/trainer
-BUILD_TRAINER ?= $(CARGO) build --release --quiet -p earlyberts-trainer
+BUILD_TRAINER ?= $(CARGO) build --release --quiet --bin trainer
 DEMO = demo
 DATA ?= data
 SEEDS ?= 0 1 2 3 4

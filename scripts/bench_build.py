@@ -74,13 +74,14 @@ def article(rng, words, pool):
     return title, "\n".join(parts).strip()
 
 
-def generate(directory, mb, pipeline):
-    """The corpus of about `mb` MB of text, written as parquet and tar.bz2 under
-    `directory/in`; returns the input paths."""
+def generate(directory, mb, pipeline, wiki_files=1):
+    """The corpus of about `mb` MB of text, written as parquet (Wikipedia's articles cut
+    into `wiki_files` files) and tar.bz2 under `directory/in`; returns the inputs (a glob
+    for Wikipedia)."""
     inputs = os.path.join(directory, "in")
-    wiki = os.path.join(inputs, "wikipedia", "train-00000-of-00001.parquet")
+    wiki = os.path.join(inputs, "wikipedia", "*.parquet")
     books = os.path.join(inputs, "bookcorpus", "bookcorpus.tar.bz2")
-    if os.path.exists(wiki) and os.path.exists(books):
+    if os.path.exists(os.path.join(inputs, "done")):
         return wiki, books
     rng = random.Random(17)
     words = vocabulary()
@@ -105,8 +106,34 @@ def generate(directory, mb, pipeline):
             size += len(row) + 1
     subprocess.run([pipeline, "--quiet", "fixture", "--corpus", text_dir, "--out", inputs], check=True)
     os.remove(os.path.join(inputs, "bookcorpus", "train-00000-of-00001.parquet"))
+    if wiki_files > 1:
+        cut_articles(os.path.join(text_dir, "wikipedia.txt"), wiki_files, inputs, pipeline)
     shutil.rmtree(text_dir)
+    open(os.path.join(inputs, "done"), "w").close()
     return wiki, books
+
+
+def cut_articles(text, files, inputs, pipeline):
+    """Replaces the one Wikipedia parquet file by `files` files of consecutive articles
+    (the same articles in the same order)."""
+    articles = re.split(r"(?m)^(?=### )", open(text, encoding="utf-8").read())
+    articles = [a for a in articles if a]
+    os.remove(os.path.join(inputs, "wikipedia", "train-00000-of-00001.parquet"))
+    per = -(-len(articles) // files)
+    for k in range(files):
+        part = os.path.join(inputs, "part")
+        os.makedirs(part, exist_ok=True)
+        with open(os.path.join(part, "wikipedia.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(articles[k * per:(k + 1) * per]))
+        with open(os.path.join(part, "bookcorpus.txt"), "w", encoding="utf-8") as f:
+            f.write("a row .\n")
+        out = os.path.join(inputs, "part-out")
+        subprocess.run([pipeline, "--quiet", "fixture", "--corpus", part, "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+        os.replace(os.path.join(out, "wikipedia", "train-00000-of-00001.parquet"),
+                   os.path.join(inputs, "wikipedia", f"train-{k:05}-of-{files:05}.parquet"))
+        shutil.rmtree(out)
+        shutil.rmtree(part)
 
 
 def watch_memory(child):
@@ -175,10 +202,13 @@ def main():
     parser.add_argument("--pipeline", default=os.path.join(ROOT, "target/release/pipeline"))
     parser.add_argument("--work", default=os.path.join(ROOT, "target/bench/build"))
     parser.add_argument("--json", help="also append one JSON line per build to this file")
+    parser.add_argument("--wiki-files", type=int, default=1,
+                        help="cut Wikipedia's articles into this many parquet files [1]")
     args = parser.parse_args()
     for mb in args.mb or [1024]:
-        directory = os.path.join(args.work, f"corpus-{mb:g}mb")
-        wiki, books = generate(directory, mb, args.pipeline)
+        cut = f"-{args.wiki_files}files" if args.wiki_files > 1 else ""
+        directory = os.path.join(args.work, f"corpus-{mb:g}mb{cut}")
+        wiki, books = generate(directory, mb, args.pipeline, args.wiki_files)
         hashes = set()
         for threads in args.threads or [1, 2]:
             r = build(args.pipeline, args.recipe, wiki, books, os.path.join(directory, "build"), threads)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Two structural rules of docs/ARCHITECTURE.md, checked over the workspace's sources.
 
-1. No import circles: within each crate, the graph of top-level modules (`src/x.rs` or
-   `src/x/`) linked by `crate::x` paths in code (comments and tests left out) has no cycle;
-   inside the binaries' `cmd/` directories, the same for the subcommand modules.
+1. No import circles: within each crate, at the root and inside every directory module,
+   the graph of sibling modules linked by the paths the code names (`crate::`, `super::`,
+   `self::`, in `use` trees and inline; a parent's `pub use` re-exports resolved to the
+   child that defines the item; comments and tests left out) has no cycle; inside the
+   binaries' `cmd/` directories, the same for the subcommand modules.
 2. No long functions: outside tests and benches, a function body is at most 80 lines,
    unless the line before the function says why (a comment containing "long:").
 
@@ -28,8 +30,96 @@ def code_of(path):
     return re.sub(r"//.*", "", text)
 
 
+def module_of(src, path):
+    """The module path of a source file: src/a/b.rs -> [a, b]; src/a/mod.rs -> [a]."""
+    parts = os.path.relpath(path, src)[:-3].split(os.sep)
+    if parts[-1] in ("mod", "lib", "main"):
+        parts = parts[:-1]
+    return parts
+
+
+def expand_use(tree):
+    """The paths of a use tree: `a::{b, c::{d, e as f}}` -> [a::b, a::c::d, a::c::e]."""
+    tree = re.sub(r"\s+", "", tree)
+    depth, cut = 0, None
+    for i, ch in enumerate(tree):
+        if ch == "{" and depth == 0:
+            cut = i
+            break
+    if cut is None:
+        return [re.sub(r"as\w+$", "", tree.split(" as ")[0]).rstrip(":")]
+    prefix, body = tree[:cut], tree[cut + 1:tree.rindex("}")]
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(body + ","):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            if body[start:i]:
+                items.append(body[start:i])
+            start = i + 1
+    return [p for item in items for p in expand_use(prefix + item)]
+
+
+def paths_named(code):
+    """Every module path the code names: in `use` trees and inline (`crate::a::f()`)."""
+    found = []
+    for tree in re.findall(r"\buse\s+([^;]*);", code):
+        found += [p.split("::") for p in expand_use(tree)]
+    code = re.sub(r"\buse\s+[^;]*;", "", code)
+    found += [p.split("::") for p in re.findall(r"\b(?:crate|super|self)(?:::\w+)+", code)]
+    return found
+
+
+def absolute(module, path):
+    """`path` as named in `module`, from the crate root; None if it is not the crate's."""
+    if path[0] == "crate":
+        return path[1:]
+    if path[0] not in ("super", "self"):
+        return None
+    here = list(module)
+    while path and path[0] in ("super", "self"):
+        if path[0] == "super":
+            here = here[:-1]
+        path = path[1:]
+    return here + path
+
+
+def import_graphs(src):
+    """For the crate root and every directory module: child -> the sibling children it
+    names, through `crate::`, `super::` or `self::` paths (re-exports of the parent
+    resolved to the child that defines them)."""
+    files = [os.path.join(d, f) for d, _, fs in os.walk(src) for f in fs if f.endswith(".rs")]
+    files = [f for f in files if os.path.basename(f) != "tests.rs" and os.sep + "cmd" + os.sep not in f[len(src):]]
+    named = {f: [a for p in paths_named(code_of(f)) if (a := absolute(module_of(src, f), p))] for f in files}
+    reexports = {}
+    for f in files:
+        if os.path.basename(f) in ("mod.rs", "lib.rs", "main.rs"):
+            parent = module_of(src, f)
+            for tree in re.findall(r"\bpub use\s+([^;]*);", code_of(f)):
+                for p in expand_use(tree):
+                    a = absolute(parent, p.split("::"))
+                    if a and len(a) > len(parent) + 1 and a[:len(parent)] == parent:
+                        reexports[tuple(parent + [a[-1]])] = a[len(parent)]
+    graphs = {}
+    for f in files:
+        module = module_of(src, f)
+        for depth in range(len(module)):
+            parent, child = module[:depth], module[depth]
+            graph = graphs.setdefault(tuple(parent), {})
+            edges = graph.setdefault(child, set())
+            for a in named[f]:
+                if len(a) > depth and a[:depth] == parent:
+                    target = reexports.get(tuple(a[:depth + 1]), a[depth])
+                    if target != child:
+                        edges.add(target)
+    return {p: {m: {n for n in ns if n in g} for m, ns in g.items()} for p, g in graphs.items()}
+
+
 def import_graph(src, prefix):
-    """module -> modules it names through `{prefix}::name`, for the modules under `src`."""
+    """module -> modules it names through `{prefix}::name`, for the modules under `src`
+    (the subcommands of a binary's `cmd/`)."""
     graph = {}
     for name in sorted(os.listdir(src)):
         path = os.path.join(src, name)
@@ -115,8 +205,10 @@ def main():
     problems = []
     for crate in CRATES:
         src = os.path.join(ROOT, crate)
-        for cycle in cycles(import_graph(src, "crate")):
-            problems.append(f"{crate}: import circle between modules {', '.join(cycle)}")
+        for parent, graph in sorted(import_graphs(src).items()):
+            where = "::".join(("crate",) + parent)
+            for cycle in cycles(graph):
+                problems.append(f"{crate}: import circle between the modules of {where}: {', '.join(cycle)}")
         cmd = os.path.join(src, "cmd")
         if os.path.isdir(cmd):
             for cycle in cycles(import_graph(cmd, "cmd")):

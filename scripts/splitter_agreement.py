@@ -170,18 +170,13 @@ def ud(args, tmp):
     paragraphs = ud_paragraphs(path)
     flat = lambda split: ([s for p in split for s in p], [i for i, p in enumerate(split) for _ in p])  # noqa: E731
     gold = {t: boundaries(*flat(paragraphs), terminal_only=t) for t in (False, True)}
-    text = "\n\n".join(" ".join(p) for p in paragraphs)
     mode = (args.line_breaks or keyed_line_breaks()).replace("_", "-")
-    rules = subprocess.run([args.pipeline, "sentences", "--line-breaks", mode], input=text,
+    # Each paragraph an article of its own, as spaCy gets them below.
+    articles = "".join(json.dumps(" ".join(p)) + "\n" for p in paragraphs)
+    rules = subprocess.run([args.pipeline, "sentences", "--jsonl", "--line-breaks", mode], input=articles,
                            capture_output=True, text=True, check=True).stdout
-    sentences, documents, paragraph = [], [], 0
-    for line in rules.split("\n"):
-        if line.strip():
-            sentences.append(line)
-            documents.append(paragraph)
-        elif sentences and documents[-1] == paragraph:
-            paragraph += 1
-    out = {"rules": [score(boundaries(sentences, documents, t), gold[t]) for t in (False, True)]}
+    split = [json.loads(line) for line in rules.splitlines()]
+    out = {"rules": [score(boundaries(*flat(split), terminal_only=t), gold[t]) for t in (False, True)]}
     model = args.spacy_model or "en_core_web_sm"
     code = ("import json, spacy, sys\n"
             f"nlp = spacy.load({model!r})\n"

@@ -19,12 +19,12 @@ use arrow_array::{ArrayRef, StringArray};
 use earlyberts_format::{Vocab, verify::verify_build};
 use earlyberts_pipeline::{
     clean::{CleanRules, TextCleaner},
-    prepare::{TextPlan, prepare},
     recipe::Recipe,
     source::{CorpusKind, fixture::write_parquet},
     split::{LineBreaks, RuleSplitter, eval},
     stage::{Cleaner, SentenceSplitter, Tokenizer},
     store::SentenceStore,
+    text::{TextPlan, prepare},
     tokenize::BertWordPiece,
 };
 

@@ -67,6 +67,14 @@ pub enum Error {
     /// The spaCy splitter could not run, or failed on a document.
     #[error("spaCy ({model}): {reason}")]
     Spacy { model: String, reason: String },
+    /// The spaCy splitter cannot start: its interpreter, spaCy or the model is missing.
+    #[error("spaCy ({model}): {}", missing.message(model, python, detail))]
+    SpacyUnavailable {
+        model: String,
+        python: String,
+        missing: SpacyMissing,
+        detail: String,
+    },
     /// A spaCy model other than the one the recipe pins.
     #[error("{0}")]
     SpacyVersion(Box<SpacyMismatch>),
@@ -86,6 +94,29 @@ pub enum Error {
     /// A text query with nothing to search for.
     #[error("'{text}' has no tokens to search for")]
     EmptyQuery { text: String },
+}
+
+/// What the spaCy splitter lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpacyMissing {
+    /// The Python interpreter does not run.
+    Python,
+    /// spaCy is not importable.
+    Spacy,
+    /// The model does not load.
+    Model,
+}
+
+impl SpacyMissing {
+    fn message(&self, model: &str, python: &str, detail: &str) -> String {
+        match self {
+            SpacyMissing::Python => format!("cannot run '{python}' ({detail}): install Python 3"),
+            SpacyMissing::Spacy => format!(
+                "'{python}' cannot import spacy ({detail}): install it with `pip install spacy`"
+            ),
+            SpacyMissing::Model => format!("cannot load the spaCy model '{model}' ({detail})"),
+        }
+    }
 }
 
 /// The model a recipe pins and the one that loaded.

@@ -6,7 +6,7 @@
 //! written in any order on any number of threads, and a build limited to its first `N`
 //! examples equals the first `N` of a full build.
 
-use std::{ops::Range, path::Path};
+use std::{ops::Range, path::Path, sync::OnceLock};
 
 use earlyberts_format::random::{Stage, Stream};
 use earlyberts_format::{
@@ -21,7 +21,7 @@ use crate::{
     Error, Result,
     mask::MaskingPolicy,
     pairs::Pairing,
-    recipe::Recipe,
+    recipe::{Recipe, RecipeKind},
     reference::{Caps, ReferenceMaker, ReferencePlan},
     store::SentenceStore,
 };
@@ -140,7 +140,7 @@ impl ExamplesFingerprint {
 
     /// The fingerprint a finished build records (`None` if its manifest does not say).
     pub fn of_manifest(manifest: &Manifest) -> Option<Self> {
-        let tokens = manifest.stages.pointer("/store/totals/tokens")?.as_u64()?;
+        let tokens = crate::recorded::Recorded::of(manifest).store_tokens?;
         Some(ExamplesFingerprint {
             recipe: manifest.recipe.hash.clone(),
             seed: manifest.seed,
@@ -226,8 +226,9 @@ pub enum BuildPairs {
     },
     Reference {
         plan: Box<ReferencePlan>,
-        /// Counted by [`BuildPairs::count_caps`], before any example is made.
-        caps: Option<Caps>,
+        /// Counted on first need (`BuildPairs::caps`): by the first example made, or the
+        /// manifest's record.
+        caps: OnceLock<Caps>,
     },
 }
 
@@ -239,11 +240,11 @@ impl BuildPairs {
         seed: u64,
         limit: Option<u64>,
     ) -> Result<BuildPairs> {
-        if let Some(params) = &recipe.reference {
+        if let RecipeKind::Reference(params) = &recipe.kind {
             let plan = ReferencePlan::new(store, params, seed, limit)?;
             return Ok(BuildPairs::Reference {
                 plan: Box::new(plan),
-                caps: None,
+                caps: OnceLock::new(),
             });
         }
         let pairing = Pairing::of_store(store, &recipe.pairs, seed);
@@ -281,22 +282,22 @@ impl BuildPairs {
         }
     }
 
-    /// The reference kind's cap pass (a count over every example, in parallel by shard),
-    /// once; nothing for the keyed kind.
-    pub fn count_caps(&mut self, store: &SentenceStore, recipe: &Recipe, vocab: &Vocab) {
-        if let BuildPairs::Reference { plan, caps } = self
-            && caps.is_none()
-        {
+    /// The reference kind's caps: its cap pass (a count over every example, in parallel
+    /// by shard) the first time they are asked for. `None` for the keyed kind.
+    fn caps(&self, store: &SentenceStore, recipe: &Recipe, vocab: &Vocab) -> Option<&Caps> {
+        let BuildPairs::Reference { plan, caps } = self else {
+            return None;
+        };
+        Some(caps.get_or_init(|| {
             let per = recipe.shards.examples_per_shard.max(1);
             let chunks: Vec<Range<u64>> = (0..plan.len().div_ceil(per))
                 .map(|i| i * per..((i + 1) * per).min(plan.len()))
                 .collect();
-            *caps = Some(plan.caps(store, &recipe.masking, vocab, &chunks));
-        }
+            plan.caps(store, &recipe.masking, vocab, &chunks)
+        }))
     }
 
-    /// The examples over `store`: the keyed maker, or the reference's (after
-    /// [`BuildPairs::count_caps`]).
+    /// The examples over `store`: the keyed maker, or the reference's.
     pub fn source<'a>(
         &'a self,
         store: &'a SentenceStore,
@@ -309,10 +310,8 @@ impl BuildPairs {
             BuildPairs::Keyed { pairing, .. } => {
                 Box::new(ExampleMaker::new(store, pairing, recipe, vocab, seed)?)
             }
-            BuildPairs::Reference { plan, caps } => {
-                let caps = caps
-                    .as_ref()
-                    .expect("caps are counted before examples are made");
+            BuildPairs::Reference { plan, .. } => {
+                let caps = self.caps(store, recipe, vocab).expect("a reference build");
                 Box::new(ReferenceMaker::new(
                     plan,
                     store,
@@ -324,18 +323,24 @@ impl BuildPairs {
         })
     }
 
-    /// What the pairing made of `sentences` sentences, for the manifest's `stages`.
-    pub fn record(&self, sentences: u64) -> serde_json::Value {
+    /// What the pairing made of `store`'s sentences, for the manifest's `stages`.
+    pub fn record(
+        &self,
+        store: &SentenceStore,
+        recipe: &Recipe,
+        vocab: &Vocab,
+    ) -> serde_json::Value {
+        let sentences = store.len();
         match self {
             BuildPairs::Keyed { pairing, .. } => {
                 serde_json::to_value(pairing.stats(sentences)).expect("pairing stats serialise")
             }
-            BuildPairs::Reference { plan, caps } => serde_json::json!({
+            BuildPairs::Reference { plan, .. } => serde_json::json!({
                 "sentences": sentences,
                 "pairs": plan.pairs(),
                 "random_next_pairs": plan.random_next_pairs(),
                 "unpaired_sentences": sentences - 2 * plan.pairs(),
-                "capped_examples": caps.as_ref().map_or(0, Caps::len),
+                "capped_examples": self.caps(store, recipe, vocab).map_or(0, Caps::len),
             }),
         }
     }

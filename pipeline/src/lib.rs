@@ -10,8 +10,8 @@
 //! 3. [`clean`] — a recipe-chosen set of deterministic text rules.
 //! 4. [`split`] — rule-based English sentence splitting (Wikipedia rows → sentences).
 //! 5. [`tokenize`] — uncased BERT WordPiece (HF `tokenizers`, plus an exact fast path).
-//! 6. [`store`] — tokenized sentences in corpus order, memory-mapped; [`prepare`] runs
-//!    stages 2–6 over all inputs.
+//! 6. [`store`] — tokenized sentences in corpus order, memory-mapped; [`text`] runs
+//!    stages 2–6 over all inputs (`text::prepare`).
 //! 7. [`pairs`] — next-sentence-prediction pairs and the training order.
 //! 8. [`mask`] — static masking and the length rule.
 //! 9. [`examples`] — pairs and masks into shards in training order, and the manifest
@@ -23,7 +23,8 @@
 //! After them, [`provenance`]: the build's index of where each example came from, and the
 //! queries `pipeline where` answers with it.
 //!
-//! Around them: [`recipe`] (every parameter of a build), [`plan`] (a build resolved once,
+//! Around them: [`recipe`] (every parameter of a build), [`recorded`] (what a build's
+//! manifest records of them, read back typed), [`plan`] (a build resolved once,
 //! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep
 //! the recipe's promises), [`oracles`] (the properties the tests and fuzzers check). The
 //! traits of the text stages live in [`stage`].
@@ -33,11 +34,11 @@ pub mod examples;
 pub mod fetch;
 pub mod mask;
 pub mod pairs;
-pub mod prepare;
 pub mod reference;
 pub mod source;
 pub mod split;
 pub mod store;
+pub mod text;
 pub mod tokenize;
 
 pub mod audit;
@@ -46,6 +47,7 @@ pub mod oracles;
 pub mod plan;
 pub mod provenance;
 pub mod recipe;
+pub mod recorded;
 pub mod stage;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, SpacyMissing};

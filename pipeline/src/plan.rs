@@ -25,12 +25,12 @@ use crate::{
     Error, Result,
     audit::{AuditReport, audit},
     examples::{BuildPairs, ExampleSource, ExamplesFingerprint, write_examples},
-    prepare::{Prepared, TextPlan, prepare},
     provenance::write_provenance,
-    recipe::{InputOverrides, Recipe},
+    recipe::{InputOverrides, Recipe, RecipeKind},
     reference::History,
     split::spacy::SpacyOverrides,
     store::SentenceStore,
+    text::{Prepared, TextPlan, prepare},
 };
 
 /// Largest seed accepted: seeds are recorded and compared as integers, and the reference
@@ -96,7 +96,7 @@ impl BuildPlan {
                 },
                 other => other,
             })?;
-            let Some(reference) = &mut recipe.reference else {
+            let RecipeKind::Reference(reference) = &mut recipe.kind else {
                 return Err(Error::Invalid(Invalid::Unusable {
                     field: "history".into(),
                     value: format!("{history:?}").to_lowercase(),
@@ -185,14 +185,14 @@ impl BuildState<'_> {
     }
 
     /// Pairs the store once, the recipe kind's way.
-    fn pairs(&mut self) -> Result<&mut BuildPairs> {
+    fn pairs(&mut self) -> Result<&BuildPairs> {
         if self.pairs.is_none() {
             let plan = self.plan;
             let store = self.store()?;
             let pairs = BuildPairs::new(store, &plan.recipe, plan.seed, plan.limit_examples)?;
             self.pairs = Some(pairs);
         }
-        Ok(self.pairs.as_mut().expect("paired above"))
+        Ok(self.pairs.as_ref().expect("paired above"))
     }
 
     /// What the examples' bytes depend on.
@@ -207,13 +207,12 @@ impl BuildState<'_> {
         ))
     }
 
-    /// Where the examples come from (the reference kind's caps counted first, once).
+    /// Where the examples come from.
     fn source(&mut self) -> Result<Box<dyn ExampleSource + '_>> {
         self.pairs()?;
         let plan = self.plan;
         let store = self.store.as_ref().expect("opened by pairs");
-        let pairs = self.pairs.as_mut().expect("paired above");
-        pairs.count_caps(store, &plan.recipe, &plan.vocab);
+        let pairs = self.pairs.as_ref().expect("paired above");
         pairs.source(store, &plan.recipe, &plan.vocab, plan.seed)
     }
 
@@ -240,8 +239,10 @@ impl BuildState<'_> {
         if let Some(spacy) = &store.spacy {
             store_record["spacy"] = serde_json::to_value(spacy).expect("a spaCy record serialises");
         }
-        let sentences = self.store()?.len();
-        let pairs = self.pairs()?.record(sentences);
+        self.pairs()?;
+        let store = self.store.as_ref().expect("opened by pairs");
+        let pairs = self.pairs.as_ref().expect("paired above");
+        let pairs = pairs.record(store, &self.plan.recipe, &self.plan.vocab);
         Ok(serde_json::json!({
             "store": store_record,
             "pairs": pairs,
@@ -338,8 +339,6 @@ impl BuildStage for ExampleStage {
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
         let fingerprint = state.examples_fingerprint()?;
         let plan = state.plan;
-        // The source first: the reference kind's cap count goes into the record.
-        drop(state.source()?);
         let record = state.stage_record()?;
         let source = state.source()?;
         let manifest = write_examples(

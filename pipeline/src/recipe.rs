@@ -39,20 +39,19 @@ use crate::{
     clean::CleanRules,
     mask::{MaskingPolicy, Truncation},
     pairs::PairingOptions,
-    prepare::TextPlan,
     reference::ReferenceParams,
     source::CorpusKind,
     split::{LineBreaks, SplitterChoice, spacy::SpacyPlan},
+    text::{RowRule, TextPlan},
 };
 
 /// A recipe file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RecipeFile", into = "RecipeFile")]
 pub struct Recipe {
     /// The recipe's name, recorded in manifests.
     pub name: String,
-    /// Which kind of build: keyed randomness (the default) or the reference script's own.
-    #[serde(default, skip_serializing_if = "RecipeKind::is_keyed")]
+    /// Which kind of build, with the parameters only that kind reads.
     pub kind: RecipeKind,
     /// Where the corpora are.
     pub inputs: Inputs,
@@ -66,26 +65,105 @@ pub struct Recipe {
     pub shards: ShardLayout,
     /// What the trainer will do with the build.
     pub training: TrainingParams,
-    /// The reference kind's own parameters (its run history, its collator batch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<ReferenceParams>,
 }
 
 /// The two kinds of recipe (docs/DETERMINISM.md): the same rules, two sources of randomness.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum RecipeKind {
     /// Keyed PCG streams: any example computable alone, any prefix equal to the full build.
     #[default]
     Keyed,
     /// The reference script's CPython, numpy and torch streams, run history and row rules:
-    /// the examples EarlyBERTs trained on.
-    Reference,
+    /// the examples EarlyBERTs trained on; with its own parameters (its run history, its
+    /// collator batch).
+    Reference(ReferenceParams),
 }
 
 impl RecipeKind {
-    pub fn is_keyed(&self) -> bool {
-        *self == RecipeKind::Keyed
+    pub fn is_reference(&self) -> bool {
+        matches!(self, RecipeKind::Reference(_))
+    }
+}
+
+/// A recipe as its TOML file and a manifest's `recipe.params` spell it: the kind a marker,
+/// the reference kind's parameters a section of their own. Its JSON is hashed into every
+/// manifest, so its fields and their order are a format.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecipeFile {
+    name: String,
+    #[serde(default, skip_serializing_if = "KindMarker::is_keyed")]
+    kind: KindMarker,
+    inputs: Inputs,
+    text: TextParams,
+    pairs: PairingOptions,
+    masking: MaskingPolicy,
+    shards: ShardLayout,
+    training: TrainingParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reference: Option<ReferenceParams>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindMarker {
+    #[default]
+    Keyed,
+    Reference,
+}
+
+impl KindMarker {
+    fn is_keyed(&self) -> bool {
+        *self == KindMarker::Keyed
+    }
+}
+
+impl TryFrom<RecipeFile> for Recipe {
+    type Error = String;
+
+    fn try_from(file: RecipeFile) -> Result<Recipe, String> {
+        let kind = match (file.kind, file.reference) {
+            (KindMarker::Keyed, None) => RecipeKind::Keyed,
+            (KindMarker::Reference, Some(reference)) => RecipeKind::Reference(reference),
+            (KindMarker::Keyed, Some(_)) => {
+                return Err(
+                    "only a recipe with kind = \"reference\" has a [reference] section".into(),
+                );
+            }
+            (KindMarker::Reference, None) => {
+                return Err("kind = \"reference\" needs a [reference] section".into());
+            }
+        };
+        Ok(Recipe {
+            name: file.name,
+            kind,
+            inputs: file.inputs,
+            text: file.text,
+            pairs: file.pairs,
+            masking: file.masking,
+            shards: file.shards,
+            training: file.training,
+        })
+    }
+}
+
+impl From<Recipe> for RecipeFile {
+    fn from(recipe: Recipe) -> RecipeFile {
+        let (kind, reference) = match recipe.kind {
+            RecipeKind::Keyed => (KindMarker::Keyed, None),
+            RecipeKind::Reference(reference) => (KindMarker::Reference, Some(reference)),
+        };
+        RecipeFile {
+            name: recipe.name,
+            kind,
+            inputs: recipe.inputs,
+            text: recipe.text,
+            pairs: recipe.pairs,
+            masking: recipe.masking,
+            shards: recipe.shards,
+            training: recipe.training,
+            reference,
+        }
     }
 }
 
@@ -104,12 +182,9 @@ pub const REFERENCE_BATCH_SIZE: u64 = 256;
 /// Examples per optimizer step for a build: `given`, else the `training.batch_size` of the
 /// recipe its manifest records, else the reference's 256.
 pub fn batch_size_of(manifest: &earlyberts_format::Manifest, given: Option<u64>) -> u64 {
-    let recorded = manifest
-        .recipe
-        .params
-        .pointer("/training/batch_size")
-        .and_then(|v| v.as_u64());
-    given.or(recorded).unwrap_or(REFERENCE_BATCH_SIZE)
+    given
+        .or(crate::recorded::Recorded::of(manifest).batch_size)
+        .unwrap_or(REFERENCE_BATCH_SIZE)
 }
 
 /// Training facts a build needs to know.
@@ -186,55 +261,54 @@ impl Recipe {
         self.masking.validate()?;
         self.shards.validate().map_err(|e| e.within("shards"))?;
         at_least("training.batch_size", self.training.batch_size, 1)?;
+        if !self.text.splitter.is_rules() && self.text.clean != CleanRules::default() {
+            // Its results on disk are keyed by the spaCy setup alone.
+            return Err(Invalid::Unusable {
+                field: "text.clean".into(),
+                value: "rules on, with the spaCy splitter".into(),
+                reason: "spaCy splits the text as published: turn the rules off, or split with the rules".into(),
+            });
+        }
         self.validate_kind()
     }
 
-    /// A recipe of one kind does not carry what only the other kind reads.
+    /// The reference kind reads the text, pairs and cuts as the script did.
     fn validate_kind(&self) -> Result<(), Invalid> {
+        let RecipeKind::Reference(reference) = &self.kind else {
+            return Ok(());
+        };
         let mixed = |field: &str, reason: &str| {
             Err(Invalid::Unusable {
                 field: field.into(),
-                value: format!("set in a {:?} recipe", self.kind).to_lowercase(),
+                value: "set in a reference recipe".into(),
                 reason: reason.into(),
             })
         };
-        match (&self.kind, &self.reference) {
-            (RecipeKind::Keyed, Some(_)) => mixed(
-                "reference",
-                "only a recipe with kind = \"reference\" has a [reference] section",
-            ),
-            (RecipeKind::Reference, None) => Err(Invalid::Empty {
-                field: "reference (kind = \"reference\" needs it)".into(),
-            }),
-            (RecipeKind::Reference, Some(reference)) => {
-                let keyed_pairs = PairingOptions {
-                    random_next_fraction: 0.5,
-                    respect_documents: false,
-                    derangement: false,
-                };
-                if self.pairs != keyed_pairs {
-                    return mixed(
-                        "pairs",
-                        "the reference kind pairs as the script does: random_next_fraction = 0.5, respect_documents = false, derangement = false",
-                    );
-                }
-                if self.text.clean != CleanRules::default() {
-                    return mixed(
-                        "text.clean",
-                        "the reference kind reads the text as the script did, without cleaning rules",
-                    );
-                }
-                if self.masking.truncation != Truncation::MlmPy {
-                    return mixed(
-                        "masking.truncation",
-                        "the reference kind cuts long sequences as mlm.py does: truncation = \"mlm_py\"",
-                    );
-                }
-                at_least("reference.batch_size", reference.batch_size, 1)?;
-                reference.history.validate()
-            }
-            (RecipeKind::Keyed, None) => Ok(()),
+        let keyed_pairs = PairingOptions {
+            random_next_fraction: 0.5,
+            respect_documents: false,
+            derangement: false,
+        };
+        if self.pairs != keyed_pairs {
+            return mixed(
+                "pairs",
+                "the reference kind pairs as the script does: random_next_fraction = 0.5, respect_documents = false, derangement = false",
+            );
         }
+        if self.text.clean != CleanRules::default() {
+            return mixed(
+                "text.clean",
+                "the reference kind reads the text as the script did, without cleaning rules",
+            );
+        }
+        if self.masking.truncation != Truncation::MlmPy {
+            return mixed(
+                "masking.truncation",
+                "the reference kind cuts long sequences as mlm.py does: truncation = \"mlm_py\"",
+            );
+        }
+        at_least("reference.batch_size", reference.batch_size, 1)?;
+        reference.history.validate()
     }
 
     /// The vocabulary the recipe's ids refer to: `path`, or the built-in uncased BERT one,
@@ -269,7 +343,9 @@ impl Recipe {
             out,
         );
         // The reference read its Wikipedia sentences back from a CSV file.
-        plan.csv_round_trip = self.kind == RecipeKind::Reference;
+        if self.kind.is_reference() {
+            plan.row_rule = RowRule::CsvRoundTrip;
+        }
         if let SplitterChoice::Spacy { model, version } = &self.text.splitter {
             plan.spacy = Some(SpacyPlan::pinned(model, version));
         }
@@ -422,6 +498,17 @@ batch_size = 256
             (
                 RECIPE.replace("[training]\nbatch_size = 256", ""),
                 "missing field `training`",
+            ),
+            (
+                RECIPE.replace(
+                    "sentences_per_shard = 10",
+                    "sentences_per_shard = 10\n[text.clean]\nnfc = true\n[text.splitter.spacy]\nmodel = \"m\"\nversion = \"1\"",
+                ),
+                "spaCy splits the text as published",
+            ),
+            (
+                RECIPE.replace("name = \"t\"", "name = \"t\"\nkind = \"reference\""),
+                "kind = \"reference\" needs a [reference] section",
             ),
         ];
         for (text, message) in cases {

@@ -1,10 +1,13 @@
-//! The stages' traits, in pipeline order. Each text stage is small, deterministic and
+//! The stages' traits, in pipeline order (the text stages: [`Cleaner`], [`SentenceSplitter`]
+//! inside a [`ChunkSplitter`], [`Tokenizer`]; `crate::text` runs them). Each text stage is small, deterministic and
 //! allocation-conscious: callers hand in output buffers that are reused across documents.
 //! The example stage has one source per recipe kind ([`ExampleSource`]).
 
 use std::ops::Range;
 
 use earlyberts_format::Example;
+
+use crate::source::ChunkAt;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +46,19 @@ pub trait SentenceSplitter {
     /// trimmed of whitespace, never empty, and together cover every non-whitespace
     /// character of `text`.
     fn split(&self, text: &str, out: &mut Vec<Range<usize>>);
+}
+
+/// Splits the documents of a chunk into sentences: a [`SentenceSplitter`] one document at a
+/// time (the rule splitter), or spaCy a chunk at a time (its workers, its results on disk).
+pub trait ChunkSplitter: Sync {
+    /// Calls `sentence(document, text)` for every sentence of `documents` (the cleaned texts
+    /// of the chunk at `at`), document by document, in order.
+    fn split_chunk(
+        &self,
+        at: ChunkAt,
+        documents: &[String],
+        sentence: &mut dyn FnMut(usize, &str) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error>;
 }
 
 /// Turns one sentence into WordPiece ids.

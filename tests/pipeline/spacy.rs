@@ -126,7 +126,7 @@ fn the_fast_components_split_as_the_whole_model() {
     let name = |_: usize, d: usize| format!("document {d}");
     let batches: Vec<&[String]> = texts.chunks(64).collect();
     let split = |components| {
-        let mut pool = SpacyPool::start(&options(components)).unwrap();
+        let pool = SpacyPool::start(&options(components)).unwrap();
         (pool.split(&batches, &name).unwrap(), pool.info().clone())
     };
     let (full, full_info) = split(SpacyComponents::Full);

@@ -196,7 +196,7 @@ fn sentences_and_tokenize_commands() {
     .expect_code(0);
     assert_eq!(
         out.stdout,
-        "Dr. Watson arrived.\nHe was late.\n\nNew paragraph!\nYes.\n"
+        "Dr. Watson arrived.\nHe was late.\nNew paragraph!\nYes.\n"
     );
     let out = stdin_run(&["tokenize"], "Hello, world!\n\nunaffable\n").expect_code(0);
     assert_eq!(out.stdout, "7592 1010 2088 999\n\n14477 20961 3468\n");
@@ -321,4 +321,111 @@ fn non_utf8_rows_are_named() {
     ])
     .expect_code(2)
     .expect_output("books_large_p1.txt: line 2 is not valid UTF-8");
+}
+
+/// An article with headings and a list, as the keyed recipe's splitter keeps a heading with
+/// the text after it.
+const HEADED_ARTICLE: &str = "Anarchism\n\nAnarchism is a political philosophy. It is skeptical of authority.\n\nHistory\nThe earliest anarchist themes can be found in the 6th century BC.\n\nSee also\n* Outline of anarchism\n* List of anarchists\n\nReferences\n\nFurther reading\nDr. Smith wrote \"Anarchy\" (1990). It sold well.";
+
+/// `pipeline sentences --recipe R` prints exactly the sentences a build of R stores, as
+/// `prepare --write-sentences` exports them: one splitting path.
+#[test]
+fn sentences_prints_what_a_build_of_the_recipe_splits() {
+    let fx = TextFixture::new();
+    let wiki = fx.path("headed/wiki.parquet");
+    fs::create_dir_all(wiki.parent().unwrap()).unwrap();
+    let articles = [HEADED_ARTICLE, "One more. Article\n\nHeading\nText."];
+    let column: arrow_array::ArrayRef = std::sync::Arc::new(arrow_array::StringArray::from(
+        articles.iter().map(|a| Some(*a)).collect::<Vec<_>>(),
+    ));
+    earlyberts_pipeline::source::fixture::write_parquet(&wiki, vec![("text", column)]).unwrap();
+    let csv = fx.path("sentences.csv");
+    fx.prepare_args(&[
+        "--wiki".as_ref(),
+        wiki.as_os_str(),
+        "--books".as_ref(),
+        fx.path("in/bookcorpus/bookcorpus.tar.bz2").as_os_str(),
+        "--write-sentences".as_ref(),
+        csv.as_os_str(),
+    ])
+    .expect_code(0);
+    let exported = read_sentence_csv(&fs::read_to_string(&csv).unwrap());
+    let input: String = articles
+        .iter()
+        .map(|a| serde_json::to_string(a).unwrap() + "\n")
+        .collect();
+    let mut command = pipeline();
+    command
+        .args(["sentences", "--jsonl", "--recipe"])
+        .arg(fx.path("recipe.toml"));
+    let printed = stdin_output(&mut command, &input).expect_code(0);
+    let printed: Vec<String> = printed
+        .stdout
+        .lines()
+        .flat_map(|line| serde_json::from_str::<Vec<String>>(line).unwrap())
+        .collect();
+    assert_eq!(printed, exported);
+    // The keyed recipe keeps a heading with the text after it, as spaCy does.
+    assert!(
+        printed
+            .iter()
+            .any(|s| s.starts_with("History\nThe earliest")),
+        "{printed:#?}"
+    );
+    // Plain text in, one sentence per line out, line breaks inside a sentence as spaces.
+    let mut command = pipeline();
+    command.args(["sentences", "--line-breaks", "spacy-like"]);
+    let plain = stdin_output(&mut command, HEADED_ARTICLE).expect_code(0);
+    let first: Vec<String> = printed[..plain.stdout.lines().count()]
+        .iter()
+        .map(|s| s.replace('\n', " "))
+        .collect();
+    assert_eq!(plain.stdout.lines().collect::<Vec<_>>(), first);
+}
+
+/// The sentences of a `wiki-sentences.csv` (header `"text"`, every field quoted).
+fn read_sentence_csv(text: &str) -> Vec<String> {
+    let mut rest = text.strip_prefix("\"text\"\n").expect("the header");
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('"').expect("a quoted field");
+        let mut field = String::new();
+        loop {
+            let end = rest.find('"').expect("a closing quote");
+            field.push_str(&rest[..end]);
+            rest = &rest[end + 1..];
+            match rest.strip_prefix('"') {
+                Some(after) => {
+                    field.push('"');
+                    rest = after;
+                }
+                None => break,
+            }
+        }
+        rest = rest.strip_prefix('\n').expect("a line end");
+        out.push(field);
+    }
+    out
+}
+
+fn stdin_output(command: &mut std::process::Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Output {
+        command: format!("{command:?}"),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }

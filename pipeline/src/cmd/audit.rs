@@ -63,8 +63,7 @@ pub fn run(_global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let seed = build.manifest().seed;
     let pairs = match &store {
         Some(store) => {
-            let mut pairs = BuildPairs::new(store, &recipe, seed, Some(build.len()))?;
-            pairs.count_caps(store, &recipe, &vocab);
+            let pairs = BuildPairs::new(store, &recipe, seed, Some(build.len()))?;
             Some((store, pairs))
         }
         None => None,

@@ -14,7 +14,7 @@ pub mod r#where;
 use std::path::Path;
 
 use earlyberts_format::{Build, Invalid, Vocab};
-use earlyberts_pipeline::{Error, prepare::Prepared, split::spacy::SpacyOverrides};
+use earlyberts_pipeline::{Error, SpacyMissing, split::spacy::SpacyOverrides, text::Prepared};
 
 /// How spaCy runs, for a recipe that splits with it (the `earlyberts` recipe).
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -45,7 +45,6 @@ impl SpacyArgs {
             allow_other_version: self.allow_spacy_version,
             workers,
             max_length: self.spacy_max_length,
-            part: None,
         }
     }
 }
@@ -101,14 +100,14 @@ pub fn with_flags(err: &Error) -> Option<String> {
         Error::SpacyVersion(_) => {
             format!("{err} with --allow-spacy-version (the manifest records it)")
         }
-        Error::Spacy { model, reason } if reason.starts_with("cannot run") => {
-            format!("spaCy ({model}): {reason}, or choose an interpreter with --python")
-        }
-        Error::Spacy { model, reason } if reason.starts_with("cannot load the spaCy model") => {
-            format!(
-                "spaCy ({model}): {reason}; install it (the recipe's en_core_web_sm 3.5.0: pip install https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.5.0/en_core_web_sm-3.5.0-py3-none-any.whl), or load another with --spacy-model"
-            )
-        }
+        Error::SpacyUnavailable { missing, .. } => match missing {
+            SpacyMissing::Python | SpacyMissing::Spacy => {
+                format!("{err}, or choose an interpreter with --python")
+            }
+            SpacyMissing::Model => format!(
+                "{err}; install it (the recipe's en_core_web_sm 3.5.0: pip install https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.5.0/en_core_web_sm-3.5.0-py3-none-any.whl), or load another with --spacy-model"
+            ),
+        },
         _ => return None,
     })
 }

@@ -4,8 +4,9 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use earlyberts_pipeline::{
-    prepare::{TextPlan, prepare, prepare_part},
     recipe::{InputOverrides, Recipe},
+    split::spacy::SpacyPart,
+    text::{TextPlan, prepare, prepare_part},
 };
 
 use crate::{
@@ -70,12 +71,15 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         .map_err(flag_context)?;
     plan.export_sentences = args.write_sentences.clone();
     if let Some(spacy) = &mut plan.spacy {
-        let mut overrides = args.spacy.overrides(global.threads);
-        overrides.part = args.part;
-        overrides.apply(spacy);
+        args.spacy.overrides(global.threads).apply(spacy);
     }
     if let Some(part) = args.part {
-        return run_part(global, &plan, part);
+        let Some(spacy) = plan.spacy_part(part).map_err(flag_context)? else {
+            anyhow::bail!(
+                "--part splits the spaCy work, and this recipe and these inputs run no spaCy"
+            );
+        };
+        return run_part(global, &plan, &spacy, part);
     }
     let _lock = earlyberts_format::DirLock::acquire(&plan.out, "pipeline prepare")?;
     let bar = bytes_bar(plan.input_bytes(), global.quiet);
@@ -104,17 +108,13 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
 fn run_part(
     global: &GlobalArgs,
     plan: &TextPlan,
+    spacy: &SpacyPart,
     (k, n): (usize, usize),
 ) -> anyhow::Result<ExitCode> {
-    if plan.spacy_key().is_none() {
-        anyhow::bail!(
-            "--part splits the spaCy work, and this recipe and these inputs run no spaCy"
-        );
-    }
     let bar = bytes_bar(plan.input_bytes(), global.quiet);
     bar.set_prefix(format!("spaCy part {k}/{n}"));
     let started = Instant::now();
-    let report = prepare_part(plan, &Bar(bar.clone()))
+    let report = prepare_part(plan, spacy, &Bar(bar.clone()))
         .map_err(flag_context)
         .with_context(|| format!("cannot prepare part {k}/{n} in '{}'", plan.out.display()))?;
     bar.finish_and_clear();

@@ -42,6 +42,15 @@ pub struct Chunk {
     pub bytes: u64,
 }
 
+/// Where a chunk lies: chunk `chunk` (counted from 0) of input `input` (an index into a
+/// build's inputs), whose first text is text `first_text` of its file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkAt {
+    pub input: usize,
+    pub chunk: usize,
+    pub first_text: u64,
+}
+
 /// Reads a corpus file chunk by chunk.
 pub trait CorpusReader: Send {
     /// The next chunk, or `None` at the end.

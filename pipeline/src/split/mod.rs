@@ -16,9 +16,9 @@
 //! The splitter only chooses cut points and trims whitespace, so no character is lost.
 //!
 //! The reference kind splits with spaCy instead, as the reference did ([`spacy`]: a pool of
-//! Python workers; [`cache`]: its results on disk, per chunk of documents).
+//! Python workers and their results on disk, per chunk of documents). Both are
+//! [`ChunkSplitter`]s.
 
-pub mod cache;
 pub mod eval;
 mod rules;
 pub mod spacy;
@@ -27,7 +27,11 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stage::SentenceSplitter;
+use crate::{
+    Result,
+    source::ChunkAt,
+    stage::{ChunkSplitter, SentenceSplitter},
+};
 
 /// Which splitter makes Wikipedia's sentences (a recipe's `text.splitter`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +135,25 @@ impl SentenceSplitter for RuleSplitter {
             line_start = line_end + 1;
         }
         push_trimmed(text, start..bytes.len(), out);
+    }
+}
+
+impl ChunkSplitter for RuleSplitter {
+    fn split_chunk(
+        &self,
+        _at: ChunkAt,
+        documents: &[String],
+        sentence: &mut dyn FnMut(usize, &str) -> Result<()>,
+    ) -> Result<()> {
+        let mut ranges = Vec::new();
+        for (document, text) in documents.iter().enumerate() {
+            ranges.clear();
+            self.split(text, &mut ranges);
+            for range in &ranges {
+                sentence(document, &text[range.clone()])?;
+            }
+        }
+        Ok(())
     }
 }
 

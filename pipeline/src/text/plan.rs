@@ -1,0 +1,244 @@
+//! [`TextPlan`]: the text stages resolved (inputs, vocabulary, rules, splitter, store
+//! directory), and [`StoreFingerprint`], everything the store's bytes depend on.
+
+use std::{path::PathBuf, sync::OnceLock};
+
+use earlyberts_format::{InputFile, Vocab, VocabInfo, sha256_file};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::RowRule;
+use crate::{
+    Error, Result,
+    clean::CleanRules,
+    source::CorpusKind,
+    split::{
+        LineBreaks, RuleSplitter,
+        spacy::{SpacyKey, SpacyPart, SpacyPlan, SpacyRecord, SpacySplitter},
+    },
+    stage::ChunkSplitter,
+    store::{STORE_MANIFEST, SentenceStore, StoreManifest},
+};
+
+/// Everything `prepare` needs, resolved and validated ([`crate::recipe::Recipe::text_plan`]).
+pub struct TextPlan {
+    pub inputs: Vec<(CorpusKind, PathBuf)>,
+    pub vocab: Vocab,
+    pub clean: CleanRules,
+    pub line_breaks: LineBreaks,
+    pub sentences_per_shard: u64,
+    pub out: PathBuf,
+    pub row_rule: RowRule,
+    /// Also write Wikipedia's sentences, as split, to this file in the reference's
+    /// `wiki-sentences.csv` form (to run the reference script on the same rows).
+    pub export_sentences: Option<PathBuf>,
+    /// Split Wikipedia with spaCy instead of the rules.
+    pub spacy: Option<SpacyPlan>,
+    /// The inputs' hashes, computed once (reading 20 GB is not free).
+    hashed: OnceLock<Vec<InputFile>>,
+}
+
+/// Everything a store's bytes depend on: a store whose `store.json` records the same is
+/// current.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreFingerprint {
+    pub inputs: Vec<InputFile>,
+    pub vocab: VocabInfo,
+    pub clean: CleanRules,
+    pub line_breaks: LineBreaks,
+    pub sentences_per_shard: u64,
+    pub csv_round_trip: bool,
+    pub spacy: Option<SpacyKey>,
+}
+
+impl StoreManifest {
+    /// What this store was made from.
+    pub fn fingerprint(&self) -> StoreFingerprint {
+        StoreFingerprint {
+            inputs: self.inputs.clone(),
+            vocab: self.vocab.clone(),
+            clean: self.clean.rules,
+            line_breaks: self.line_breaks,
+            sentences_per_shard: self.sentences_per_shard,
+            csv_round_trip: self.csv_round_trip,
+            spacy: self.spacy.as_ref().map(|s| s.key.clone()),
+        }
+    }
+}
+
+/// The splitter of a plan's Wikipedia articles.
+pub(super) enum Splitter {
+    Rules(RuleSplitter),
+    Spacy(Box<SpacySplitter>),
+}
+
+impl Splitter {
+    pub fn as_chunk_splitter(&self) -> &dyn ChunkSplitter {
+        match self {
+            Splitter::Rules(rules) => rules,
+            Splitter::Spacy(spacy) => spacy.as_ref(),
+        }
+    }
+
+    /// What the store records of spaCy, if it split.
+    pub fn spacy_record(&self) -> Result<Option<SpacyRecord>> {
+        match self {
+            Splitter::Rules(_) => Ok(None),
+            Splitter::Spacy(spacy) => spacy.record().map(Some),
+        }
+    }
+}
+
+impl TextPlan {
+    pub fn new(
+        inputs: Vec<(CorpusKind, PathBuf)>,
+        vocab: Vocab,
+        clean: CleanRules,
+        line_breaks: LineBreaks,
+        sentences_per_shard: u64,
+        out: PathBuf,
+    ) -> TextPlan {
+        TextPlan {
+            inputs,
+            vocab,
+            clean,
+            line_breaks,
+            sentences_per_shard,
+            out,
+            row_rule: RowRule::AsSplit,
+            export_sentences: None,
+            spacy: None,
+            hashed: OnceLock::new(),
+        }
+    }
+
+    /// Name, size and sha256 of every input, in order (hashed on first use, in parallel).
+    pub fn input_files(&self) -> Result<&[InputFile]> {
+        if let Some(hashed) = self.hashed.get() {
+            return Ok(hashed);
+        }
+        let hashed = hash_inputs(&self.inputs)?;
+        Ok(self.hashed.get_or_init(|| hashed))
+    }
+
+    /// Bytes of all input files as they lie on disk (compressed).
+    pub fn input_bytes(&self) -> u64 {
+        self.inputs
+            .iter()
+            .filter_map(|(_, p)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// What the store this plan writes depends on.
+    pub fn fingerprint(&self) -> Result<StoreFingerprint> {
+        Ok(StoreFingerprint {
+            inputs: self.input_files()?.to_vec(),
+            vocab: self.vocab.info(),
+            clean: self.clean,
+            line_breaks: self.line_breaks,
+            sentences_per_shard: self.sentences_per_shard,
+            csv_round_trip: self.row_rule == RowRule::CsvRoundTrip,
+            spacy: self.spacy_key(),
+        })
+    }
+
+    /// The spaCy setup, if spaCy splits this plan's Wikipedia articles (not when its
+    /// sentences come from a CSV file).
+    pub fn spacy_key(&self) -> Option<SpacyKey> {
+        self.spacy_plan().map(SpacyPlan::key)
+    }
+
+    fn spacy_plan(&self) -> Option<&SpacyPlan> {
+        let articles = self.inputs.iter().any(|(k, _)| *k == CorpusKind::Wikipedia);
+        self.spacy.as_ref().filter(|_| articles)
+    }
+
+    /// Whether `out` holds a whole store made with this plan's fingerprint.
+    pub fn is_current(&self) -> Result<bool> {
+        let Ok(text) = std::fs::read(self.out.join(STORE_MANIFEST)) else {
+            return Ok(false);
+        };
+        let Ok(existing) = serde_json::from_slice::<StoreManifest>(&text) else {
+            return Ok(false);
+        };
+        Ok(existing.fingerprint() == self.fingerprint()? && SentenceStore::open(&self.out).is_ok())
+    }
+
+    /// Whether an interrupted `prepare` of this plan can resume.
+    pub fn resumable(&self) -> bool {
+        self.spacy_key().is_none() && self.export_sentences.is_none()
+    }
+
+    /// Part `k` of `n` (`k < n`) of this plan's spaCy work, or `None` if spaCy splits none
+    /// of its inputs.
+    pub fn spacy_part(&self, part: (usize, usize)) -> Result<Option<SpacyPart>> {
+        let Some(spacy) = self.spacy_plan() else {
+            return Ok(None);
+        };
+        Ok(Some(SpacyPart::new(
+            spacy,
+            part,
+            &self.out,
+            self.files_and_hashes()?,
+        )))
+    }
+
+    /// The splitter of the plan's Wikipedia articles.
+    pub(super) fn splitter(&self) -> Result<Splitter> {
+        Ok(match self.spacy_plan() {
+            Some(spacy) => Splitter::Spacy(Box::new(SpacySplitter::new(
+                spacy,
+                &self.out,
+                self.files_and_hashes()?,
+            ))),
+            None => Splitter::Rules(RuleSplitter::new(self.line_breaks)),
+        })
+    }
+
+    /// The same splitter for articles that are no input file (`pipeline sentences`):
+    /// spaCy's results go under `out` as those of an input with sha256 `key`.
+    pub(super) fn splitter_of_text(&self, key: &str) -> Splitter {
+        match &self.spacy {
+            Some(spacy) => Splitter::Spacy(Box::new(SpacySplitter::new(
+                spacy,
+                &self.out,
+                vec![(PathBuf::from("<stdin>"), key.to_string())],
+            ))),
+            None => Splitter::Rules(RuleSplitter::new(self.line_breaks)),
+        }
+    }
+
+    fn files_and_hashes(&self) -> Result<Vec<(PathBuf, String)>> {
+        let hashed = self.input_files()?;
+        Ok(self
+            .inputs
+            .iter()
+            .zip(hashed)
+            .map(|((_, path), input)| (path.clone(), input.sha256.clone()))
+            .collect())
+    }
+}
+
+/// Name, size and sha256 of every input, in parallel.
+fn hash_inputs(inputs: &[(CorpusKind, PathBuf)]) -> Result<Vec<InputFile>> {
+    inputs
+        .par_iter()
+        .map(|(_, path)| {
+            let bytes = std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .len();
+            // The file name only: the sha256 identifies the file, and the manifest stays the
+            // same wherever the inputs live.
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            Ok(InputFile {
+                path: name,
+                bytes,
+                sha256: sha256_file(path)?,
+            })
+        })
+        .collect()
+}
