@@ -20,8 +20,10 @@
 //! [`ChunkSplitter`]s.
 
 pub mod eval;
+mod lines;
 mod rules;
 pub mod spacy;
+mod words;
 
 use std::ops::Range;
 
@@ -105,7 +107,7 @@ impl SentenceSplitter for RuleSplitter {
                 paragraph_line = 0;
             } else {
                 if paragraph_line > 0
-                    && rules::starts_list_item(line)
+                    && lines::starts_list_item(line)
                     && let Some(cut) = self.cut_at_line_end(text, start, line_start)
                 {
                     push_trimmed(text, start..cut, out);
@@ -119,12 +121,12 @@ impl SentenceSplitter for RuleSplitter {
                 let cut_after = match self.line_breaks {
                     LineBreaks::Paragraph => Some(line_end),
                     LineBreaks::Wrapped => {
-                        (rules::is_heading(&text[start.max(line_start)..line_end])
+                        (lines::is_heading(&text[start.max(line_start)..line_end])
                             && next < bytes.len()
-                            && rules::starts_like_sentence(&text[next..]))
+                            && lines::starts_like_sentence(&text[next..]))
                         .then_some(line_end)
                     }
-                    LineBreaks::SpacyLike => rules::spacy_line_end(text, start, line_end),
+                    LineBreaks::SpacyLike => lines::spacy_line_end(text, start, line_end),
                 };
                 if let Some(cut) = cut_after {
                     push_trimmed(text, start..cut, out);
@@ -162,7 +164,7 @@ impl RuleSplitter {
     /// before `end`), if it does.
     fn cut_at_line_end(&self, text: &str, start: usize, end: usize) -> Option<usize> {
         match self.line_breaks {
-            LineBreaks::SpacyLike => rules::spacy_line_end(text, start, end),
+            LineBreaks::SpacyLike => lines::spacy_line_end(text, start, end),
             LineBreaks::Paragraph | LineBreaks::Wrapped => Some(end),
         }
     }

@@ -191,20 +191,20 @@ fn ewt_boundary_f1() {
 #[test]
 fn word_lists_are_sorted_short_and_ascii() {
     for list in [
-        rules::TITLES,
-        rules::BEFORE_NUMBER,
-        rules::NEVER_FINAL,
-        rules::ABBREVIATIONS,
-        rules::STARTERS,
+        words::TITLES,
+        words::BEFORE_NUMBER,
+        words::NEVER_FINAL,
+        words::ABBREVIATIONS,
+        words::STARTERS,
     ] {
         assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
         assert!(list.iter().all(|w| w.is_ascii()), "{list:?}");
     }
     let longest = [
-        rules::TITLES,
-        rules::BEFORE_NUMBER,
-        rules::NEVER_FINAL,
-        rules::ABBREVIATIONS,
+        words::TITLES,
+        words::BEFORE_NUMBER,
+        words::NEVER_FINAL,
+        words::ABBREVIATIONS,
     ]
     .iter()
     .flat_map(|l| l.iter())
