@@ -65,12 +65,7 @@ fn manifest_regressions() {
 
 #[test]
 fn splitter_regressions() {
-    let cases = inputs("splitter");
-    assert!(
-        cases.iter().any(|(_, b)| std::str::from_utf8(b).is_err()),
-        "fuzz/regressions/splitter has no case that is not UTF-8"
-    );
-    for (name, bytes) in cases {
+    for (name, bytes) in text_inputs("splitter") {
         eprintln!("{name}");
         oracles::splitter(fuzz_text(&bytes));
     }
@@ -79,13 +74,19 @@ fn splitter_regressions() {
 #[test]
 fn tokenizer_regressions() {
     let tokenizer = oracles::bert_tokenizer();
-    let cases = inputs("tokenizer");
-    assert!(
-        cases.iter().any(|(_, b)| std::str::from_utf8(b).is_err()),
-        "fuzz/regressions/tokenizer has no case that is not UTF-8"
-    );
-    for (name, bytes) in cases {
+    for (name, bytes) in text_inputs("tokenizer") {
         eprintln!("{name}");
         oracles::tokenizer(&tokenizer, fuzz_text(&bytes));
     }
+}
+
+/// The cases of a text target, at least one of them not UTF-8 (the fuzz targets get such
+/// bytes too: [`fuzz_text`]).
+fn text_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let cases = inputs(target);
+    assert!(
+        cases.iter().any(|(_, b)| std::str::from_utf8(b).is_err()),
+        "fuzz/regressions/{target} has no case that is not UTF-8"
+    );
+    cases
 }

@@ -186,27 +186,25 @@ impl TextPlan {
 
     /// The splitter of the plan's Wikipedia articles.
     pub(super) fn splitter(&self) -> Result<Splitter> {
-        Ok(match self.spacy_plan() {
-            Some(spacy) => Splitter::Spacy(Box::new(SpacySplitter::new(
-                spacy,
-                &self.out,
-                self.files_and_hashes()?,
-            ))),
-            None => Splitter::Rules(RuleSplitter::new(self.line_breaks)),
-        })
+        match self.spacy_plan() {
+            Some(spacy) => Ok(self.spacy_splitter(spacy, self.files_and_hashes()?)),
+            None => Ok(Splitter::Rules(RuleSplitter::new(self.line_breaks))),
+        }
     }
 
     /// The same splitter for articles that are no input file (`pipeline sentences`):
     /// spaCy's results go under `out` as those of an input with sha256 `key`.
     pub(super) fn splitter_of_text(&self, key: &str) -> Splitter {
         match &self.spacy {
-            Some(spacy) => Splitter::Spacy(Box::new(SpacySplitter::new(
-                spacy,
-                &self.out,
-                vec![(PathBuf::from("<stdin>"), key.to_string())],
-            ))),
+            Some(spacy) => {
+                self.spacy_splitter(spacy, vec![(PathBuf::from("<stdin>"), key.to_string())])
+            }
             None => Splitter::Rules(RuleSplitter::new(self.line_breaks)),
         }
+    }
+
+    fn spacy_splitter(&self, spacy: &SpacyPlan, inputs: Vec<(PathBuf, String)>) -> Splitter {
+        Splitter::Spacy(Box::new(SpacySplitter::new(spacy, &self.out, inputs)))
     }
 
     fn files_and_hashes(&self) -> Result<Vec<(PathBuf, String)>> {
