@@ -70,10 +70,7 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
             false => None,
         },
         checkpoint.as_ref(),
-        plan.inputs
-            .first()
-            .map(|(_, p)| p.clone())
-            .unwrap_or_default(),
+        plan.inputs.iter().map(|(_, p)| p.clone()).collect(),
     );
     let mut dealer = Dealer::new(
         &plan.inputs,
@@ -91,7 +88,7 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
             .map(|dealt| stages.process(dealt))
             .collect::<Result<_>>()?;
         for (dealt, output) in window.iter().zip(&outputs) {
-            sink.append(dealt, output, &plan.inputs[dealt.at.input].1)?;
+            sink.append(dealt, output)?;
             progress.advance(dealt.chunk.bytes);
         }
     }

@@ -30,8 +30,8 @@ pub(super) struct StoreSink {
     checkpoints: Option<(StoreFingerprint, PathBuf)>,
     /// Where the run resumes, until its chunk is appended.
     resume: Option<Position>,
-    /// The first input, named when the CSV rows are all numbers.
-    first_input: PathBuf,
+    /// The input files, by index: named when CSV rows are all numbers.
+    files: Vec<PathBuf>,
 }
 
 /// What the sink wrote.
@@ -48,7 +48,7 @@ impl StoreSink {
         export: Option<SentenceCsvWriter>,
         checkpoints: Option<(StoreFingerprint, PathBuf)>,
         checkpoint: Option<&Checkpoint>,
-        first_input: PathBuf,
+        files: Vec<PathBuf>,
     ) -> StoreSink {
         StoreSink {
             writer,
@@ -58,18 +58,13 @@ impl StoreSink {
             numeric: checkpoint.map_or_else(NumericChunks::default, |c| c.numeric),
             checkpoints,
             resume: checkpoint.map(|c| c.at),
-            first_input,
+            files,
         }
     }
 
     /// Appends one processed chunk: its sentences (those a resumed run has not written
     /// yet), its exported sentences, its counts.
-    pub fn append(
-        &mut self,
-        dealt: &Dealt,
-        output: &ChunkOutput,
-        path: &std::path::Path,
-    ) -> Result<()> {
+    pub fn append(&mut self, dealt: &Dealt, output: &ChunkOutput) -> Result<()> {
         // BookCorpus has no book boundaries, the sentence CSV no article boundaries: each
         // such file is one document, counted when the file opens.
         let wikipedia = dealt.kind == CorpusKind::Wikipedia;
@@ -89,7 +84,7 @@ impl StoreSink {
         }
         for &n in &output.numeric {
             if let Some(row) = self.numeric.push(n) {
-                return Err(all_numeric(path, row));
+                return Err(all_numeric(&self.files[dealt.at.input], row));
             }
         }
         if wikipedia {
@@ -105,7 +100,8 @@ impl StoreSink {
     /// The store's last shard committed, the CSV committed.
     pub fn finish(self) -> Result<Sunk> {
         if let Some(row) = self.numeric.finish() {
-            return Err(all_numeric(&self.first_input, row));
+            // Rows were read, so there is a first input to name.
+            return Err(all_numeric(&self.files[0], row));
         }
         if let Some(export) = self.export {
             export.commit()?;
