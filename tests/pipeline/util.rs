@@ -282,14 +282,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Every file under `dir` with its size and sha256, sorted: equal before and after means
-/// nothing was modified. Lock files (which name the process holding them) are left out.
+/// nothing was modified, and two finished runs compare whole (a lock file left behind, which
+/// names its process, differs).
 pub fn snapshot(dir: &Path) -> String {
     let mut files = Vec::new();
     collect(dir, &mut files);
-    files.retain(|f| {
-        f.file_name()
-            .is_none_or(|n| n != earlyberts_format::LOCK_FILE)
-    });
     files.sort();
     let mut out = String::new();
     for file in files {
