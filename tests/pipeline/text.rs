@@ -411,3 +411,30 @@ fn stdin_output(command: &mut std::process::Command, input: &str) -> Output {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// `pipeline fixture` carries the sample corpus inside the binary: run from a directory
+/// with no checkout around it, it writes the same files as from the corpus in the checkout.
+#[test]
+fn fixture_writes_the_sample_corpus_from_any_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = root.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    crate::util::run(
+        pipeline()
+            .current_dir(&elsewhere)
+            .args(["fixture", "--out", "bundled"]),
+    )
+    .expect_code(0);
+    pipeline_run([
+        "fixture".as_ref(),
+        "--corpus".as_ref(),
+        corpus_dir().as_os_str(),
+        "--out".as_ref(),
+        root.path().join("checkout").as_os_str(),
+    ])
+    .expect_code(0);
+    let files = |dir: &Path| snapshot(dir).replace(dir.to_str().unwrap(), "OUT");
+    let bundled = files(&elsewhere.join("bundled"));
+    assert_eq!(bundled, files(&root.path().join("checkout")));
+    assert_eq!(bundled.lines().count(), 3, "{bundled}");
+}

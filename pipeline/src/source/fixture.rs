@@ -1,5 +1,6 @@
-//! The bundled fixture corpus (`tests/fixtures/corpus/`), written in the published input
-//! formats: Wikipedia and BookCorpus parquet, and a BookCorpus `.tar.bz2` archive.
+//! The bundled fixture corpus (`tests/fixtures/corpus/`, compiled into the binary), written in
+//! the published input formats: Wikipedia and BookCorpus parquet, and a BookCorpus `.tar.bz2`
+//! archive.
 //!
 //! Output bytes are deterministic (fixed parquet `created_by`, tar headers with mtime 0), so
 //! the fixture's input sha256s are stable.
@@ -24,14 +25,39 @@ pub struct FixtureFiles {
     pub bookcorpus_archive: PathBuf,
 }
 
-/// Writes the corpus in `corpus_dir` (`wikipedia.txt`, `bookcorpus.txt`) under `out`.
-pub fn write_fixture(corpus_dir: &Path, out: &Path) -> Result<FixtureFiles> {
-    let read = |name: &str| {
-        let path = corpus_dir.join(name);
-        fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
-    };
-    let articles = parse_articles(&read("wikipedia.txt")?);
-    let rows: Vec<String> = read("bookcorpus.txt")?.lines().map(str::to_owned).collect();
+/// The texts of a fixture corpus: `wikipedia.txt` (articles) and `bookcorpus.txt` (rows).
+pub struct FixtureCorpus {
+    pub wikipedia: String,
+    pub bookcorpus: String,
+}
+
+impl FixtureCorpus {
+    /// The sample corpus of `tests/fixtures/corpus/`, as compiled in: the binary writes it
+    /// from any directory.
+    pub fn bundled() -> FixtureCorpus {
+        FixtureCorpus {
+            wikipedia: include_str!("../../../tests/fixtures/corpus/wikipedia.txt").into(),
+            bookcorpus: include_str!("../../../tests/fixtures/corpus/bookcorpus.txt").into(),
+        }
+    }
+
+    /// The corpus in `dir` (`wikipedia.txt`, `bookcorpus.txt`).
+    pub fn read(dir: &Path) -> Result<FixtureCorpus> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+        };
+        Ok(FixtureCorpus {
+            wikipedia: read("wikipedia.txt")?,
+            bookcorpus: read("bookcorpus.txt")?,
+        })
+    }
+}
+
+/// Writes `corpus` under `out`.
+pub fn write_fixture(corpus: &FixtureCorpus, out: &Path) -> Result<FixtureFiles> {
+    let articles = parse_articles(&corpus.wikipedia);
+    let rows: Vec<String> = corpus.bookcorpus.lines().map(str::to_owned).collect();
     let files = FixtureFiles {
         wikipedia_parquet: out.join("wikipedia/train-00000-of-00001.parquet"),
         bookcorpus_parquet: out.join("bookcorpus/train-00000-of-00001.parquet"),
