@@ -85,6 +85,28 @@ pub enum Error {
         theirs: String,
         ours: String,
     },
+    /// Parts of a store's spaCy work ran with another setup than this run's.
+    #[error("'{}' records parts run with {theirs}, but this run asks for {ours}: run every part with the same --spacy-model and --spacy-max-length, and the assembly with those or none", path.display())]
+    SpacyPartsSetup {
+        path: PathBuf,
+        theirs: String,
+        ours: String,
+    },
+    /// Chunks of the spaCy work that parts ran for were not split, and may not be here.
+    #[error(
+        "{summary}; run those parts again (`prepare --part K/N`), or allow splitting them in this process (--split-missing)"
+    )]
+    SpacyWorkMissing {
+        /// What is missing and what it costs (`split::spacy::MissingWork`, displayed).
+        summary: String,
+    },
+    /// A chunk of the spaCy work went missing (or was damaged) while the store was assembled.
+    #[error("spaCy's sentences of chunk {chunk} of '{}' are missing or damaged ('{}'): run its part again, or allow splitting it in this process (--split-missing)", input.display(), path.display())]
+    SpacyChunkMissing {
+        input: PathBuf,
+        chunk: usize,
+        path: PathBuf,
+    },
     /// A sentence store that is damaged or does not match what it should hold.
     #[error("sentence store '{}': {reason}", path.display())]
     Store { path: PathBuf, reason: String },

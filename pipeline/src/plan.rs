@@ -120,9 +120,7 @@ impl BuildPlan {
             sentences: options.sentences,
         };
         let mut text = recipe.text_plan(vocab.clone(), &inputs, store)?;
-        if let Some(spacy) = &mut text.spacy {
-            options.spacy.apply(spacy);
-        }
+        text.apply_spacy(&options.spacy)?;
         Ok(BuildPlan {
             recipe,
             vocab,

@@ -18,7 +18,9 @@ use earlyberts_pipeline::{
     split::spacy::{SpacyComponents, SpacyOptions, SpacyPool},
 };
 
-use crate::util::{Output, SampleInputs, pipeline, reference_recipe, repo, run, spacy_args};
+use crate::util::{
+    Output, SampleInputs, pipeline, reference_recipe, repo, run, snapshot, spacy_args,
+};
 
 /// Articles of a few paragraphs each, headings and lists among them: `n` of them fill
 /// `n / 1024` chunks of the reader (one batch of the parquet file each).
@@ -43,14 +45,23 @@ struct Corpus {
 }
 
 fn corpus(n: usize) -> Corpus {
+    corpus_files(&[n])
+}
+
+/// Wikipedia as files of `sizes` articles (`many/wiki-I.parquet`; the glob in `wiki`).
+fn corpus_files(sizes: &[usize]) -> Corpus {
     let fx = SampleInputs::new();
-    let wiki = fx.path("many/wiki.parquet");
-    fs::create_dir_all(wiki.parent().unwrap()).unwrap();
-    let texts = articles(n);
-    let column: ArrayRef = Arc::new(StringArray::from(
-        texts.iter().map(|t| Some(t.as_str())).collect::<Vec<_>>(),
-    ));
-    write_parquet(&wiki, vec![("text", column)]).unwrap();
+    let mut texts = articles(sizes.iter().sum()).into_iter();
+    for (i, &size) in sizes.iter().enumerate() {
+        let file: Vec<String> = texts.by_ref().take(size).collect();
+        let column: ArrayRef = Arc::new(StringArray::from(file));
+        write_parquet(
+            &fx.path(&format!("many/wiki-{i}.parquet")),
+            vec![("text", column)],
+        )
+        .unwrap();
+    }
+    let wiki = fx.path("many/wiki-*.parquet");
     Corpus { fx, wiki }
 }
 
@@ -184,34 +195,87 @@ fn a_killed_prepare_resumes_from_its_finished_chunks() {
 #[test]
 fn parts_run_apart_assemble_into_the_one_process_store() {
     let Some(spacy) = spacy_args() else { return };
-    let c = corpus(2500);
+    // Three chunks in two files: dealt across the inputs, three parts get one chunk each
+    // (dealt per file, part 2 had none and part 0 two).
+    let c = corpus_files(&[2048, 700]);
     run(&mut c.prepare("one", &[], &spacy)).expect_code(0);
+    let part = |k: &str| {
+        c.prepare("parts", &["--part", k], &spacy)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     // Two parts at once, as two machines sharing the store directory would run them.
-    let parts: Vec<_> = ["0/2", "1/2"]
-        .iter()
-        .map(|part| {
-            c.prepare("parts", &["--part", part], &spacy)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for part in parts {
-        let out = part.wait_with_output().unwrap();
+    for (k, child) in [("0/3", part("0/3")), ("1/3", part("1/3"))] {
+        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "part {k}: 1 chunk, 1 split now, 0 were done already"
+            )),
+            "{stderr}"
+        );
     }
-    assert_eq!(c.chunk_files("parts").len(), 3);
+    assert_eq!(c.chunk_files("parts").len(), 2);
+    // With part 2 missing, the assembly refuses, saying which part and what it costs: it
+    // never starts spaCy's work on its own. It needs no spaCy flags (the parts' are kept).
+    let refused = run(&mut c.prepare("parts", &[], &[])).expect_code(2);
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.dump());
+    for needle in [
+        "1 of 3 chunks",
+        "(part 2/3)",
+        "core-hours",
+        "--split-missing",
+    ] {
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.dump()
+        );
+    }
+    assert!(!c.fx.path("parts/store.json").exists());
+    // A part run again does nothing twice; the missing one runs.
+    let again = run(&mut c.prepare("parts", &["--part", "1/3"], &spacy)).expect_code(0);
     assert!(
-        !c.fx.path("parts/store.json").exists(),
-        "a part writes no store"
+        again.stderr.contains("0 split now, 1 were done already"),
+        "{}",
+        again.dump()
     );
-    // The assembly needs no spaCy: a Python that cannot run proves it.
-    let mut flags: Vec<String> = spacy.clone();
-    flags[1] = "/nonexistent/python".into();
-    run(&mut c.prepare("parts", &[], &flags)).expect_code(0);
-    assert_eq!(c.store_json("parts"), c.store_json("one"));
+    run(&mut c.prepare("parts", &["--part", "2/3"], &spacy)).expect_code(0);
+    // With every chunk there, the assembly runs no Python: one that cannot run proves it.
+    run(&mut c.prepare(
+        "parts",
+        &[],
+        &["--python".into(), "/nonexistent/python".into()],
+    ))
+    .expect_code(0);
+    // `make data` after the assembly: the build takes the store as it is, no spaCy flags,
+    // no Python.
+    let mut build = pipeline();
+    build
+        .args(["--quiet", "build", "--recipe"])
+        .arg(reference_recipe())
+        .args(["--seed", "1", "--out"])
+        .arg(c.fx.path("build"))
+        .arg("--store")
+        .arg(c.fx.path("parts"))
+        .arg("--wiki")
+        .arg(&c.wiki)
+        .arg("--books")
+        .arg(c.fx.books())
+        .args(["--python", "/nonexistent/python"]);
+    run(&mut build).expect_code(0);
+    // Every file of the store is the one-process run's, but the parts' own record.
+    let strip =
+        |out: &str| snapshot(&c.fx.path(out)).replace(c.fx.path(out).to_str().unwrap(), "STORE");
+    let parts = strip("parts");
+    let (record, assembled): (Vec<&str>, Vec<&str>) = parts
+        .lines()
+        .partition(|l| l.starts_with("STORE/rows/parts.json "));
+    assert_eq!(record.len(), 1, "{parts}");
+    assert_eq!(assembled.join("\n") + "\n", strip("one"));
 }
 
 /// A stand-in interpreter that answers the protocol with garbage.
@@ -283,4 +347,69 @@ fn bad_spacy_setups_are_one_line_errors() {
         assert!(out.stderr.contains(needle), "{needle:?}\n{}", out.dump());
         assert!(!fx.path("store/store.json").exists());
     }
+}
+
+/// The processes whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Some((_, ppid)) = state_of(child)
+            && ppid == pid
+        {
+            children.push(child);
+        }
+    }
+    children
+}
+
+/// A process's state letter and parent, or `None` once it is gone.
+fn state_of(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    Some((state, rest.next()?.parse().ok()?))
+}
+
+/// A `prepare` killed with SIGKILL cannot close its workers' stdin: each must see its
+/// parent gone and exit, not finish its batch as an orphan (about 25 s before).
+#[test]
+fn workers_die_with_a_killed_prepare() {
+    let Some(spacy) = spacy_args() else { return };
+    let c = corpus(2500);
+    let mut child = c
+        .prepare("killed", &[], &spacy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed while both workers split: one chunk is on disk, the next two are in flight.
+    let started = Instant::now();
+    while c.chunk_files("killed").is_empty() && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let workers = children_of(child.id());
+    assert_eq!(workers.len(), 2, "two workers at -j 2: {workers:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    let alive = || {
+        workers
+            .iter()
+            .filter(|&&w| state_of(w).is_some_and(|(state, _)| state != 'Z'))
+            .count()
+    };
+    while alive() > 0 && killed.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone_after = killed.elapsed();
+    assert_eq!(alive(), 0, "workers outlived their pipeline by 20 s");
+    assert!(
+        gone_after < Duration::from_secs(5),
+        "workers took {gone_after:?} to exit"
+    );
+    eprintln!("workers gone {gone_after:?} after their pipeline was killed");
 }

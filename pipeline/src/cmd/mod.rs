@@ -34,6 +34,11 @@ pub struct SpacyArgs {
     /// spaCy's own is 1000000].
     #[arg(long, value_name = "CHARS")]
     pub spacy_max_length: Option<u64>,
+    /// Where parts of the spaCy work ran for the store (`prepare --part`), split the chunks
+    /// they left in this process too (without it, missing chunks are refused, with the
+    /// core-hours they would take here).
+    #[arg(long)]
+    pub split_missing: bool,
 }
 
 impl SpacyArgs {
@@ -45,6 +50,7 @@ impl SpacyArgs {
             allow_other_version: self.allow_spacy_version,
             workers,
             max_length: self.spacy_max_length,
+            split_missing: self.split_missing,
         }
     }
 }

@@ -36,9 +36,10 @@ pub struct PrepareArgs {
     /// `wiki-sentences.csv` (to run the reference script, or `build --sentences`, on them).
     #[arg(long, value_name = "FILE")]
     pub write_sentences: Option<PathBuf>,
-    /// Only part K of N of the spaCy work (chunks of 1,024 articles, every N-th from K):
-    /// its results go to OUT/rows/, no store is written. Parts can run at once, on machines
-    /// sharing OUT; a `prepare` without --part then assembles the store from them.
+    /// Only part K of N of the spaCy work (chunks of 1,024 articles numbered across every
+    /// input, every N-th from K): its results go to OUT/rows/, no store is written. Parts
+    /// can run at once, on machines sharing OUT; a `prepare` without --part then assembles
+    /// the store from them, with their spaCy setup (no spaCy flags needed).
     #[arg(long, value_name = "K/N", value_parser = parse_part)]
     pub part: Option<(usize, usize)>,
     #[command(flatten)]
@@ -70,9 +71,8 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         .text_plan(vocab, &inputs, args.out.clone())
         .map_err(flag_context)?;
     plan.export_sentences = args.write_sentences.clone();
-    if let Some(spacy) = &mut plan.spacy {
-        args.spacy.overrides(global.threads).apply(spacy);
-    }
+    plan.apply_spacy(&args.spacy.overrides(global.threads))
+        .map_err(flag_context)?;
     if let Some(part) = args.part {
         let Some(spacy) = plan.spacy_part(part).map_err(flag_context)? else {
             anyhow::bail!(
@@ -82,6 +82,9 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         return run_part(global, &plan, &spacy, part);
     }
     let _lock = earlyberts_format::DirLock::acquire(&plan.out, "pipeline prepare")?;
+    if !global.quiet {
+        tell_spacy_work(&plan)?;
+    }
     let bar = bytes_bar(plan.input_bytes(), global.quiet);
     bar.set_prefix("prepare (text bytes; total is the compressed input size)");
     let started = Instant::now();
@@ -119,10 +122,31 @@ fn run_part(
         .with_context(|| format!("cannot prepare part {k}/{n} in '{}'", plan.out.display()))?;
     bar.finish_and_clear();
     eprintln!(
-        "part {k}/{n}: split {} chunks, {} were done already, in {:.1} s; assemble with `pipeline prepare` without --part once every part is done",
+        "part {k}/{n}: {} chunk{}, {} split now, {} were done already, in {:.1} s; assemble with `pipeline prepare` without --part once every part is done",
+        report.chunks,
+        if report.chunks == 1 { "" } else { "s" },
         report.computed,
         report.cached,
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says how much spaCy work this run does here, before it starts (hours, at full scale);
+/// nothing where `prepare` refuses to do it (parts ran, and `--split-missing` is off).
+fn tell_spacy_work(plan: &TextPlan) -> anyhow::Result<()> {
+    if let Some(missing) = plan.spacy_to_split().map_err(flag_context)?
+        && !missing.is_empty()
+        && (missing.parts.is_none() || plan.split_missing)
+    {
+        let workers = plan.spacy.as_ref().map_or(1, |s| s.options.workers.max(1));
+        eprintln!(
+            "spaCy splits {} of {} chunks here: about {:.1} core-hours, {:.1} h on {workers} workers",
+            missing.chunks.len(),
+            missing.total,
+            missing.core_hours(),
+            missing.core_hours() / workers as f64
+        );
+    }
+    Ok(())
 }

@@ -96,9 +96,7 @@ fn plan(global: &GlobalArgs, args: &SentencesArgs, scratch: PathBuf) -> anyhow::
     let mut plan = recipe
         .text_plan(Vocab::bert_base_uncased(), &no_inputs, scratch)
         .map_err(flag_context)?;
-    if let Some(spacy) = &mut plan.spacy {
-        args.spacy.overrides(global.threads).apply(spacy);
-    }
+    plan.apply_spacy(&args.spacy.overrides(global.threads))?;
     Ok(plan)
 }
 

@@ -58,6 +58,10 @@ pub trait CorpusReader: Send {
     /// About how many bytes of text the file holds, for progress and ETA: parquet records
     /// the column's uncompressed size; a bzip2 archive is estimated from its size.
     fn text_bytes_hint(&self) -> u64;
+    /// How many chunks the file holds, where its index says so without reading it (parquet).
+    fn chunk_count(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Texts per chunk: small enough for bounded memory, large enough to amortise the

@@ -24,6 +24,8 @@ pub struct ParquetTextReader {
     path: PathBuf,
     batches: ParquetRecordBatchReader,
     text_bytes: u64,
+    /// Rows in the file, from its footer.
+    rows: u64,
     row: u64,
 }
 
@@ -62,6 +64,7 @@ impl ParquetTextReader {
             .filter_map(|group| group.columns().get(index))
             .map(|column| column.uncompressed_size().max(0) as u64)
             .sum();
+        let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
         let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
         let batches = builder
             .with_projection(mask)
@@ -72,6 +75,7 @@ impl ParquetTextReader {
             path: path.to_path_buf(),
             batches,
             text_bytes,
+            rows,
             row: 0,
         })
     }
@@ -127,5 +131,51 @@ impl CorpusReader for ParquetTextReader {
 
     fn text_bytes_hint(&self) -> u64 {
         self.text_bytes
+    }
+
+    /// Batches fill across row groups: every chunk but the last holds [`CHUNK_TEXTS`] rows.
+    fn chunk_count(&self) -> Option<usize> {
+        Some(self.rows.div_ceil(CHUNK_TEXTS as u64) as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
+
+    use super::*;
+
+    /// The spaCy parts count a file's chunks from its footer: the reader must fill every
+    /// chunk but the last, across row groups.
+    #[test]
+    fn chunks_fill_across_row_groups_as_the_footer_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("groups.parquet");
+        let texts: Vec<String> = (0..2_500).map(|i| format!("article {i}")).collect();
+        let column = Arc::new(StringArray::from(texts.clone())) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([("text", column)]).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(700))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props))
+                .unwrap();
+        writer.write(&batch).unwrap();
+        assert_eq!(writer.close().unwrap().num_row_groups(), 4);
+
+        let mut reader = ParquetTextReader::open(&path).unwrap();
+        let counted = reader.chunk_count();
+        let mut sizes = Vec::new();
+        let mut read = Vec::new();
+        while let Some(chunk) = reader.next_chunk().unwrap() {
+            sizes.push(chunk.texts.len());
+            read.extend(chunk.texts);
+        }
+        assert_eq!(sizes, [1024, 1024, 452]);
+        assert_eq!(counted, Some(sizes.len()));
+        assert_eq!(read, texts);
     }
 }

@@ -14,7 +14,10 @@ use crate::{
     source::CorpusKind,
     split::{
         LineBreaks, RuleSplitter,
-        spacy::{SpacyKey, SpacyPart, SpacyPlan, SpacyRecord, SpacySplitter},
+        spacy::{
+            MissingWork, PartsRecord, SpacyKey, SpacyOverrides, SpacyPart, SpacyPlan, SpacyRecord,
+            SpacySplitter, SpacyWork, cache::RowCache,
+        },
     },
     stage::ChunkSplitter,
     store::{STORE_MANIFEST, SentenceStore, StoreManifest},
@@ -34,6 +37,9 @@ pub struct TextPlan {
     pub export_sentences: Option<PathBuf>,
     /// Split Wikipedia with spaCy instead of the rules.
     pub spacy: Option<SpacyPlan>,
+    /// Where parts of the spaCy work ran for this store (`prepare --part`), split the chunks
+    /// they left here too; else those are refused, named, with the core-hours they take.
+    pub split_missing: bool,
     /// The inputs' hashes, computed once (reading 20 GB is not free).
     hashed: OnceLock<Vec<InputFile>>,
 }
@@ -108,6 +114,7 @@ impl TextPlan {
             row_rule: RowRule::AsSplit,
             export_sentences: None,
             spacy: None,
+            split_missing: false,
             hashed: OnceLock::new(),
         }
     }
@@ -170,26 +177,71 @@ impl TextPlan {
         self.spacy_key().is_none() && self.export_sentences.is_none()
     }
 
-    /// Part `k` of `n` (`k < n`) of this plan's spaCy work, or `None` if spaCy splits none
-    /// of its inputs.
-    pub fn spacy_part(&self, part: (usize, usize)) -> Result<Option<SpacyPart>> {
+    /// The command line's changes to the spaCy setup. Where parts of the spaCy work ran for
+    /// this store, their setup is taken (unless the model or `max_length` is given: then it
+    /// must be theirs), so the assembly needs no spaCy flags.
+    pub fn apply_spacy(&mut self, overrides: &SpacyOverrides) -> Result<()> {
+        let Some(spacy) = &mut self.spacy else {
+            return Ok(());
+        };
+        overrides.apply(spacy);
+        self.split_missing = overrides.split_missing;
+        let Some(parts) = PartsRecord::load(&self.out)? else {
+            return Ok(());
+        };
+        if overrides.model.is_none() && overrides.max_length.is_none() {
+            spacy.adopt(&parts);
+        }
+        parts.check(&self.out, spacy)
+    }
+
+    /// The chunks spaCy splits for this plan, or `None` if it splits none of its inputs.
+    pub fn spacy_work(&self) -> Result<Option<SpacyWork>> {
         let Some(spacy) = self.spacy_plan() else {
             return Ok(None);
         };
-        Ok(Some(SpacyPart::new(
-            spacy,
-            part,
-            &self.out,
-            self.files_and_hashes()?,
-        )))
+        let work = SpacyWork::new(
+            &self.inputs,
+            &self.files_and_hashes()?,
+            spacy.options.components,
+        )?;
+        Ok(Some(work))
     }
 
-    /// The splitter of the plan's Wikipedia articles.
+    /// The spaCy work not done yet for this store (`None`: spaCy splits nothing here).
+    pub fn spacy_to_split(&self) -> Result<Option<MissingWork>> {
+        let (Some(spacy), Some(work)) = (self.spacy_plan(), self.spacy_work()?) else {
+            return Ok(None);
+        };
+        let cache = RowCache::new(&self.out, &spacy.key().fingerprint());
+        let parts = PartsRecord::load(&self.out)?.map(|p| p.parts);
+        Ok(Some(work.missing(&cache, &self.out, parts)))
+    }
+
+    /// Part `k` of `n` (`k < n`) of this plan's spaCy work, or `None` if spaCy splits none
+    /// of its inputs. Records in the store that parts of `n` run this setup (refused if
+    /// the parts recorded there ran another).
+    pub fn spacy_part(&self, (k, n): (usize, usize)) -> Result<Option<SpacyPart>> {
+        let (Some(spacy), Some(work)) = (self.spacy_plan(), self.spacy_work()?) else {
+            return Ok(None);
+        };
+        PartsRecord::claim(&self.out, n, spacy)?;
+        let inputs = self.files_and_hashes()?;
+        Ok(Some(SpacyPart::new(spacy, (k, n), work, &self.out, inputs)))
+    }
+
+    /// The splitter of the plan's Wikipedia articles: spaCy's splits every chunk not on
+    /// disk, unless parts ran for this store and `split_missing` is off.
     pub(super) fn splitter(&self) -> Result<Splitter> {
-        match self.spacy_plan() {
-            Some(spacy) => Ok(self.spacy_splitter(spacy, self.files_and_hashes()?)),
-            None => Ok(Splitter::Rules(RuleSplitter::new(self.line_breaks))),
+        let Some(spacy) = self.spacy_plan() else {
+            return Ok(Splitter::Rules(RuleSplitter::new(self.line_breaks)));
+        };
+        let inputs = self.files_and_hashes()?;
+        if self.split_missing || PartsRecord::load(&self.out)?.is_none() {
+            return Ok(self.spacy_splitter(spacy, inputs));
         }
+        let splitter = SpacySplitter::assembling(spacy, &self.out, inputs);
+        Ok(Splitter::Spacy(Box::new(splitter)))
     }
 
     /// The same splitter for articles that are no input file (`pipeline sentences`):

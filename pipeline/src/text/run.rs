@@ -12,7 +12,7 @@ use super::{
     stages::{ChunkOutput, TextStages, clean_in_place},
 };
 use crate::{
-    Result,
+    Error, Result,
     clean::{RULES_VERSION, TextCleaner},
     source::{self, CorpusKind},
     split::spacy::SpacyPart,
@@ -30,6 +30,8 @@ pub struct Prepared {
 /// What a part of the spaCy work did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartReport {
+    /// Chunks of documents in this part.
+    pub chunks: usize,
     /// Chunks of documents this run split.
     pub computed: u64,
     /// Chunks found split already (by this part earlier, or by another).
@@ -46,6 +48,7 @@ fn window() -> usize {
 /// Runs the text stages and writes the store to `plan.out`; `progress` advances by input
 /// text bytes.
 pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
+    refuse_missing_parts(plan)?;
     set_total(plan, progress, |_| true)?;
     let splitter = plan.splitter()?;
     let stages = TextStages {
@@ -148,10 +151,27 @@ pub fn prepare_part(
     }
     let (computed, cached) = part.counts();
     Ok(PartReport {
+        chunks: part.chunks(),
         computed,
         cached,
         documents,
     })
+}
+
+/// Where parts of the spaCy work ran for the store, refuses (naming them, with the
+/// core-hours they take) to assemble it while chunks are missing, unless `split_missing`.
+fn refuse_missing_parts(plan: &TextPlan) -> Result<()> {
+    if plan.split_missing {
+        return Ok(());
+    }
+    match plan.spacy_to_split()? {
+        Some(missing) if !missing.is_empty() && missing.parts.is_some() => {
+            Err(Error::SpacyWorkMissing {
+                summary: missing.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Sets the progress total to the text bytes of the inputs `wanted` takes. Opening every

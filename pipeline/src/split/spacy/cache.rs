@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! STORE/rows/
+//! ├── parts.json                 where parts ran: N and their setup (`parts.rs`)
 //! └── {config}/                  12 hex digits of xxh3 over the spaCy setup (spacy::SpacyKey)
 //!     ├── spacy.json             the spaCy and model versions that made them (SpacyInfo)
 //!     └── {input sha256, 16}/

@@ -4,6 +4,7 @@
 //! together (`splitter.rs`, with [`SpacyPart`] for `prepare --part`).
 
 pub mod cache;
+pub mod parts;
 mod splitter;
 pub mod wire;
 mod worker;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use self::{
+    parts::{MissingWork, PartsRecord, SpacyWork},
     splitter::{SpacyPart, SpacySplitter},
     wire::{Sentences, SpacyInfo},
     worker::SpacyPool,
@@ -108,6 +110,9 @@ pub struct SpacyOverrides {
     pub allow_other_version: bool,
     pub workers: Option<usize>,
     pub max_length: Option<u64>,
+    /// Split chunks that parts of the work left, in this process (see
+    /// `TextPlan::split_missing`).
+    pub split_missing: bool,
 }
 
 impl SpacyOverrides {
@@ -140,6 +145,18 @@ pub struct SpacyKey {
 }
 
 impl SpacyKey {
+    /// The setup in words, for errors.
+    pub fn describe(&self) -> String {
+        let components = match self.components {
+            SpacyComponents::Full => "every component",
+            SpacyComponents::Fast => "tok2vec and parser",
+        };
+        format!(
+            "model '{}' for {} {} ({components}, max_length {})",
+            self.loaded, self.pinned_model, self.pinned_version, self.max_length
+        )
+    }
+
     /// 12 hex digits naming the setup's results on disk ([`cache`]).
     pub fn fingerprint(&self) -> String {
         let json = serde_json::to_string(self).expect("a spaCy key serialises");

@@ -13,6 +13,10 @@ it over stdin/stdout in frames: a little-endian u32 length, then that many bytes
   imported; 0xfffffffd, the model cannot load; 0xffffffff, any other failure.
 - In: an empty frame: exit.
 
+A worker whose parent is gone exits at once: a pipeline killed with SIGKILL cannot close its
+stdin, and the worker would otherwise finish its batch (tens of seconds) as an orphan, outside
+a cluster job's accounting.
+
 COMPONENTS is `full` (every component, as the reference ran the model) or `fast` (only
 `tok2vec` and `parser`, which alone decide the sentence boundaries; proven to give the same
 sentences, see the splitter's tests). `nlp.max_length` is raised to MAX_LENGTH.
@@ -22,6 +26,8 @@ import json
 import os
 import struct
 import sys
+import threading
+import time
 
 
 # The document index of an error frame that names no document: spaCy cannot be imported,
@@ -46,7 +52,21 @@ def read_exact(inp, n):
     return data
 
 
+def exit_with_parent():
+    # Polled rather than PR_SET_PDEATHSIG: that signal follows the thread that started the
+    # worker, not the process, and the pipeline's threads come and go.
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
+    exit_with_parent()
     model, max_length, components = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     # Keep stdout for frames only: anything a library prints goes to stderr.

@@ -9,22 +9,25 @@ use std::{
     },
 };
 
-use super::{Sentences, SpacyPlan, SpacyPool, SpacyRecord, cache::RowCache};
+use super::{Sentences, SpacyPlan, SpacyPool, SpacyRecord, SpacyWork, cache::RowCache};
 use crate::{Error, Result, source::ChunkAt, stage::ChunkSplitter};
 
-/// Which chunks a run splits with spaCy: all (as a store is built), or part `k` of `n`
-/// (`prepare --part K/N`: chunks `c` with `c mod n = k` of every input).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which chunks a run splits with spaCy: all (as a store is built), part `k` of `n`
+/// (`prepare --part K/N`: the chunks numbered `c` across every input with `c mod n = k`),
+/// or none (the assembly of a store whose parts ran: every chunk must be on disk).
+#[derive(Clone, Debug)]
 enum Share {
     All,
-    Part { k: usize, n: usize },
+    Part { k: usize, n: usize, work: SpacyWork },
+    Nothing,
 }
 
 impl Share {
-    fn has(self, at: ChunkAt) -> bool {
+    fn has(&self, at: ChunkAt) -> bool {
         match self {
             Share::All => true,
-            Share::Part { k, n } => at.chunk % n == k,
+            Share::Part { k, n, work } => work.number(at) % n == *k,
+            Share::Nothing => false,
         }
     }
 }
@@ -52,6 +55,16 @@ impl SpacySplitter {
         SpacySplitter::sharing(plan, Share::All, store, inputs)
     }
 
+    /// The splitter of a store whose parts split every chunk: it reads their results and
+    /// splits nothing (a chunk not on disk is an error naming it).
+    pub fn assembling(
+        plan: &SpacyPlan,
+        store: &Path,
+        inputs: Vec<(PathBuf, String)>,
+    ) -> SpacySplitter {
+        SpacySplitter::sharing(plan, Share::Nothing, store, inputs)
+    }
+
     fn sharing(
         plan: &SpacyPlan,
         share: Share,
@@ -71,8 +84,11 @@ impl SpacySplitter {
     }
 
     /// The sentences of each document of the chunk at `at`: from disk, else split here if
-    /// the chunk is in this run's share (`None` if it is not).
+    /// the chunk is in this run's share. A part leaves other parts' chunks alone (`None`).
     fn sentences(&self, at: ChunkAt, texts: &[String]) -> Result<Option<Sentences>> {
+        if matches!(self.share, Share::Part { .. }) && !self.share.has(at) {
+            return Ok(None);
+        }
         let (file, sha256) = &self.inputs[at.input];
         let path = self.cache.path(sha256, at.chunk);
         if let Some(found) = self.cache.load(&path, texts.len()) {
@@ -80,7 +96,11 @@ impl SpacySplitter {
             return Ok(Some(found));
         }
         if !self.share.has(at) {
-            return Ok(None);
+            return Err(Error::SpacyChunkMissing {
+                input: file.clone(),
+                chunk: at.chunk,
+                path,
+            });
         }
         let name = |d: usize| {
             let n = at.first_text + d as u64;
@@ -92,8 +112,8 @@ impl SpacySplitter {
         Ok(Some(sentences))
     }
 
-    /// Chunks split by this run, and chunks found split already (by this run's share
-    /// earlier, or by another).
+    /// Chunks split by this run, and chunks of its share found split already (by an
+    /// earlier run, or by another at once).
     pub fn counts(&self) -> (u64, u64) {
         (
             self.computed.load(Ordering::Relaxed),
@@ -151,7 +171,7 @@ impl ChunkSplitter for SpacySplitter {
     ) -> Result<()> {
         let split = self
             .sentences(at, documents)?
-            .expect("a SpacySplitter's share is every chunk");
+            .expect("a store's splitter is no part: it has every chunk or fails");
         for (document, sentences) in split.iter().enumerate() {
             for s in sentences {
                 sentence(document, s)?;
@@ -163,33 +183,40 @@ impl ChunkSplitter for SpacySplitter {
 
 /// Part `k` of `n` of the spaCy work: splits its chunks into the results on disk and makes
 /// no sentences for a store (it is no [`ChunkSplitter`]).
-pub struct SpacyPart(SpacySplitter);
+pub struct SpacyPart {
+    splitter: SpacySplitter,
+    chunks: usize,
+}
 
 impl SpacyPart {
-    /// Part `k` of `n` (`k < n`) of the chunks of `inputs` (files and sha256, as for
+    /// Part `k` of `n` (`k < n`) of `work`, the chunks of `inputs` (files and sha256, as for
     /// [`SpacySplitter::new`]), its results under the store `store`.
     pub fn new(
         plan: &SpacyPlan,
         (k, n): (usize, usize),
+        work: SpacyWork,
         store: &Path,
         inputs: Vec<(PathBuf, String)>,
     ) -> SpacyPart {
         assert!(k < n, "part {k} of {n}");
-        SpacyPart(SpacySplitter::sharing(
-            plan,
-            Share::Part { k, n },
-            store,
-            inputs,
-        ))
+        SpacyPart {
+            chunks: work.chunks_of_part(k, n),
+            splitter: SpacySplitter::sharing(plan, Share::Part { k, n, work }, store, inputs),
+        }
+    }
+
+    /// Chunks in this part.
+    pub fn chunks(&self) -> usize {
+        self.chunks
     }
 
     /// Splits the chunk at `at` if it is this part's and not on disk yet.
     pub fn split(&self, at: ChunkAt, texts: &[String]) -> Result<()> {
-        self.0.sentences(at, texts).map(drop)
+        self.splitter.sentences(at, texts).map(drop)
     }
 
     /// Chunks split by this run, and chunks found split already.
     pub fn counts(&self) -> (u64, u64) {
-        self.0.counts()
+        self.splitter.counts()
     }
 }
