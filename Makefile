@@ -21,10 +21,14 @@ CORPUS ?= wikibooks
 LIMIT ?=
 # The reference kind's run history (fresh, resumed, continued:C1,C2,…); empty: the recipe's.
 HISTORY ?=
-# More flags for `pipeline build`, e.g. the spaCy setup: --python PATH --spacy-model NAME.
+# More flags for `pipeline build`.
 BUILD_FLAGS ?=
+# The reference recipe's spaCy setup, e.g. --python PATH --spacy-model NAME
+# --allow-spacy-version. None is needed where the spaCy parts ran on a cluster (the store
+# records their setup).
+SPACY_FLAGS ?=
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu data which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu fetch data test-slurm which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,16 +82,18 @@ bench-cpu: ## BERT-base training steps (8 × 128 tokens) on the CPU, trainer and
 	$(BUILD_TRAINER)
 	python3 scripts/cpu_bench.py --trainer $(TRAINER) --python $(TORCH_PYTHON)
 
-data: ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N examples; HISTORY=…), verify against golden manifests, audit
+fetch: ## build the pipeline and fetch the pinned sources into DATA/sources (resumable, verified)
 	$(BUILD_PIPELINE)
 	$(PIPELINE) fetch --sources $(SOURCES) --lock-file $(LOCK) --data-dir $(DATA)/sources
+
+data: fetch ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first N examples; HISTORY=…; SPACY_FLAGS=…), verify against golden manifests, audit
 	@for seed in $(SEEDS); do \
 	  build=$(DATA)/builds/$(CORPUS)-$(RECIPE_NAME)-seed$$seed; \
 	  echo "== seed $$seed -> $$build"; \
 	  $(PIPELINE) build --recipe $(RECIPE) --seed $$seed --out $$build --store $(DATA)/store-$(RECIPE_NAME) \
 	    --wiki '$(DATA)/sources/wikipedia/20220301.en/*.parquet' \
 	    --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2 $(if $(LIMIT),--limit-examples $(LIMIT)) \
-	    $(if $(HISTORY),--history $(HISTORY)) $(BUILD_FLAGS) || exit $$?; \
+	    $(if $(HISTORY),--history $(HISTORY)) $(BUILD_FLAGS) $(SPACY_FLAGS) || exit $$?; \
 	  golden=golden/$(CORPUS)-$(RECIPE_NAME)-seed$$seed.json; \
 	  if [ -f $$golden ]; then $(PIPELINE) verify $$build --golden $$golden || exit $$?; \
 	  else echo "no published manifest $$golden yet: build not compared"; fi; \
@@ -143,7 +149,7 @@ bench-python: ## build.step and TrainingOrder against the FORMAT.md numpy reader
 	$(BUILD_PIPELINE)
 	$(PYTHON) scripts/bench_python.py
 
-test: check unit-test test-python ## everything CI runs: formatting, lints, docs, all tests (Rust and Python), benchmarks compile
+test: check unit-test test-python test-slurm ## everything CI runs: formatting, lints, docs, all tests (Rust, Python, Slurm), benchmarks compile
 
 # The tests build the trainer with the wgpu backend too (one build of burn for every test):
 # its tests run the GPU code path on any Vulkan driver, lavapipe (Mesa's software one) in
@@ -165,6 +171,10 @@ unit-test: ## unit, property and end-to-end tests (the wgpu ones on lavapipe or 
 
 test-wgpu: ## only the GPU code path's tests, on wgpu (Vulkan; Debian without a GPU: apt install mesa-vulkan-drivers libvulkan1)
 	EARLYBERTS_REQUIRE_WGPU=1 $(CARGO) test --workspace $(TEST_FEATURES) -- wgpu
+
+test-slurm: ## the Slurm scripts of the spaCy stage on a one-node Slurm the test starts and stops (root, spaCy; Debian: apt install slurm-wlm munge); skips, saying why, without them
+	$(CARGO) build --quiet --workspace $(TEST_FEATURES)
+	PIPELINE=target/debug/pipeline scripts/test-slurm.sh
 
 test-slow: ## the full kill matrix: 20 SIGKILL points over a fixture build and 20 over a training run
 	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-pipeline --test integration crash::

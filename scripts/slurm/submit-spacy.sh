@@ -1,0 +1,51 @@
+#!/bin/bash
+# Submits the reference recipe's spaCy stage to Slurm: the parts as a job array of
+# prepare-spacy.sbatch, then the assembly, which runs once every part has ended (failed or
+# not) and says which parts are missing, if any. Run it on a login node, from any directory,
+# after `make fetch` there (it builds the binary and fetches the sources). Then `make data`
+# builds the seeds on the assembled store, with no spaCy flags.
+#
+#   scripts/slurm/submit-spacy.sh [SBATCH OPTIONS, FOR BOTH JOBS]
+#   PARTS=16 scripts/slurm/submit-spacy.sh --cpus-per-task=32 --time=04:00:00
+#   ARRAY=3,5 PARTS=16 scripts/slurm/submit-spacy.sh    # re-run parts 3 and 5, assemble again
+#
+# Environment: PARTS [8]; ARRAY, the array indices to run [0-(PARTS-1)]; LOGS, where the
+# jobs' logs go [$DATA/slurm-logs]; PIPELINE, RECIPE, DATA, STORE, WIKI, BOOKS, SPACY_FLAGS,
+# RETRIES as prepare-spacy.sbatch documents them, relative paths taken from the current
+# directory. Slurm's own variables (SBATCH_PARTITION, SBATCH_ACCOUNT, SBATCH_TIMELIMIT, …)
+# apply to both jobs.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+EARLYBERTS=$(cd "$here/../.." && pwd)
+absolute() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+
+PARTS=${PARTS:-8}
+ARRAY=${ARRAY:-0-$((PARTS - 1))}
+PIPELINE=$(absolute "${PIPELINE:-$EARLYBERTS/target/release/pipeline}")
+RECIPE=$(absolute "${RECIPE:-$EARLYBERTS/manifests/recipes/earlyberts.toml}")
+DATA=$(absolute "${DATA:-$EARLYBERTS/data}")
+STORE=$(absolute "${STORE:-$DATA/store-earlyberts}")
+WIKI=$(absolute "${WIKI:-$DATA/sources/wikipedia/20220301.en/*.parquet}")
+BOOKS=$(absolute "${BOOKS:-$DATA/sources/bookcorpus/bookcorpus.tar.bz2}")
+LOGS=$(absolute "${LOGS:-$DATA/slurm-logs}")
+export EARLYBERTS PARTS PIPELINE RECIPE DATA STORE WIKI BOOKS SPACY_FLAGS="${SPACY_FLAGS:-}"
+
+[ -x "$PIPELINE" ] || {
+  echo "submit-spacy.sh: no pipeline binary at '$PIPELINE': build it first (make fetch, or cargo build --release --bin pipeline) or set PIPELINE" >&2
+  exit 2
+}
+compgen -G "$WIKI" >/dev/null || {
+  echo "submit-spacy.sh: no file matches WIKI='$WIKI': fetch the sources first (make fetch) or set WIKI" >&2
+  exit 2
+}
+mkdir -p "$LOGS" "$STORE"
+
+parts=$(sbatch --parsable --array="$ARRAY" --output="$LOGS/%x-%A_%a.out" "$@" \
+  "$here/prepare-spacy.sbatch")
+parts=${parts%%;*}
+assembly=$(sbatch --parsable --dependency="afterany:$parts" --job-name=earlyberts-assemble \
+  --output="$LOGS/%x-%j.out" "$@" "$here/prepare-spacy.sbatch")
+assembly=${assembly%%;*}
+echo "parts: job $parts (array $ARRAY of PARTS=$PARTS); assembly: job $assembly, once every part has ended"
+echo "logs: $LOGS; store: $STORE"

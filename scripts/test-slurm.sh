@@ -1,0 +1,204 @@
+#!/bin/bash
+# The spaCy stage on a real Slurm (slurm-wlm and munge from Debian): a one-node cluster is
+# started in a state directory of the test's own, the parts run as a 1-based job array with
+# two faults (a part's `pipeline` killed with SIGKILL mid-run and started again by the
+# script; a task cancelled before it ran, so the assembly refuses, naming it, and its part
+# is re-run by hand), the store is assembled, and every file is compared with a one-process
+# `prepare`. Only the daemons this test started are stopped, by their process ids.
+#
+#   scripts/test-slurm.sh            (make test-slurm; root, spaCy and slurm-wlm + munge)
+#
+# Skips, saying why, where Slurm or spaCy is not installed (a failure with
+# EARLYBERTS_REQUIRE_SLURM=1 / EARLYBERTS_REQUIRE_SPACY=1), where it is not root, or where
+# the machine refuses to run the daemons. Environment: PIPELINE [target/debug/pipeline],
+# EARLYBERTS_SPACY_MODEL [en_core_web_sm] (a mirror is run with --allow-spacy-version),
+# EARLYBERTS_PYTHON [python3], KEEP=1 keeps the state directory.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PIPELINE=$(realpath "${PIPELINE:-$ROOT/target/debug/pipeline}")
+MODEL=${EARLYBERTS_SPACY_MODEL:-en_core_web_sm}
+PY=${EARLYBERTS_PYTHON:-python3}
+
+skip() {
+  echo "test-slurm: SKIPPED: $*"
+  exit 0
+}
+need() {
+  if [ "${!1:-}" = 1 ]; then
+    echo "test-slurm: FAILED: $2 ($1=1)" >&2
+    exit 1
+  fi
+  skip "$2"
+}
+fail() {
+  echo "test-slurm: FAILED: $*" >&2
+  exit 1
+}
+
+for tool in munged slurmctld slurmd sbatch squeue scontrol scancel; do
+  command -v "$tool" >/dev/null ||
+    need EARLYBERTS_REQUIRE_SLURM "no '$tool': apt install slurm-wlm munge"
+done
+"$PY" -c "import spacy, $MODEL" 2>/dev/null ||
+  need EARLYBERTS_REQUIRE_SPACY "'$PY' cannot load spaCy's $MODEL"
+[ "$(id -u)" = 0 ] || skip "starting Slurm's daemons needs root"
+[ -x "$PIPELINE" ] || fail "no pipeline binary at '$PIPELINE' (cargo build --bin pipeline)"
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/earlyberts-slurm.XXXXXX")
+STARTED=()
+stop_daemons() {
+  local pid
+  for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  if [ "${KEEP:-}" = 1 ]; then echo "test-slurm: state kept in $STATE"; else rm -rf "$STATE"; fi
+}
+trap stop_daemons EXIT
+
+# The cluster: munge with a key of its own, and one node declared as the small node the
+# scripts' defaults are made for (4 CPUs, 8 GB; `config_overrides` lets a 2-core machine be
+# it: the parts then run their 4 workers on fewer cores, as slowly as that is).
+start_cluster() {
+  mkdir -p "$STATE/ctld" "$STATE/spool"
+  head -c 1024 /dev/urandom >"$STATE/munge.key"
+  chmod 600 "$STATE/munge.key"
+  munged --foreground --force --key-file="$STATE/munge.key" --socket="$STATE/munge.sock" \
+    --pid-file="$STATE/munged.pid" --seed-file="$STATE/munged.seed" \
+    --log-file="$STATE/munged.log" >"$STATE/munged.out" 2>&1 &
+  STARTED+=($!)
+  local node ports
+  node=$(hostname -s)
+  ports=$("$PY" -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+  cat >"$STATE/slurm.conf" <<EOF
+ClusterName=earlyberts-test
+SlurmctldHost=$node(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=${ports% *}
+SlurmdPort=${ports#* }
+AuthType=auth/munge
+AuthInfo=socket=$STATE/munge.sock
+CredType=cred/munge
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/spool
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd.pid
+SlurmctldLogFile=$STATE/slurmctld.log
+SlurmdLogFile=$STATE/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+ReturnToService=2
+MinJobAge=3600
+SlurmdParameters=config_overrides
+NodeName=$node NodeAddr=127.0.0.1 CPUs=4 RealMemory=8000 State=UNKNOWN
+PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+  export SLURM_CONF=$STATE/slurm.conf
+  for _ in $(seq 50); do [ -S "$STATE/munge.sock" ] && break; sleep 0.1; done
+  slurmctld -D -f "$SLURM_CONF" >"$STATE/slurmctld.out" 2>&1 &
+  STARTED+=($!)
+  slurmd -D -f "$SLURM_CONF" >"$STATE/slurmd.out" 2>&1 &
+  STARTED+=($!)
+  for _ in $(seq 120); do
+    [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] && return 0
+    sleep 0.5
+  done
+  echo "--- the daemons' logs"
+  tail -n 5 "$STATE"/*.out "$STATE"/*.log 2>/dev/null || true
+  skip "this machine did not run Slurm's daemons (no idle node after 60 s; logs above)"
+}
+
+# The state of job $1 once it has ended (within 600 s).
+ended() {
+  local state
+  for _ in $(seq 1200); do
+    state=$(scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u)
+    case $state in "" | *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE*) ;; *)
+      echo "$state"
+      return
+      ;;
+    esac
+    sleep 0.5
+  done
+  fail "job $1 did not end within 600 s"
+}
+
+# 2,600 short articles: three chunks of the reader (1,024 each), one per part.
+make_inputs() {
+  mkdir -p "$STATE/corpus"
+  "$PY" - "$ROOT/tests/fixtures/corpus/wikipedia.txt" "$STATE/corpus/wikipedia.txt" <<'EOF'
+import sys
+paragraphs = [l for l in open(sys.argv[1], encoding="utf-8").read().splitlines()
+              if not l.startswith("###") and len(l) > 60]
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for i in range(2600):
+        out.write(f"### {i} Article {i}\n{paragraphs[i % len(paragraphs)]}\n\n")
+EOF
+  cp "$ROOT/tests/fixtures/corpus/bookcorpus.txt" "$STATE/corpus/"
+  "$PIPELINE" --quiet fixture --corpus "$STATE/corpus" --out "$STATE/inputs" >/dev/null
+}
+
+start_cluster
+echo "test-slurm: a one-node cluster (4 CPUs declared, $(nproc) here) in $STATE"
+make_inputs
+export PIPELINE WIKI="$STATE/inputs/wikipedia/*.parquet"
+export BOOKS="$STATE/inputs/bookcorpus/bookcorpus.tar.bz2" LOGS="$STATE/logs"
+export SPACY_FLAGS="--python $(command -v "$PY") --spacy-model $MODEL"
+[ "$MODEL" = en_core_web_sm ] || SPACY_FLAGS+=" --allow-spacy-version"
+
+# shellcheck disable=SC2086 # SPACY_FLAGS holds several flags
+"$PIPELINE" --quiet -j 2 prepare --recipe "$ROOT/manifests/recipes/earlyberts.toml" \
+  --out "$STATE/one" --wiki "$WIKI" --books "$BOOKS" $SPACY_FLAGS 2>/dev/null
+
+# The parts as a 1-based array (tasks 1, 2, 3 are parts 1, 2, 0), with the scripts' own
+# resources, submitted from another directory.
+submitted=$(cd "$STATE" && STORE=parts ARRAY=1-3 PARTS=3 "$ROOT/scripts/slurm/submit-spacy.sh")
+echo "$submitted"
+parts=$(sed -n 's/^parts: job \([0-9]*\).*/\1/p' <<<"$submitted")
+assembly=$(sed -n 's/.*assembly: job \([0-9]*\).*/\1/p' <<<"$submitted")
+# Fault 1: task 3 (part 0) is cancelled before it runs (one part at a time fits the node).
+scancel "${parts}_3"
+# Fault 2: part 1's `pipeline` is killed with SIGKILL once its spaCy worker runs.
+for _ in $(seq 1200); do
+  victim=$(pgrep -f -- "--part 1/3" | head -n 1 || true)
+  [ -n "$victim" ] && [ -n "$(pgrep -P "$victim" || true)" ] && break
+  sleep 0.1
+done
+[ -n "$victim" ] || fail "part 1 never started"
+kill -9 "$victim"
+
+state=$(ended "$assembly")
+log=$LOGS/earlyberts-assemble-$assembly.out
+[ "$state" = FAILED ] || fail "the assembly with part 0 missing ended $state, not FAILED: $(cat "$log")"
+grep -q "(part 0/3)" "$log" && grep -q "core-hours" "$log" ||
+  fail "the assembly's refusal does not name part 0/3 and its cost: $(cat "$log")"
+[ ! -e "$STATE/parts/store.json" ] || fail "a store was assembled without part 0"
+grep -q "killed by signal 9; starting it again" "$LOGS/earlyberts-spacy-${parts}_1.out" ||
+  fail "part 1 was not started again after SIGKILL: $(cat "$LOGS/earlyberts-spacy-${parts}_1.out")"
+echo "test-slurm: faults seen: the assembly refused ($(grep -o '[0-9]* of [0-9]* chunks[^;]*' "$log")); part 1 killed and started again"
+
+# Part 0 re-run by hand as the single task 3, with sbatch and a relative path from another
+# directory (the script finds its checkout through Slurm), then the assembly after it.
+mkdir -p "$STATE/elsewhere"
+script=$(realpath --relative-to="$STATE/elsewhere" "$ROOT/scripts/slurm/prepare-spacy.sbatch")
+rerun=$(cd "$STATE/elsewhere" && STORE=../parts PARTS=3 sbatch --parsable --array=3 \
+  --output="$LOGS/rerun-%A_%a.out" "$script")
+again=$(cd "$STATE/elsewhere" && STORE=../parts sbatch --parsable \
+  --dependency="afterok:${rerun%%;*}" --output="$LOGS/assemble-again-%j.out" "$script")
+state=$(ended "${again%%;*}")
+[ "$state" = COMPLETED ] || fail "the assembly after the re-run ended $state: $(cat "$LOGS"/rerun-* "$LOGS"/assemble-again-*)"
+
+# Every file as the one-process run made it, but the parts' own record.
+files() { (cd "$1" && find . -type f ! -path ./rows/parts.json -print0 | sort -z | xargs -0 sha256sum); }
+diff <(files "$STATE/one") <(files "$STATE/parts") || fail "the assembled store differs from the one-process store"
+[ -z "$(pgrep -f -- '--part [0-9]/3' || true)" ] || fail "a part's pipeline is still running"
+echo "test-slurm: passed: $(files "$STATE/one" | wc -l) files identical to the one-process store"
