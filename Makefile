@@ -24,9 +24,9 @@ HISTORY ?=
 # More flags for `pipeline build`.
 BUILD_FLAGS ?=
 # The reference recipe's spaCy setup, e.g. --python PATH --spacy-model NAME
-# --allow-spacy-version. None is needed where the spaCy parts ran on a cluster (the store
-# records their setup).
-SPACY_FLAGS ?=
+# --allow-spacy-version (by default the mirror EARLYBERTS_SPACY_MODEL names, if set). None is
+# needed where the spaCy parts ran on a cluster (the store records their setup).
+SPACY_FLAGS ?= $(if $(EARLYBERTS_SPACY_MODEL),--spacy-model $(EARLYBERTS_SPACY_MODEL) --allow-spacy-version)
 
 .PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu fetch data test-slurm which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
@@ -69,7 +69,6 @@ gpu-bundle: ## target/gpu-bundle: the CUDA trainer (stripped) and realistic sequ
 # The sequence lengths of a realistic build (reference recipe, real Wikipedia articles and a
 # novel as BookCorpus): mean ≈ 60 tokens, tail to 511. Needs spaCy (SPACY_FLAGS for a mirror).
 LENGTHS_OUT ?= target/bench/lengths.txt
-SPACY_FLAGS ?= $(if $(EARLYBERTS_SPACY_MODEL),--spacy-model $(EARLYBERTS_SPACY_MODEL) --allow-spacy-version)
 bench-lengths: ## LENGTHS_OUT (target/bench/lengths.txt): sequence lengths of a realistic build, for `trainer bench --lengths`
 	$(BUILD_PIPELINE)
 	python3 scripts/bench_lengths.py --out $(LENGTHS_OUT) $(SPACY_FLAGS)

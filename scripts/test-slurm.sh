@@ -8,9 +8,10 @@
 #
 #   scripts/test-slurm.sh            (make test-slurm; root, spaCy and slurm-wlm + munge)
 #
-# Skips, saying why, where Slurm or spaCy is not installed (a failure with
-# EARLYBERTS_REQUIRE_SLURM=1 / EARLYBERTS_REQUIRE_SPACY=1), where it is not root, or where
-# the machine refuses to run the daemons. Environment: PIPELINE [target/debug/pipeline],
+# Skips, saying why, where Slurm or spaCy is not installed, where it is neither root nor
+# allowed sudo, or where the machine refuses to run the daemons; with
+# EARLYBERTS_REQUIRE_SLURM=1 (CI) / EARLYBERTS_REQUIRE_SPACY=1 each of those is a failure,
+# the daemons' logs shown. Environment: PIPELINE [target/debug/pipeline],
 # EARLYBERTS_SPACY_MODEL [en_core_web_sm] (a mirror is run with --allow-spacy-version),
 # EARLYBERTS_PYTHON [python3], KEEP=1 keeps the state directory.
 set -euo pipefail
@@ -41,7 +42,12 @@ for tool in munged slurmctld slurmd sbatch squeue scontrol scancel; do
 done
 "$PY" -c "import spacy, $MODEL" 2>/dev/null ||
   need EARLYBERTS_REQUIRE_SPACY "'$PY' cannot load spaCy's $MODEL"
-[ "$(id -u)" = 0 ] || skip "starting Slurm's daemons needs root"
+if [ "$(id -u)" != 0 ]; then
+  if sudo -n true 2>/dev/null; then
+    exec sudo -n --preserve-env env "PATH=$PATH" "$0" "$@"
+  fi
+  need EARLYBERTS_REQUIRE_SLURM "starting Slurm's daemons needs root or sudo"
+fi
 [ -x "$PIPELINE" ] || fail "no pipeline binary at '$PIPELINE' (cargo build --bin pipeline)"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/earlyberts-slurm.XXXXXX")
@@ -114,7 +120,7 @@ EOF
   done
   echo "--- the daemons' logs"
   tail -n 5 "$STATE"/*.out "$STATE"/*.log 2>/dev/null || true
-  skip "this machine did not run Slurm's daemons (no idle node after 60 s; logs above)"
+  need EARLYBERTS_REQUIRE_SLURM "this machine did not run Slurm's daemons (no idle node after 60 s; logs above)"
 }
 
 # The state of job $1 once it has ended (within 600 s).
@@ -167,14 +173,24 @@ parts=$(sed -n 's/^parts: job \([0-9]*\).*/\1/p' <<<"$submitted")
 assembly=$(sed -n 's/.*assembly: job \([0-9]*\).*/\1/p' <<<"$submitted")
 # Fault 1: task 3 (part 0) is cancelled before it runs (one part at a time fits the node).
 scancel "${parts}_3"
-# Fault 2: part 1's `pipeline` is killed with SIGKILL once its spaCy worker runs.
+# Fault 2: part 1's `pipeline` is killed with SIGKILL once its spaCy workers run; they must
+# go with it.
+ours="--out $STATE/parts .*--part"
+workers=""
 for _ in $(seq 1200); do
-  victim=$(pgrep -f -- "--part 1/3" | head -n 1 || true)
-  [ -n "$victim" ] && [ -n "$(pgrep -P "$victim" || true)" ] && break
+  victim=$(pgrep -f -- "$ours 1/3" | head -n 1 || true)
+  [ -n "$victim" ] && workers=$(pgrep -P "$victim" || true)
+  [ -n "$workers" ] && break
   sleep 0.1
 done
-[ -n "$victim" ] || fail "part 1 never started"
-kill -9 "$victim"
+[ -n "$workers" ] || fail "part 1 never started its spaCy workers"
+kill -9 "$victim" || fail "part 1 ended before it could be killed"
+for _ in $(seq 50); do
+  alive=$(for w in $workers; do [ -d "/proc/$w" ] && ! grep -q '^State:.*Z' "/proc/$w/status" && echo "$w"; done || true)
+  [ -z "$alive" ] && break
+  sleep 0.1
+done
+[ -z "$alive" ] || fail "the killed part's spaCy workers ($alive) outlived it by 5 s"
 
 state=$(ended "$assembly")
 log=$LOGS/earlyberts-assemble-$assembly.out
@@ -184,7 +200,7 @@ grep -q "(part 0/3)" "$log" && grep -q "core-hours" "$log" ||
 [ ! -e "$STATE/parts/store.json" ] || fail "a store was assembled without part 0"
 grep -q "killed by signal 9; starting it again" "$LOGS/earlyberts-spacy-${parts}_1.out" ||
   fail "part 1 was not started again after SIGKILL: $(cat "$LOGS/earlyberts-spacy-${parts}_1.out")"
-echo "test-slurm: faults seen: the assembly refused ($(grep -o '[0-9]* of [0-9]* chunks[^;]*' "$log")); part 1 killed and started again"
+echo "test-slurm: faults seen: the assembly refused ($(grep -o '[0-9]* of [0-9]* chunks[^;]*' "$log")); part 1 killed, its workers gone with it, and started again"
 
 # Part 0 re-run by hand as the single task 3, with sbatch and a relative path from another
 # directory (the script finds its checkout through Slurm), then the assembly after it.
@@ -200,5 +216,5 @@ state=$(ended "${again%%;*}")
 # Every file as the one-process run made it, but the parts' own record.
 files() { (cd "$1" && find . -type f ! -path ./rows/parts.json -print0 | sort -z | xargs -0 sha256sum); }
 diff <(files "$STATE/one") <(files "$STATE/parts") || fail "the assembled store differs from the one-process store"
-[ -z "$(pgrep -f -- '--part [0-9]/3' || true)" ] || fail "a part's pipeline is still running"
+[ -z "$(pgrep -f -- "$ours [0-9]/3" || true)" ] || fail "a part's pipeline is still running"
 echo "test-slurm: passed: $(files "$STATE/one" | wc -l) files identical to the one-process store"

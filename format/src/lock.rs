@@ -2,8 +2,8 @@
 //! a training run writes there. The kernel drops the lock when the process ends, however it
 //! ends, so a killed job never leaves a stale lock behind.
 //!
-//! The file is removed when the lock is released, so a finished directory holds nothing that
-//! differs between two identical runs (a killed run leaves it, unlocked, for the next to
+//! On Unix the file is removed when the lock is released, so a finished directory holds
+//! nothing that differs between two identical runs (a killed run leaves it, unlocked, for the next to
 //! take). Removing a lock file races with a process that opened it just before: whoever
 //! locks a file checks that the path still names it, and starts again if not.
 
@@ -31,11 +31,20 @@ impl DirLock {
     pub fn acquire(dir: &Path, what: &str) -> Result<DirLock> {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(LOCK_FILE);
-        loop {
+        for _ in 0..100 {
             if let Some(lock) = DirLock::try_acquire(dir, &path, what)? {
                 return Ok(lock);
             }
         }
+        // Only where the inode numbers of an open file and of its path never agree (a
+        // filesystem such as CIFS mounted with noserverino).
+        let unstable = std::io::Error::other(
+            "the file locked is never the one the path names: write to a local filesystem",
+        );
+        Err(Error::Io {
+            path,
+            source: unstable,
+        })
     }
 
     /// The lock, or `None` when the file locked was removed by its last holder meanwhile.
@@ -76,8 +85,11 @@ impl DirLock {
 }
 
 impl Drop for DirLock {
-    /// Removes the file while still holding the lock (the file closes after this).
+    /// Removes the file while still holding the lock (the file closes after this). Only on
+    /// Unix, where a writer can tell that the file it locked lost its name; elsewhere the
+    /// file stays, as it did before.
     fn drop(&mut self) {
+        #[cfg(unix)]
         let _ = fs::remove_file(&self.path);
     }
 }
@@ -92,7 +104,7 @@ fn still_named_by(file: &File, path: &Path) -> bool {
     }
 }
 
-/// Elsewhere an open file cannot be removed, so the name cannot move.
+/// Elsewhere lock files are never removed, so a name always stays with its file.
 #[cfg(not(unix))]
 fn still_named_by(_file: &File, _path: &Path) -> bool {
     true
@@ -111,6 +123,7 @@ mod tests {
             .to_string();
         assert!(err.contains("is in use by test one (pid"), "{err}");
         drop(first);
+        #[cfg(unix)]
         assert!(
             !dir.path().join(LOCK_FILE).exists(),
             "released: no file left"

@@ -86,11 +86,18 @@ pub enum Error {
         ours: String,
     },
     /// Parts of a store's spaCy work ran with another setup than this run's.
-    #[error("'{}' records parts run with {theirs}, but this run asks for {ours}: run every part with the same --spacy-model and --spacy-max-length, and the assembly with those or none", path.display())]
+    #[error("'{}' records parts run with {theirs}, but this run asks for {ours}: run every part with the same --spacy-model and --spacy-max-length, and the assembly with those or none (to change the setup on purpose, remove that file: each setup's chunks are kept apart)", path.display())]
     SpacyPartsSetup {
         path: PathBuf,
         theirs: String,
         ours: String,
+    },
+    /// A part of the spaCy work of another N than the parts already run for the store.
+    #[error("'{}' records parts of N = {theirs}, and this is a part of N = {ours}: run it as K/{theirs}, or remove that file to run parts of another N (finished chunks are kept)", path.display())]
+    SpacyPartsCount {
+        path: PathBuf,
+        theirs: usize,
+        ours: usize,
     },
     /// Chunks of the spaCy work that parts ran for were not split, and may not be here.
     #[error(

@@ -9,6 +9,9 @@
 #   PARTS=16 scripts/slurm/submit-spacy.sh --cpus-per-task=32 --time=04:00:00
 #   ARRAY=3,5 PARTS=16 scripts/slurm/submit-spacy.sh    # re-run parts 3 and 5, assemble again
 #
+# Re-run parts with the same variables as the first submission (SPACY_FLAGS included: the
+# store records the model, not where Python is).
+#
 # Environment: PARTS [8]; ARRAY, the array indices to run [0-(PARTS-1)]; LOGS, where the
 # jobs' logs go [$DATA/slurm-logs]; PIPELINE, RECIPE, DATA, STORE, WIKI, BOOKS, SPACY_FLAGS,
 # RETRIES as prepare-spacy.sbatch documents them, relative paths taken from the current

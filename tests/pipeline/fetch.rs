@@ -359,7 +359,7 @@ fn make_data_end_to_end_on_the_fixture() {
     let s = Setup::new(&files);
     // The reference recipe where spaCy runs, else the keyed one.
     let recipe = match crate::util::spacy_args() {
-        Some(flags) => vec![format!("BUILD_FLAGS={}", flags.join(" "))],
+        Some(flags) => vec![format!("SPACY_FLAGS={}", flags.join(" "))],
         None => vec!["RECIPE=manifests/recipes/earlyberts-keyed.toml".to_string()],
     };
     let make = |s: &Setup| {

@@ -236,6 +236,13 @@ fn parts_run_apart_assemble_into_the_one_process_store() {
         );
     }
     assert!(!c.fx.path("parts/store.json").exists());
+    // A part of another N would leave the assembly naming the wrong parts.
+    let other_n = run(&mut c.prepare("parts", &["--part", "0/2"], &spacy)).expect_code(2);
+    assert!(
+        other_n.stderr.contains("records parts of N = 3"),
+        "{}",
+        other_n.dump()
+    );
     // A part run again does nothing twice; the missing one runs.
     let again = run(&mut c.prepare("parts", &["--part", "1/3"], &spacy)).expect_code(0);
     assert!(

@@ -12,7 +12,7 @@ use earlyberts_pipeline::{
 
 use crate::{
     GlobalArgs,
-    cmd::{SpacyArgs, audit::print_report, flag_context, resumed},
+    cmd::{PartsArgs, SpacyArgs, audit::print_report, flag_context, resumed},
     progress::{Bar, bytes_bar, count_bar},
 };
 
@@ -56,6 +56,8 @@ pub struct BuildArgs {
     pub wiki: Vec<String>,
     #[command(flatten)]
     pub spacy: SpacyArgs,
+    #[command(flatten)]
+    pub parts: PartsArgs,
 }
 
 impl BuildArgs {
@@ -73,7 +75,7 @@ impl BuildArgs {
             limit_examples: self.limit_examples,
             sentences: self.sentences.map(|file| vec![file]),
             history: self.history,
-            spacy: self.spacy.overrides(workers),
+            spacy: self.spacy.overrides(workers, Some(&self.parts)),
         }
     }
 }

@@ -34,6 +34,11 @@ pub struct SpacyArgs {
     /// spaCy's own is 1000000].
     #[arg(long, value_name = "CHARS")]
     pub spacy_max_length: Option<u64>,
+}
+
+/// What `prepare` and `build` do with a store whose spaCy work ran as parts.
+#[derive(clap::Args)]
+pub struct PartsArgs {
     /// Where parts of the spaCy work ran for the store (`prepare --part`), split the chunks
     /// they left in this process too (without it, missing chunks are refused, with the
     /// core-hours they would take here).
@@ -42,15 +47,16 @@ pub struct SpacyArgs {
 }
 
 impl SpacyArgs {
-    /// The recipe changes these flags ask for; `workers` from `-j`.
-    pub fn overrides(&self, workers: Option<usize>) -> SpacyOverrides {
+    /// The recipe changes these flags ask for; `workers` from `-j`, `parts` what to do
+    /// with a store whose spaCy work ran as parts (none: refuse missing chunks).
+    pub fn overrides(&self, workers: Option<usize>, parts: Option<&PartsArgs>) -> SpacyOverrides {
         SpacyOverrides {
             python: self.python.clone(),
             model: self.spacy_model.clone(),
             allow_other_version: self.allow_spacy_version,
             workers,
             max_length: self.spacy_max_length,
-            split_missing: self.split_missing,
+            split_missing: parts.is_some_and(|p| p.split_missing),
         }
     }
 }

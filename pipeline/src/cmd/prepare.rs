@@ -11,7 +11,7 @@ use earlyberts_pipeline::{
 
 use crate::{
     GlobalArgs,
-    cmd::{SpacyArgs, flag_context},
+    cmd::{PartsArgs, SpacyArgs, flag_context},
     progress::{Bar, bytes_bar},
 };
 
@@ -44,6 +44,8 @@ pub struct PrepareArgs {
     pub part: Option<(usize, usize)>,
     #[command(flatten)]
     pub spacy: SpacyArgs,
+    #[command(flatten)]
+    pub parts: PartsArgs,
 }
 
 fn parse_part(text: &str) -> Result<(usize, usize), String> {
@@ -71,7 +73,7 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
         .text_plan(vocab, &inputs, args.out.clone())
         .map_err(flag_context)?;
     plan.export_sentences = args.write_sentences.clone();
-    plan.apply_spacy(&args.spacy.overrides(global.threads))
+    plan.apply_spacy(&args.spacy.overrides(global.threads, Some(&args.parts)))
         .map_err(flag_context)?;
     if let Some(part) = args.part {
         let Some(spacy) = plan.spacy_part(part).map_err(flag_context)? else {
@@ -135,9 +137,11 @@ fn run_part(
 /// Says how much spaCy work this run does here, before it starts (hours, at full scale);
 /// nothing where `prepare` refuses to do it (parts ran, and `--split-missing` is off).
 fn tell_spacy_work(plan: &TextPlan) -> anyhow::Result<()> {
+    if plan.assembles_parts()? {
+        return Ok(());
+    }
     if let Some(missing) = plan.spacy_to_split().map_err(flag_context)?
         && !missing.is_empty()
-        && (missing.parts.is_none() || plan.split_missing)
     {
         let workers = plan.spacy.as_ref().map_or(1, |s| s.options.workers.max(1));
         eprintln!(

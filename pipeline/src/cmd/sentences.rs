@@ -96,7 +96,7 @@ fn plan(global: &GlobalArgs, args: &SentencesArgs, scratch: PathBuf) -> anyhow::
     let mut plan = recipe
         .text_plan(Vocab::bert_base_uncased(), &no_inputs, scratch)
         .map_err(flag_context)?;
-    plan.apply_spacy(&args.spacy.overrides(global.threads))?;
+    plan.apply_spacy(&args.spacy.overrides(global.threads, None))?;
     Ok(plan)
 }
 

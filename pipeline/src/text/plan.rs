@@ -1,7 +1,10 @@
 //! [`TextPlan`]: the text stages resolved (inputs, vocabulary, rules, splitter, store
 //! directory), and [`StoreFingerprint`], everything the store's bytes depend on.
 
-use std::{path::PathBuf, sync::OnceLock};
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
 
 use earlyberts_format::{InputFile, Vocab, VocabInfo, sha256_file};
 use rayon::prelude::*;
@@ -42,6 +45,8 @@ pub struct TextPlan {
     pub split_missing: bool,
     /// The inputs' hashes, computed once (reading 20 GB is not free).
     hashed: OnceLock<Vec<InputFile>>,
+    /// The record of the parts run for the store, read once (`None` inside: none ran).
+    parts: OnceLock<Option<PartsRecord>>,
 }
 
 /// Everything a store's bytes depend on: a store whose `store.json` records the same is
@@ -116,6 +121,7 @@ impl TextPlan {
             spacy: None,
             split_missing: false,
             hashed: OnceLock::new(),
+            parts: OnceLock::new(),
         }
     }
 
@@ -181,18 +187,27 @@ impl TextPlan {
     /// this store, their setup is taken (unless the model or `max_length` is given: then it
     /// must be theirs), so the assembly needs no spaCy flags.
     pub fn apply_spacy(&mut self, overrides: &SpacyOverrides) -> Result<()> {
+        self.split_missing = overrides.split_missing;
         let Some(spacy) = &mut self.spacy else {
             return Ok(());
         };
         overrides.apply(spacy);
-        self.split_missing = overrides.split_missing;
-        let Some(parts) = PartsRecord::load(&self.out)? else {
+        let Some(parts) = load_parts(&self.parts, &self.out)? else {
             return Ok(());
         };
         if overrides.model.is_none() && overrides.max_length.is_none() {
-            spacy.adopt(&parts);
+            spacy.adopt(parts);
         }
         parts.check(&self.out, spacy)
+    }
+
+    /// Whether `prepare` assembles a store from parts of its spaCy work: parts ran for it,
+    /// and chunks they left are not to be split here (`split_missing` off).
+    pub fn assembles_parts(&self) -> Result<bool> {
+        if self.split_missing || self.spacy_plan().is_none() {
+            return Ok(false);
+        }
+        Ok(load_parts(&self.parts, &self.out)?.is_some())
     }
 
     /// The chunks spaCy splits for this plan, or `None` if it splits none of its inputs.
@@ -214,7 +229,7 @@ impl TextPlan {
             return Ok(None);
         };
         let cache = RowCache::new(&self.out, &spacy.key().fingerprint());
-        let parts = PartsRecord::load(&self.out)?.map(|p| p.parts);
+        let parts = load_parts(&self.parts, &self.out)?.map(|p| p.parts);
         Ok(Some(work.missing(&cache, &self.out, parts)))
     }
 
@@ -237,7 +252,7 @@ impl TextPlan {
             return Ok(Splitter::Rules(RuleSplitter::new(self.line_breaks)));
         };
         let inputs = self.files_and_hashes()?;
-        if self.split_missing || PartsRecord::load(&self.out)?.is_none() {
+        if !self.assembles_parts()? {
             return Ok(self.spacy_splitter(spacy, inputs));
         }
         let splitter = SpacySplitter::assembling(spacy, &self.out, inputs);
@@ -268,6 +283,17 @@ impl TextPlan {
             .map(|((_, path), input)| (path.clone(), input.sha256.clone()))
             .collect())
     }
+}
+
+/// The parts' record of the store `out`, read into `cache` on first use.
+fn load_parts<'a>(
+    cache: &'a OnceLock<Option<PartsRecord>>,
+    out: &Path,
+) -> Result<Option<&'a PartsRecord>> {
+    if cache.get().is_none() {
+        let _ = cache.set(PartsRecord::load(out)?);
+    }
+    Ok(cache.get().and_then(Option::as_ref))
 }
 
 /// Name, size and sha256 of every input, in parallel.

@@ -161,15 +161,13 @@ pub fn prepare_part(
 /// Where parts of the spaCy work ran for the store, refuses (naming them, with the
 /// core-hours they take) to assemble it while chunks are missing, unless `split_missing`.
 fn refuse_missing_parts(plan: &TextPlan) -> Result<()> {
-    if plan.split_missing {
+    if !plan.assembles_parts()? {
         return Ok(());
     }
     match plan.spacy_to_split()? {
-        Some(missing) if !missing.is_empty() && missing.parts.is_some() => {
-            Err(Error::SpacyWorkMissing {
-                summary: missing.to_string(),
-            })
-        }
+        Some(missing) if !missing.is_empty() => Err(Error::SpacyWorkMissing {
+            summary: missing.to_string(),
+        }),
         _ => Ok(()),
     }
 }

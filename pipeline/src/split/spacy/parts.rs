@@ -55,8 +55,10 @@ impl PartsRecord {
             })
     }
 
-    /// Records that a part of `parts` runs `plan`'s setup for `store`; refuses a setup other
-    /// than the recorded one (parts must split alike). Parts run at once write the same bytes.
+    /// Records that a part of `parts` runs `plan`'s setup for `store`; refuses a setup or a
+    /// number of parts other than the recorded ones (parts must split alike, and a part of
+    /// another N would leave the assembly naming the wrong parts). Parts run at once write
+    /// the same bytes.
     pub fn claim(store: &Path, parts: usize, plan: &SpacyPlan) -> Result<()> {
         let ours = PartsRecord {
             parts,
@@ -65,6 +67,13 @@ impl PartsRecord {
         };
         if let Some(theirs) = PartsRecord::load(store)? {
             theirs.check(store, plan)?;
+            if theirs.parts != parts {
+                return Err(Error::SpacyPartsCount {
+                    path: PartsRecord::path(store),
+                    theirs: theirs.parts,
+                    ours: parts,
+                });
+            }
             if theirs == ours {
                 return Ok(());
             }
