@@ -164,9 +164,11 @@ check: ## rustfmt, clippy (warnings are errors), rustdoc (broken links are error
 	# The GPU path must keep compiling, though no GPU runs it here (cudarc loads CUDA at run time).
 	$(CARGO) check --quiet -p earlyberts-trainer --features cuda
 
-unit-test: ## unit, property and end-to-end tests (the wgpu ones on lavapipe or a GPU, see test-wgpu)
+# The benchmarks are compiled in the test profile, on the tests' build: the bench profile
+# would compile every dependency again (7 minutes of a cold CI run on 2 cores).
+unit-test: ## unit, property and end-to-end tests (the wgpu ones on lavapipe or a GPU, see test-wgpu); the benchmarks compile
 	$(CARGO) test --workspace $(TEST_FEATURES)
-	$(CARGO) bench -p earlyberts-format -p earlyberts-pipeline --no-run --quiet
+	$(CARGO) build --quiet --workspace --benches $(TEST_FEATURES)
 
 test-wgpu: ## only the GPU code path's tests, on wgpu (Vulkan; Debian without a GPU: apt install mesa-vulkan-drivers libvulkan1)
 	EARLYBERTS_REQUIRE_WGPU=1 $(CARGO) test --workspace $(TEST_FEATURES) -- wgpu
