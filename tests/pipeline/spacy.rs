@@ -1,8 +1,8 @@
 //! The spaCy stage of `prepare` (the reference recipe's splitter): the fast component set
-//! gives the full model's sentences; a killed `prepare` resumes from the chunks it
-//! finished; parts run as separate processes assemble into the one-process store; bad
-//! setups are one-line errors. Skipped (saying so) where spaCy cannot run, unless
-//! EARLYBERTS_REQUIRE_SPACY=1.
+//! gives the full model's sentences; a killed `prepare` takes its workers with it and
+//! resumes from the chunks it finished; parts run as separate processes assemble into the
+//! one-process store; bad setups are one-line errors. Skipped (saying so) where spaCy cannot
+//! run, unless EARLYBERTS_REQUIRE_SPACY=1.
 
 use std::{
     fs,
@@ -152,8 +152,11 @@ fn the_fast_components_split_as_the_whole_model() {
     );
 }
 
+/// A `prepare` killed with SIGKILL: its workers, which it cannot tell to stop, see their
+/// parent gone and exit (they finished their batch as orphans, about 25 s, before); the
+/// next run keeps the chunks it finished.
 #[test]
-fn a_killed_prepare_resumes_from_its_finished_chunks() {
+fn a_killed_prepare_takes_its_workers_and_resumes_from_its_finished_chunks() {
     let Some(spacy) = spacy_args() else { return };
     let c = corpus(2500);
     run(&mut c.prepare("whole", &[], &spacy)).expect_code(0);
@@ -163,7 +166,7 @@ fn a_killed_prepare_resumes_from_its_finished_chunks() {
         3,
         "2,500 articles are 3 chunks"
     );
-    // Kill the second run once its first chunk is on disk.
+    // Kill the second run once its first chunk is on disk: both workers are splitting.
     let mut child = c
         .prepare("killed", &[], &spacy)
         .stdout(Stdio::null())
@@ -174,8 +177,16 @@ fn a_killed_prepare_resumes_from_its_finished_chunks() {
     while c.chunk_files("killed").is_empty() && started.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(20));
     }
+    let workers = children_of(child.id());
+    assert_eq!(workers.len(), 2, "two workers at -j 2: {workers:?}");
     child.kill().unwrap();
     child.wait().unwrap();
+    let gone_after = wait_for_exit(&workers, Duration::from_secs(20));
+    assert!(
+        gone_after < Duration::from_secs(5),
+        "workers took {gone_after:?} to exit"
+    );
+    eprintln!("workers gone {gone_after:?} after their pipeline was killed");
     let done = c.chunk_files("killed");
     assert!(!done.is_empty() && done.len() < 3, "{done:?}");
     let before: Vec<_> = done
@@ -372,6 +383,24 @@ fn children_of(pid: u32) -> Vec<u32> {
     children
 }
 
+/// How long `pids` took to exit (a zombie has), failing after `limit`.
+fn wait_for_exit(pids: &[u32], limit: Duration) -> Duration {
+    let started = Instant::now();
+    let alive = || {
+        pids.iter()
+            .filter(|&&p| state_of(p).is_some_and(|(state, _)| state != 'Z'))
+            .count()
+    };
+    while alive() > 0 {
+        assert!(
+            started.elapsed() < limit,
+            "{pids:?} outlived their parent by {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
+
 /// A process's state letter and parent, or `None` once it is gone.
 fn state_of(pid: u32) -> Option<(char, u32)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -379,44 +408,4 @@ fn state_of(pid: u32) -> Option<(char, u32)> {
     let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
     let state = rest.next()?.chars().next()?;
     Some((state, rest.next()?.parse().ok()?))
-}
-
-/// A `prepare` killed with SIGKILL cannot close its workers' stdin: each must see its
-/// parent gone and exit, not finish its batch as an orphan (about 25 s before).
-#[test]
-fn workers_die_with_a_killed_prepare() {
-    let Some(spacy) = spacy_args() else { return };
-    let c = corpus(2500);
-    let mut child = c
-        .prepare("killed", &[], &spacy)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Killed while both workers split: one chunk is on disk, the next two are in flight.
-    let started = Instant::now();
-    while c.chunk_files("killed").is_empty() && started.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let workers = children_of(child.id());
-    assert_eq!(workers.len(), 2, "two workers at -j 2: {workers:?}");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let killed = Instant::now();
-    let alive = || {
-        workers
-            .iter()
-            .filter(|&&w| state_of(w).is_some_and(|(state, _)| state != 'Z'))
-            .count()
-    };
-    while alive() > 0 && killed.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let gone_after = killed.elapsed();
-    assert_eq!(alive(), 0, "workers outlived their pipeline by 20 s");
-    assert!(
-        gone_after < Duration::from_secs(5),
-        "workers took {gone_after:?} to exit"
-    );
-    eprintln!("workers gone {gone_after:?} after their pipeline was killed");
 }
