@@ -211,7 +211,7 @@ impl TextPlan {
     }
 
     /// The chunks spaCy splits for this plan, or `None` if it splits none of its inputs.
-    pub fn spacy_work(&self) -> Result<Option<SpacyWork>> {
+    fn spacy_work(&self) -> Result<Option<SpacyWork>> {
         let Some(spacy) = self.spacy_plan() else {
             return Ok(None);
         };

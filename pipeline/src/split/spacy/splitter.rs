@@ -86,7 +86,8 @@ impl SpacySplitter {
     /// The sentences of each document of the chunk at `at`: from disk, else split here if
     /// the chunk is in this run's share. A part leaves other parts' chunks alone (`None`).
     fn sentences(&self, at: ChunkAt, texts: &[String]) -> Result<Option<Sentences>> {
-        if matches!(self.share, Share::Part { .. }) && !self.share.has(at) {
+        let ours = self.share.has(at);
+        if !ours && matches!(self.share, Share::Part { .. }) {
             return Ok(None);
         }
         let (file, sha256) = &self.inputs[at.input];
@@ -95,7 +96,7 @@ impl SpacySplitter {
             self.cached.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(found));
         }
-        if !self.share.has(at) {
+        if !ours {
             return Err(Error::SpacyChunkMissing {
                 input: file.clone(),
                 chunk: at.chunk,
