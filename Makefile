@@ -36,7 +36,7 @@ help: ## list the targets
 demo: demo-build ## the sample corpus built for seed 1 (see demo-build), then `tiny` trained on it for 40 steps on CPU (peak rate 1e-3, warm-up 10, to see it learn)
 	$(BUILD_TRAINER)
 	$(TRAINER) run --seed 1 --build $(DEMO)/seed1 --init random --config tiny --device cpu \
-		--batch-size 8 --micro-batch 4 --lr 1e-3 --warmup 10 --max-steps 40 --checkpoints 10,20,40 \
+		--batch-size 8 --override-batch-size --micro-batch 4 --lr 1e-3 --warmup 10 --max-steps 40 --checkpoints 10,20,40 \
 		--out $(DEMO)/runs > /dev/null
 	$(TRAINER) plot $(DEMO)/runs/seed1
 	@echo "demo: checkpoints in $(DEMO)/runs/seed1/step{10,20,40} (Hugging Face format), step log in $(DEMO)/runs/seed1/log.jsonl"
@@ -106,6 +106,8 @@ data: fetch ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first
 # STEP steps on each at every micro-batch size of MICRO_BATCHES and prints the verdict.
 SEED ?= 1
 STEP ?= 10
+# The batch the histories are replayed at (--override-batch-size: whatever the recipe's
+# training.batch_size; a smaller one builds and replays fewer examples, as the tests do).
 WHICH_BATCH ?= 256
 HISTORIES ?= fresh resumed
 MICRO_BATCHES ?= 256,128,64,32,16,8
@@ -126,7 +128,7 @@ which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step
 		$(WIKI_INPUT) $(BOOKS_INPUT) $(BUILD_FLAGS) && ) true
 	$(TRAINER) replay --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
 		--target $(DATA)/sources/earlyberts/seed$(SEED)/step$(STEP) --steps $(STEP) \
-		--batch-size $(WHICH_BATCH) --micro-batch $(MICRO_BATCHES) \
+		--batch-size $(WHICH_BATCH) --override-batch-size --micro-batch $(MICRO_BATCHES) \
 		$(foreach history,$(HISTORIES),--build $(call history_dir,$(history))) $(REPLAY_FLAGS)
 
 # `import earlyberts`: the package in python/ (maturin + pyo3, one abi3 wheel), installed into
@@ -137,12 +139,23 @@ PYTHON_TEST_ENV = target/pyenv
 python: ## install the Python package `earlyberts` into PYTHON's environment (pip install ./python; maturin comes from PyPI)
 	$(PYTHON) -m pip install ./python
 
-test-python: ## the Python package's tests (pytest, every call checked against the CLI) in target/pyenv
+# The type stubs are checked against the built module (stubtest) and against a file that uses
+# every call as a user would (mypy --strict, python/tests/typed_usage.py); python/pyproject.toml
+# holds mypy's settings (torch's types are Any where it is not installed, as in target/pyenv).
+# stubtest writes its cache where it runs.
+MYPY_CACHE = target/mypy-cache/pyenv
+test-python: ## the Python package's tests (pytest, every call checked against the CLI) and its type stubs (stubtest, mypy --strict) in target/pyenv
 	$(CARGO) build --quiet --workspace $(TEST_FEATURES)
 	test -x $(PYTHON_TEST_ENV)/bin/python || python3 -m venv $(PYTHON_TEST_ENV)
-	$(PYTHON_TEST_ENV)/bin/python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' numpy pytest
+	$(PYTHON_TEST_ENV)/bin/python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' numpy pytest 'mypy==2.4.1'
 	VIRTUAL_ENV=$(abspath $(PYTHON_TEST_ENV)) $(PYTHON_TEST_ENV)/bin/maturin develop --quiet -m python/Cargo.toml
-	EARLYBERTS_PIPELINE=target/debug/pipeline $(PYTHON_TEST_ENV)/bin/python -m pytest -q python/tests
+	mkdir -p $(MYPY_CACHE)
+	cd $(MYPY_CACHE) && $(abspath $(PYTHON_TEST_ENV))/bin/python -m mypy.stubtest earlyberts._earlyberts \
+		--mypy-config-file $(abspath python/pyproject.toml)
+	MYPY_CACHE_DIR=$(MYPY_CACHE) $(PYTHON_TEST_ENV)/bin/python -m mypy --config-file python/pyproject.toml \
+		python/earlyberts python/tests/typed_usage.py
+	EARLYBERTS_PIPELINE=target/debug/pipeline EARLYBERTS_TRAINER=target/debug/trainer \
+		$(PYTHON_TEST_ENV)/bin/python -m pytest -q python/tests
 
 bench-python: ## build.step and TrainingOrder against the FORMAT.md numpy reader on a generated 40 MB build (needs `make python` first)
 	$(BUILD_PIPELINE)

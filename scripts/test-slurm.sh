@@ -2,9 +2,11 @@
 # The spaCy stage on a real Slurm (slurm-wlm and munge from Debian): a one-node cluster is
 # started in a state directory of the test's own, the parts run as a 1-based job array with
 # two faults (a part's `pipeline` killed with SIGKILL mid-run and started again by the
-# script; a task cancelled before it ran, so the assembly refuses, naming it, and its part
-# is re-run by hand), the store is assembled, and every file is compared with a one-process
-# `prepare`. Only the daemons this test started are stopped, by their process ids.
+# script; a task cancelled before it ran, so the assembly refuses and its part is re-run by
+# hand), the store is assembled, and every file is compared with a one-process `prepare`.
+# What it checks are facts, not messages: jobs' states and exit codes (scontrol), the JSON
+# of `pipeline prepare --parts-status`, the files. Only the daemons this test started are
+# stopped, by their process ids.
 #
 #   scripts/test-slurm.sh            (make test-slurm; root, spaCy and slurm-wlm + munge)
 #
@@ -123,11 +125,17 @@ EOF
   need EARLYBERTS_REQUIRE_SLURM "this machine did not run Slurm's daemons (no idle node after 60 s; logs above)"
 }
 
+# Field $2 of job $1 (JobState, ExitCode: code:signal) as scontrol shows it; an array's
+# tasks' values, each once.
+field() {
+  scontrol show job "$1" 2>/dev/null | tr -s ' ' '\n' | sed -n "s/^$2=//p" | sort -u
+}
+
 # The state of job $1 once it has ended (within 600 s).
 ended() {
   local state
   for _ in $(seq 1200); do
-    state=$(scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u)
+    state=$(field "$1" JobState)
     case $state in "" | *PENDING* | *RUNNING* | *CONFIGURING* | *COMPLETING* | *REQUEUE*) ;; *)
       echo "$state"
       return
@@ -165,12 +173,31 @@ export SPACY_FLAGS="--python $(command -v "$PY") --spacy-model $MODEL"
 "$PIPELINE" --quiet -j 2 prepare --recipe "$ROOT/manifests/recipes/earlyberts.toml" \
   --out "$STATE/one" --wiki "$WIKI" --books "$BOOKS" $SPACY_FLAGS 2>/dev/null
 
+# Where the spaCy work of the store `parts` stands, as `pipeline prepare --parts-status`
+# reports it (JSON); fails unless it exits $1 (0: every chunk split, 1: chunks missing).
+parts_status() {
+  local code=0 json
+  json=$("$PIPELINE" --quiet prepare --recipe "$ROOT/manifests/recipes/earlyberts.toml" \
+    --out "$STATE/parts" --wiki "$WIKI" --books "$BOOKS" --parts-status 2>/dev/null) || code=$?
+  [ "$code" = "$1" ] || fail "--parts-status exited $code, not $1: $json"
+  echo "$json"
+}
+# Fails unless the JSON $1 makes the Python expression $2 (over `s`, the object) true.
+expect() {
+  "$PY" -c 'import json, sys
+s = json.loads(sys.argv[1])
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" || fail "not $2: $1"
+}
+
 # The parts as a 1-based array (tasks 1, 2, 3 are parts 1, 2, 0), with the scripts' own
-# resources, submitted from another directory.
-submitted=$(cd "$STATE" && STORE=parts ARRAY=1-3 PARTS=3 "$ROOT/scripts/slurm/submit-spacy.sh")
-echo "$submitted"
-parts=$(sed -n 's/^parts: job \([0-9]*\).*/\1/p' <<<"$submitted")
-assembly=$(sed -n 's/.*assembly: job \([0-9]*\).*/\1/p' <<<"$submitted")
+# resources, submitted from another directory. The jobs are found by their names: this
+# cluster runs nothing else.
+(cd "$STATE" && STORE=parts ARRAY=1-3 PARTS=3 "$ROOT/scripts/slurm/submit-spacy.sh") ||
+  fail "submit-spacy.sh exited $?"
+parts=$(squeue -h --states=all --name=earlyberts-spacy -o %F | sort -u)
+assembly=$(squeue -h --states=all --name=earlyberts-assemble -o %i)
+[[ $parts =~ ^[0-9]+$ && $assembly =~ ^[0-9]+$ ]] ||
+  fail "submit-spacy.sh did not submit one array and one assembly: '$parts', '$assembly'"
 # Fault 1: task 3 (part 0) is cancelled before it runs (one part at a time fits the node).
 scancel "${parts}_3"
 # Fault 2: part 1's `pipeline` is killed with SIGKILL once its spaCy workers run; they must
@@ -192,15 +219,25 @@ for _ in $(seq 50); do
 done
 [ -z "$alive" ] || fail "the killed part's spaCy workers ($alive) outlived it by 5 s"
 
+# The assembly refuses with part 0 missing: exit status 1 (not 2: the status said so before
+# `prepare` could refuse, or start spaCy's work), and no store.
 state=$(ended "$assembly")
 log=$LOGS/earlyberts-assemble-$assembly.out
-[ "$state" = FAILED ] || fail "the assembly with part 0 missing ended $state, not FAILED: $(cat "$log")"
-grep -q "(part 0/3)" "$log" && grep -q "core-hours" "$log" ||
-  fail "the assembly's refusal does not name part 0/3 and its cost: $(cat "$log")"
+[ "$state,$(field "$assembly" ExitCode)" = FAILED,1:0 ] ||
+  fail "the assembly with part 0 missing ended $state, $(field "$assembly" ExitCode), not FAILED, 1:0: $(cat "$log")"
 [ ! -e "$STATE/parts/store.json" ] || fail "a store was assembled without part 0"
-grep -q "killed by signal 9; starting it again" "$LOGS/earlyberts-spacy-${parts}_1.out" ||
+# Part 1 completed though its `pipeline` was killed: the script started it again (without
+# that its task ends 137:0, FAILED). Task 3, cancelled while pending, never ran.
+[ "$(field "${parts}_1" JobState),$(field "${parts}_1" ExitCode)" = COMPLETED,0:0 ] ||
   fail "part 1 was not started again after SIGKILL: $(cat "$LOGS/earlyberts-spacy-${parts}_1.out")"
-echo "test-slurm: faults seen: the assembly refused ($(grep -o '[0-9]* of [0-9]* chunks[^;]*' "$log")); part 1 killed, its workers gone with it, and started again"
+ran=$(squeue -h --states=all --job="$parts" -o %K | sort | xargs)
+[ "$ran" = "1 2" ] || fail "the array's tasks $ran ran, not 1 2 (task 3 was cancelled)"
+# What is missing is part 0's chunk, 1 of 3, with a cost, in the parts' setup.
+status=$(parts_status 1)
+expect "$status" 's["parts"] == 3 and s["chunks"] == 3 and s["chunks_missing"] == 1'
+expect "$status" 's["parts_missing"] == [0] and s["core_hours_missing"] > 0 and not s["complete"]'
+expect "$status" "s['setup']['loaded'] == '$MODEL'"
+echo "test-slurm: faults seen: the assembly refused (exit 1; --parts-status: 1 of 3 chunks missing, part 0's); part 1 killed, its workers gone with it, started again and completed"
 
 # Part 0 re-run by hand as the single task 3, with sbatch and a relative path from another
 # directory (the script finds its checkout through Slurm), then the assembly after it.
@@ -211,7 +248,10 @@ rerun=$(cd "$STATE/elsewhere" && STORE=../parts PARTS=3 sbatch --parsable --arra
 again=$(cd "$STATE/elsewhere" && STORE=../parts sbatch --parsable \
   --dependency="afterok:${rerun%%;*}" --output="$LOGS/assemble-again-%j.out" "$script")
 state=$(ended "${again%%;*}")
-[ "$state" = COMPLETED ] || fail "the assembly after the re-run ended $state: $(cat "$LOGS"/rerun-* "$LOGS"/assemble-again-*)"
+[ "$state,$(field "${again%%;*}" ExitCode)" = COMPLETED,0:0 ] ||
+  fail "the assembly after the re-run ended $state: $(cat "$LOGS"/rerun-* "$LOGS"/assemble-again-*)"
+status=$(parts_status 0)
+expect "$status" 's["chunks_missing"] == 0 and s["parts_missing"] == [] and s["complete"]'
 
 # Every file as the one-process run made it, but the parts' own record.
 files() { (cd "$1" && find . -type f ! -path ./rows/parts.json -print0 | sort -z | xargs -0 sha256sum); }

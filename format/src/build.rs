@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::{
     Error, Example, InputFile, MANIFEST_FILE, Manifest, RecipeInfo, Result, SHARD_DIR, ShardEntry,
-    ShardLayout, ShardReader, ShardWriter, VocabInfo, manifest::shard_file_name,
+    ShardLayout, ShardReader, ShardWriter, StepBatch, VocabInfo, manifest::shard_file_name,
 };
 
 /// What a build records besides its shards.
@@ -268,6 +268,44 @@ impl Build {
         Ok(stream)
     }
 
+    /// Examples `range` of the training order, in order, each shard block decoded once.
+    pub fn read_range(&self, range: Range<u64>) -> Result<Vec<Example>> {
+        if range.end > self.len() {
+            return Err(Error::OutOfRange {
+                index: range.end - 1,
+                len: self.len(),
+            });
+        }
+        let mut stream = self.stream_from(range.start)?;
+        let mut examples = Vec::with_capacity(range.end.saturating_sub(range.start) as usize);
+        for index in range {
+            let mut example = Example::default();
+            if stream.read_next(&mut example)?.is_none() {
+                return Err(Error::ManifestInconsistent {
+                    path: self.dir.join(MANIFEST_FILE),
+                    reason: format!(
+                        "it counts {} examples, but the shards end at {index}",
+                        self.len()
+                    ),
+                });
+            }
+            examples.push(example);
+        }
+        Ok(examples)
+    }
+
+    /// The examples of optimizer step `batch` (made for this build's length), in the order
+    /// the step consumes them: the one reader of a step's examples, for the trainer and the
+    /// Python package alike.
+    pub fn read_step(&self, batch: &StepBatch) -> Result<Vec<Example>> {
+        let mut examples =
+            Vec::with_capacity(batch.positions.end.saturating_sub(batch.positions.start) as usize);
+        for run in batch.runs() {
+            examples.extend(self.read_range(run)?);
+        }
+        Ok(examples)
+    }
+
     /// Example `index`, decoding only the block that holds it.
     pub fn example(&self, index: u64) -> Result<Example> {
         let mut example = Example::default();
@@ -336,14 +374,16 @@ impl ExampleStream<'_> {
         let path = self.build.shard_path(self.shard);
         let reader = ShardReader::open(&path)?;
         let header = reader.header();
-        if header.first_example != entry.first_example || header.example_count != entry.examples {
+        if header.first_example != entry.first_example
+            || header.example_count != entry.stats.examples
+        {
             return Err(Error::ManifestInconsistent {
                 path: self.build.dir.join(MANIFEST_FILE),
                 reason: format!(
                     "it lists '{}' as examples {}..{} but the shard holds {}..{}",
                     entry.file,
                     entry.first_example,
-                    entry.first_example + entry.examples,
+                    entry.first_example + entry.stats.examples,
                     header.first_example,
                     header.first_example + header.example_count
                 ),

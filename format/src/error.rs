@@ -99,3 +99,17 @@ impl Error {
 
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes on one line, joined by ": ", as the binaries print them (anyhow's
+/// `{:#}`): for a library's callers that are no binary (`verify`'s report, the Python
+/// package's exceptions).
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

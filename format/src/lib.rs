@@ -13,8 +13,10 @@
 //! - [`provenance`]: a build's index of which sentences each example came from.
 //! - [`Invalid`]: a configuration value out of range, as data (field, value, allowed).
 //! - [`Vocab`]: the WordPiece vocabulary the ids refer to; [`StepBatch`]: which examples an
-//!   optimizer step consumes; [`PaddedBatch`]: examples padded as `BertForPreTraining`
-//!   takes them.
+//!   optimizer step consumes, and [`Build::read_step`] reads them; [`PaddedBatch`]: examples
+//!   padded as `BertForPreTraining` takes them.
+//! - [`training`]: how the reference trained ([`training::REFERENCE_TRAINING`]) and a
+//!   build's batch size ([`Manifest::batch_size`]).
 //!
 //! docs/FORMAT.md specifies the bytes.
 
@@ -32,6 +34,7 @@ pub mod random;
 mod reader;
 mod shard;
 pub mod synthetic;
+pub mod training;
 pub mod verify;
 mod vocab;
 mod writer;
@@ -39,7 +42,7 @@ mod writer;
 pub use atomic::{AtomicFile, remove_if_present, write_atomic, write_atomic_shared};
 pub use batch::{PaddedBatch, StepBatch};
 pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, PARTIAL_FILE, write_build};
-pub use error::{Error, Result};
+pub use error::{Error, Result, one_line};
 pub use example::{Example, NspLabel, RECORD_HEADER_LEN};
 pub use hash::{PayloadHash, sha256_file, sha256_hex};
 pub use invalid::{Invalid, at_least, probability};
@@ -49,6 +52,6 @@ pub use manifest::{
     shard_file_name,
 };
 pub use reader::ShardReader;
-pub use shard::{FORMAT_VERSION, HEADER_LEN, NspCounts, ShardHeader, ShardStats};
+pub use shard::{FORMAT_VERSION, HEADER_LEN, NspCounts, ShardField, ShardHeader, ShardStats};
 pub use vocab::{BERT_BASE_UNCASED_SHA256, SpecialTokens, Vocab};
 pub use writer::{ShardLayout, ShardWriter};

@@ -107,26 +107,16 @@ pub struct Totals {
     pub payload_bytes: u64,
 }
 
-/// One shard as the manifest records it.
+/// One shard as the manifest records it: where it is and what it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "ShardEntryJson", into = "ShardEntryJson")]
 pub struct ShardEntry {
     /// Path relative to the build directory (`shards/000000.ebs.zst`).
     pub file: String,
     /// Global index of the shard's first example.
     pub first_example: u64,
-    /// Number of examples.
-    pub examples: u64,
-    /// Sum of the examples' lengths.
-    pub tokens: u64,
-    /// Number of labelled (masked) positions.
-    pub masked_tokens: u64,
-    /// NSP label counts.
-    pub nsp: NspCounts,
-    /// Bytes of the uncompressed payload.
-    pub payload_bytes: u64,
-    /// xxh3-128 of the uncompressed payload.
-    pub hash: PayloadHash,
+    /// What the shard holds.
+    pub stats: ShardStats,
 }
 
 impl ShardEntry {
@@ -135,52 +125,57 @@ impl ShardEntry {
         ShardEntry {
             file: shard_file_name(index),
             first_example,
-            examples: stats.examples,
-            tokens: stats.tokens,
-            masked_tokens: stats.masked_tokens,
-            nsp: stats.nsp,
-            payload_bytes: stats.payload_bytes,
-            hash: stats.hash,
+            stats: *stats,
         }
     }
+}
 
-    /// The differences between what this entry records and `stats`, as
-    /// `(field, recorded, found)` triples.
-    pub fn differences(&self, stats: &ShardStats) -> Vec<(&'static str, String, String)> {
-        let mut out = Vec::new();
-        let mut field = |name: &'static str, recorded: String, found: String| {
-            if recorded != found {
-                out.push((name, recorded, found));
-            }
+/// A shard entry as `manifest.json` lays it out (docs/FORMAT.md): the stats' fields at the
+/// top level of the entry, in this order.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShardEntryJson {
+    file: String,
+    first_example: u64,
+    examples: u64,
+    tokens: u64,
+    masked_tokens: u64,
+    nsp: NspCounts,
+    payload_bytes: u64,
+    hash: PayloadHash,
+}
+
+impl From<ShardEntryJson> for ShardEntry {
+    fn from(j: ShardEntryJson) -> ShardEntry {
+        let stats = ShardStats {
+            examples: j.examples,
+            tokens: j.tokens,
+            masked_tokens: j.masked_tokens,
+            nsp: j.nsp,
+            payload_bytes: j.payload_bytes,
+            hash: j.hash,
         };
-        field(
-            "examples",
-            self.examples.to_string(),
-            stats.examples.to_string(),
-        );
-        field("tokens", self.tokens.to_string(), stats.tokens.to_string());
-        field(
-            "masked_tokens",
-            self.masked_tokens.to_string(),
-            stats.masked_tokens.to_string(),
-        );
-        field(
-            "nsp.is_next",
-            self.nsp.is_next.to_string(),
-            stats.nsp.is_next.to_string(),
-        );
-        field(
-            "nsp.random_next",
-            self.nsp.random_next.to_string(),
-            stats.nsp.random_next.to_string(),
-        );
-        field(
-            "payload_bytes",
-            self.payload_bytes.to_string(),
-            stats.payload_bytes.to_string(),
-        );
-        field("hash", self.hash.to_string(), stats.hash.to_string());
-        out
+        ShardEntry {
+            file: j.file,
+            first_example: j.first_example,
+            stats,
+        }
+    }
+}
+
+impl From<ShardEntry> for ShardEntryJson {
+    fn from(e: ShardEntry) -> ShardEntryJson {
+        let s = e.stats;
+        ShardEntryJson {
+            file: e.file,
+            first_example: e.first_example,
+            examples: s.examples,
+            tokens: s.tokens,
+            masked_tokens: s.masked_tokens,
+            nsp: s.nsp,
+            payload_bytes: s.payload_bytes,
+            hash: s.hash,
+        }
     }
 }
 
@@ -273,12 +268,12 @@ impl Manifest {
     fn checked_totals(&self) -> Option<Totals> {
         let mut t = Totals::default();
         for s in &self.shards {
-            t.examples = t.examples.checked_add(s.examples)?;
-            t.tokens = t.tokens.checked_add(s.tokens)?;
-            t.masked_tokens = t.masked_tokens.checked_add(s.masked_tokens)?;
-            t.nsp.is_next = t.nsp.is_next.checked_add(s.nsp.is_next)?;
-            t.nsp.random_next = t.nsp.random_next.checked_add(s.nsp.random_next)?;
-            t.payload_bytes = t.payload_bytes.checked_add(s.payload_bytes)?;
+            t.examples = t.examples.checked_add(s.stats.examples)?;
+            t.tokens = t.tokens.checked_add(s.stats.tokens)?;
+            t.masked_tokens = t.masked_tokens.checked_add(s.stats.masked_tokens)?;
+            t.nsp.is_next = t.nsp.is_next.checked_add(s.stats.nsp.is_next)?;
+            t.nsp.random_next = t.nsp.random_next.checked_add(s.stats.nsp.random_next)?;
+            t.payload_bytes = t.payload_bytes.checked_add(s.stats.payload_bytes)?;
         }
         Some(t)
     }
@@ -295,13 +290,13 @@ impl Manifest {
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 s.file,
                 s.first_example,
-                s.examples,
-                s.tokens,
-                s.masked_tokens,
-                s.nsp.is_next,
-                s.nsp.random_next,
-                s.payload_bytes,
-                s.hash
+                s.stats.examples,
+                s.stats.tokens,
+                s.stats.masked_tokens,
+                s.stats.nsp.is_next,
+                s.stats.nsp.random_next,
+                s.stats.payload_bytes,
+                s.stats.hash
             )
             .expect("writing to a String cannot fail");
             hasher.update(line.as_bytes());
@@ -323,7 +318,7 @@ impl Manifest {
     pub fn shard_of(&self, index: u64) -> Option<usize> {
         let shard = self
             .shards
-            .partition_point(|s| s.first_example + s.examples <= index);
+            .partition_point(|s| s.first_example + s.stats.examples <= index);
         (shard < self.shards.len()).then_some(shard)
     }
 
@@ -353,28 +348,31 @@ impl Manifest {
             }
             let last = i + 1 == self.shards.len();
             let per = self.layout.examples_per_shard;
-            if s.examples > per || (!last && s.examples != per) {
+            if s.stats.examples > per || (!last && s.stats.examples != per) {
                 problems.push(format!(
                     "shard {i} holds {} examples but the layout puts {per} in each shard before the last",
-                    s.examples
+                    s.stats.examples
                 ));
             }
             // Counts come from the file: any sum of them may overflow.
-            if s.nsp.is_next.checked_add(s.nsp.random_next) != Some(s.examples) {
+            if s.stats.nsp.is_next.checked_add(s.stats.nsp.random_next) != Some(s.stats.examples) {
                 problems.push(format!(
                     "shard {i}: NSP counts {} + {} do not add up to {} examples",
-                    s.nsp.is_next, s.nsp.random_next, s.examples
+                    s.stats.nsp.is_next, s.stats.nsp.random_next, s.stats.examples
                 ));
             }
-            next = s.first_example.checked_add(s.examples).unwrap_or_else(|| {
-                problems.push(format!(
-                    "shard {i} ends past example {}: {} + {} examples",
-                    u64::MAX,
-                    s.first_example,
-                    s.examples
-                ));
-                u64::MAX
-            });
+            next = s
+                .first_example
+                .checked_add(s.stats.examples)
+                .unwrap_or_else(|| {
+                    problems.push(format!(
+                        "shard {i} ends past example {}: {} + {} examples",
+                        u64::MAX,
+                        s.first_example,
+                        s.stats.examples
+                    ));
+                    u64::MAX
+                });
         }
         match self.checked_totals() {
             None => problems.push("the shard entries' counts overflow their sums".into()),
@@ -493,7 +491,7 @@ mod tests {
     #[test]
     fn edits_are_detected() {
         let mut m = manifest();
-        m.shards[1].examples = 4;
+        m.shards[1].stats.examples = 4;
         let problems = m.problems().join("\n");
         assert!(problems.contains("NSP counts"), "{problems}");
         assert!(problems.contains("totals"), "{problems}");
@@ -505,9 +503,9 @@ mod tests {
 
         // Counts that overflow when added up are problems, not panics.
         let mut m = manifest();
-        m.shards[0].nsp.is_next = u64::MAX;
+        m.shards[0].stats.nsp.is_next = u64::MAX;
         m.shards[0].first_example = u64::MAX;
-        m.shards[1].tokens = u64::MAX;
+        m.shards[1].stats.tokens = u64::MAX;
         let problems = m.problems().join("\n");
         assert!(
             problems.contains("NSP counts 18446744073709551615 + "),

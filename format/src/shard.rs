@@ -122,12 +122,79 @@ pub struct NspCounts {
 /// What a shard holds, as recorded in the manifest and recomputed by `verify`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShardStats {
+    /// Number of examples.
     pub examples: u64,
+    /// Sum of the examples' lengths.
     pub tokens: u64,
+    /// Number of labelled (masked) positions.
     pub masked_tokens: u64,
+    /// NSP label counts.
     pub nsp: NspCounts,
+    /// Bytes of the uncompressed payload.
     pub payload_bytes: u64,
+    /// xxh3-128 of the uncompressed payload.
     pub hash: PayloadHash,
+}
+
+/// A field of [`ShardStats`], named as the manifest names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardField {
+    Examples,
+    Tokens,
+    MaskedTokens,
+    IsNext,
+    RandomNext,
+    PayloadBytes,
+    Hash,
+}
+
+impl ShardField {
+    /// Every field, in the manifest's order.
+    pub const ALL: [ShardField; 7] = [
+        ShardField::Examples,
+        ShardField::Tokens,
+        ShardField::MaskedTokens,
+        ShardField::IsNext,
+        ShardField::RandomNext,
+        ShardField::PayloadBytes,
+        ShardField::Hash,
+    ];
+
+    /// Its name in the manifest (`nsp.is_next` for a nested one).
+    pub fn name(self) -> &'static str {
+        match self {
+            ShardField::Examples => "examples",
+            ShardField::Tokens => "tokens",
+            ShardField::MaskedTokens => "masked_tokens",
+            ShardField::IsNext => "nsp.is_next",
+            ShardField::RandomNext => "nsp.random_next",
+            ShardField::PayloadBytes => "payload_bytes",
+            ShardField::Hash => "hash",
+        }
+    }
+
+    /// Its value in `stats`, as the manifest writes it.
+    pub fn value(self, stats: &ShardStats) -> String {
+        match self {
+            ShardField::Examples => stats.examples.to_string(),
+            ShardField::Tokens => stats.tokens.to_string(),
+            ShardField::MaskedTokens => stats.masked_tokens.to_string(),
+            ShardField::IsNext => stats.nsp.is_next.to_string(),
+            ShardField::RandomNext => stats.nsp.random_next.to_string(),
+            ShardField::PayloadBytes => stats.payload_bytes.to_string(),
+            ShardField::Hash => stats.hash.to_string(),
+        }
+    }
+}
+
+impl ShardStats {
+    /// The fields in which `found` differs from `self`, in the manifest's order.
+    pub fn differences(&self, found: &ShardStats) -> Vec<ShardField> {
+        ShardField::ALL
+            .into_iter()
+            .filter(|field| field.value(self) != field.value(found))
+            .collect()
+    }
 }
 
 /// Accumulates [`ShardStats`] over records as they are written or read.

@@ -14,8 +14,8 @@ use std::{
 use rayon::prelude::*;
 
 use crate::{
-    Build, Error, Example, MANIFEST_FILE, Manifest, PayloadHash, Result, SHARD_DIR, ShardReader,
-    ShardStats,
+    Build, Error, Example, MANIFEST_FILE, Manifest, PayloadHash, Result, SHARD_DIR, ShardField,
+    ShardReader, ShardStats,
 };
 
 /// Receives progress of long work (bytes verified, bytes of text processed); the binaries
@@ -47,9 +47,9 @@ pub enum Problem {
     /// A shard whose content differs from what its manifest entry records.
     Differs {
         file: String,
-        field: &'static str,
-        recorded: String,
-        found: String,
+        field: ShardField,
+        recorded: ShardStats,
+        found: ShardStats,
     },
     /// The build's manifest differs from the golden manifest in a build-wide fact.
     Golden { reason: String },
@@ -86,7 +86,7 @@ impl fmt::Display for Problem {
             Problem::MissingShard { file } => write!(f, "{file}: missing"),
             Problem::ExtraFile { file } => write!(f, "{file}: not listed in the manifest"),
             Problem::Unreadable { file, error } => {
-                write!(f, "{file}: unreadable: {}", chain(error))
+                write!(f, "{file}: unreadable: {}", crate::error::one_line(error))
             }
             Problem::Differs {
                 file,
@@ -95,7 +95,10 @@ impl fmt::Display for Problem {
                 found,
             } => write!(
                 f,
-                "{file}: {field} is {found} but the manifest says {recorded}"
+                "{file}: {} is {} but the manifest says {}",
+                field.name(),
+                field.value(found),
+                field.value(recorded)
             ),
             Problem::Golden { reason } => write!(f, "differs from golden: {reason}"),
             Problem::GoldenShard {
@@ -114,18 +117,6 @@ impl fmt::Display for Problem {
             ),
         }
     }
-}
-
-/// An error and its causes on one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The outcome of [`verify_build`].
@@ -216,7 +207,7 @@ pub fn verify_build(
         .into_par_iter()
         .map(|i| {
             let problems = check_shard(&build, i);
-            progress.advance(manifest.shards[i].payload_bytes);
+            progress.advance(manifest.shards[i].stats.payload_bytes);
             problems
         })
         .collect();
@@ -225,7 +216,7 @@ pub fn verify_build(
         .iter()
         .zip(&checks)
         .filter(|(_, p)| p.is_empty())
-        .map(|(s, _)| s.payload_bytes)
+        .map(|(s, _)| s.stats.payload_bytes)
         .sum();
     let mut first_bad_shard = checks.iter().position(|p| !p.is_empty());
     problems.extend(checks.into_iter().flatten());
@@ -276,13 +267,14 @@ fn check_shard(build: &Build, index: usize) -> Vec<Problem> {
         reader.finish()
     });
     match stats {
-        Ok(stats) => entry
-            .differences(&stats)
+        Ok(found) => entry
+            .stats
+            .differences(&found)
             .into_iter()
-            .map(|(field, recorded, found)| Problem::Differs {
+            .map(|field| Problem::Differs {
                 file: entry.file.clone(),
                 field,
-                recorded,
+                recorded: entry.stats,
                 found,
             })
             .collect(),
@@ -349,12 +341,12 @@ fn compare_with_golden(build: &Manifest, golden: &Manifest) -> (Vec<Problem>, Op
     }
     let mut first = None;
     for (i, (b, g)) in build.shards.iter().zip(&golden.shards).enumerate() {
-        if b.hash != g.hash || b.examples != g.examples {
+        if b.stats.hash != g.stats.hash || b.stats.examples != g.stats.examples {
             first.get_or_insert(i);
             problems.push(Problem::GoldenShard {
                 file: b.file.clone(),
-                golden: g.hash,
-                build: b.hash,
+                golden: g.stats.hash,
+                build: b.stats.hash,
             });
         }
     }
@@ -393,7 +385,12 @@ fn first_difference(build: &Build, golden: &Build, start: u64) -> Option<Problem
     };
     let mut ours = match build.stream_from(start) {
         Ok(stream) => stream,
-        Err(e) => return Some(located(start, format!("unreadable: {}", chain(&e)))),
+        Err(e) => {
+            return Some(located(
+                start,
+                format!("unreadable: {}", crate::error::one_line(&e)),
+            ));
+        }
     };
     let mut theirs = golden.stream_from(start).ok()?;
     let (mut a, mut b) = (Example::default(), Example::default());
@@ -401,7 +398,12 @@ fn first_difference(build: &Build, golden: &Build, start: u64) -> Option<Problem
     loop {
         let ours_next = match ours.read_next(&mut a) {
             Ok(next) => next,
-            Err(e) => return Some(located(index, format!("unreadable: {}", chain(&e)))),
+            Err(e) => {
+                return Some(located(
+                    index,
+                    format!("unreadable: {}", crate::error::one_line(&e)),
+                ));
+            }
         };
         let theirs_next = theirs.read_next(&mut b).ok()?;
         match (ours_next, theirs_next) {

@@ -11,14 +11,15 @@ use std::time::Instant;
 
 use earlyberts_format::{Vocab, verify::verify_build, write_atomic};
 use earlyberts_pipeline::{
-    clean::{CleanCounts, CleanRules, RULES_VERSION},
+    clean::{CleanCounts, CleanRules},
     recipe::Recipe,
     split::LineBreaks,
-    store::{
-        CleanSummary, STORE_FORMAT_VERSION, STORE_MANIFEST, SentenceStore, StoreManifest,
-        StoreTotals, StoreWriter,
-    },
+    store::{STORE_MANIFEST, SentenceStore, StoreManifest, StoreTotals, StoreWriter},
+    text::TextPlan,
 };
+
+/// The generated store's shard size.
+const SENTENCES_PER_SHARD: u64 = 1 << 23;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -96,7 +97,7 @@ fn bench_kind(
 
 /// A store of `n` sentences of 5–60 word-piece ids, in documents of ~20 sentences.
 fn write_store(dir: &std::path::Path, n: u64) {
-    let mut writer = StoreWriter::new(dir, 1 << 23).unwrap();
+    let mut writer = StoreWriter::new(dir, SENTENCES_PER_SHARD).unwrap();
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move |bound: u64| {
         state ^= state << 13;
@@ -112,26 +113,24 @@ fn write_store(dir: &std::path::Path, n: u64) {
         total_tokens += tokens.len() as u64;
         writer.push(&tokens, (i / 20) as u32).unwrap();
     }
-    let manifest = StoreManifest {
-        format_version: STORE_FORMAT_VERSION,
-        inputs: vec![],
-        vocab: Vocab::bert_base_uncased().info(),
-        clean: CleanSummary {
-            rules_version: RULES_VERSION,
-            rules: CleanRules::default(),
-            counts: CleanCounts::default(),
-        },
-        line_breaks: LineBreaks::Paragraph,
-        sentences_per_shard: 1 << 23,
-        csv_round_trip: false,
-        spacy: None,
-        totals: StoreTotals {
-            documents: n.div_ceil(20),
-            sentences: n,
-            tokens: total_tokens,
-            text_bytes: 0,
-        },
-        shards: writer.finish().unwrap(),
+    // The fingerprint of a plan with no inputs: the store's settings, made where a
+    // real store's are.
+    let plan = TextPlan::new(
+        vec![],
+        Vocab::bert_base_uncased(),
+        CleanRules::default(),
+        LineBreaks::Paragraph,
+        SENTENCES_PER_SHARD,
+        dir.to_path_buf(),
+    );
+    let totals = StoreTotals {
+        documents: n.div_ceil(20),
+        sentences: n,
+        tokens: total_tokens,
+        text_bytes: 0,
     };
+    let shards = writer.finish().unwrap();
+    let fingerprint = plan.fingerprint().unwrap();
+    let manifest = StoreManifest::new(fingerprint, CleanCounts::default(), None, totals, shards);
     write_atomic(dir.join(STORE_MANIFEST), manifest.to_json().as_bytes()).unwrap();
 }

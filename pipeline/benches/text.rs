@@ -10,7 +10,7 @@ mod common;
 
 use common::write_all_examples;
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -44,33 +44,38 @@ fn main() {
         documents.len(),
         bytes as f64 / 1e6
     );
+    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts-keyed.toml")).unwrap();
+    bench_clean(&documents, bytes);
+    let sentences = bench_split(&documents, bytes, recipe.text.line_breaks);
+    bench_tokenize(&sentences);
+    bench_prepare(&documents, bytes, &recipe);
+    bench_ewt(&root, recipe.text.line_breaks);
+    println!("peak RSS: {}", peak_rss());
+}
 
-    let all_rules = CleanRules {
-        control_chars: true,
-        invisible: true,
-        nfc: true,
-        whitespace_runs: true,
-        blank_lines: true,
-    };
-    let cleaner = TextCleaner::new(all_rules);
+/// Every cleaning rule over the corpus.
+fn bench_clean(documents: &[String], bytes: usize) {
+    let cleaner = TextCleaner::new(CleanRules::all());
     let mut cleaned = String::new();
     report("clean (all rules on)", bytes, || {
-        for d in &documents {
+        for d in documents {
             cleaner.clean(d, &mut cleaned);
         }
     });
+}
 
-    let recipe = Recipe::load(&root.join("manifests/recipes/earlyberts-keyed.toml")).unwrap();
+/// The rule splitter in `Paragraph` mode and the keyed recipe's `mode`, three runs each,
+/// interleaved (the VM's speed drifts: compare the best); the sentences of `mode`.
+fn bench_split(documents: &[String], bytes: usize, mode: LineBreaks) -> Vec<&str> {
     let mut ranges = Vec::new();
     let mut sentences: Vec<&str> = Vec::new();
-    // The keyed recipe's mode last: its sentences feed the stages below.
-    // Three runs each, interleaved (the VM's speed drifts): compare the best.
+    // The keyed recipe's mode last: its sentences feed the stages after.
     for round in 1..=3 {
-        for mode in [LineBreaks::Paragraph, recipe.text.line_breaks] {
+        for mode in [LineBreaks::Paragraph, mode] {
             let splitter = RuleSplitter::new(mode);
             report(&format!("split ({mode:?}, run {round})"), bytes, || {
                 sentences.clear();
-                for d in &documents {
+                for d in documents {
                     ranges.clear();
                     splitter.split(d, &mut ranges);
                     sentences.extend(ranges.iter().map(|r| &d[r.clone()]));
@@ -78,7 +83,6 @@ fn main() {
             });
         }
     }
-    let sentence_bytes: usize = sentences.iter().map(|s| s.len()).sum();
     let fast = sentences
         .iter()
         .filter(|s| BertWordPiece::is_fast(s))
@@ -88,64 +92,50 @@ fn main() {
         sentences.len(),
         100.0 * fast as f64 / sentences.len() as f64
     );
+    sentences
+}
 
+/// WordPiece over `sentences`: the whole tokenizer, its fast path alone, the `tokenizers`
+/// crate alone (a 10% sample).
+fn bench_tokenize(sentences: &[&str]) {
     let tokenizer = BertWordPiece::new(&Vocab::bert_base_uncased()).unwrap();
     let mut ids = Vec::new();
-    let tokenize_time = report(
-        "tokenize (fast path + tokenizers fallback)",
-        sentence_bytes,
-        || {
+    let mut run = |name: &str, sentences: &[&str], reference: bool| {
+        let bytes = sentences.iter().map(|s| s.len()).sum();
+        let time = report(name, bytes, || {
             ids.clear();
-            for s in &sentences {
-                tokenizer.encode_into(s, &mut ids).unwrap();
+            for s in sentences {
+                match reference {
+                    true => tokenizer.encode_reference(s, &mut ids).unwrap(),
+                    false => tokenizer.encode_into(s, &mut ids).unwrap(),
+                }
             }
-        },
+        });
+        (time, ids.len())
+    };
+    let (time, tokens) = run(
+        "tokenize (fast path + tokenizers fallback)",
+        sentences,
+        false,
     );
     println!(
         "  {:.1} M tokens/s",
-        ids.len() as f64 / tokenize_time.as_secs_f64() / 1e6
+        tokens as f64 / time.as_secs_f64() / 1e6
     );
     let ascii: Vec<&str> = sentences
         .iter()
         .copied()
         .filter(|s| BertWordPiece::is_fast(s))
         .collect();
-    let ascii_bytes: usize = ascii.iter().map(|s| s.len()).sum();
-    report("tokenize (fast-path sentences only)", ascii_bytes, || {
-        ids.clear();
-        for s in &ascii {
-            tokenizer.encode_into(s, &mut ids).unwrap();
-        }
-    });
+    run("tokenize (fast-path sentences only)", &ascii, false);
     let sample = &sentences[..sentences.len() / 10];
-    let sample_bytes: usize = sample.iter().map(|s| s.len()).sum();
-    report(
-        "tokenize (tokenizers crate only, 10% sample)",
-        sample_bytes,
-        || {
-            ids.clear();
-            for s in sample {
-                tokenizer.encode_reference(s, &mut ids).unwrap();
-            }
-        },
-    );
+    run("tokenize (tokenizers crate only, 10% sample)", sample, true);
+}
 
+/// The whole `prepare` (parquet → store) and then the example stage, on 1 and 2 threads.
+fn bench_prepare(documents: &[String], bytes: usize, recipe: &Recipe) {
     let dir = tempfile::tempdir().unwrap();
-    let files = 4;
-    let per_file = documents.len().div_ceil(files);
-    let mut inputs = Vec::new();
-    for (i, part) in documents.chunks(per_file).enumerate() {
-        let path = dir.path().join(format!("wiki-{i}.parquet"));
-        write_parquet(
-            &path,
-            vec![(
-                "text",
-                Arc::new(StringArray::from(part.to_vec())) as ArrayRef,
-            )],
-        )
-        .unwrap();
-        inputs.push((CorpusKind::Wikipedia, path));
-    }
+    let inputs = write_wikipedia(dir.path(), documents, 4);
     for threads in [1, 2] {
         let plan = TextPlan::new(
             inputs.clone(),
@@ -174,7 +164,7 @@ fn main() {
             bytes,
             || {
                 pool.install(|| {
-                    write_all_examples(&build, &store, &recipe, &plan.vocab);
+                    write_all_examples(&build, &store, recipe, &plan.vocab);
                     assert!(verify_build(&build, None, &()).unwrap().is_ok());
                 });
             },
@@ -185,24 +175,38 @@ fn main() {
             bytes as f64 / 1e6 / (prepare_time + examples_time).as_secs_f64()
         );
     }
+}
 
-    let ewt = root.join("../shared/data/bench/en_ewt-ud-dev.conllu");
-    match std::fs::read_to_string(&ewt) {
-        Ok(text) => {
-            let gold = eval::read_conllu(&text);
-            for mode in [LineBreaks::Paragraph, recipe.text.line_breaks] {
-                let score = eval::evaluate(&RuleSplitter::new(mode), &gold);
-                println!(
-                    "EWT dev boundaries ({mode:?}): precision {:.4} recall {:.4} F1 {:.4} ({score:?})",
-                    score.precision(),
-                    score.recall(),
-                    score.f1()
-                );
-            }
-        }
-        Err(_) => println!("EWT dev: skipped ({} absent)", ewt.display()),
+/// `documents` as `files` Wikipedia parquet files in `dir`.
+fn write_wikipedia(dir: &Path, documents: &[String], files: usize) -> Vec<(CorpusKind, PathBuf)> {
+    let per_file = documents.len().div_ceil(files);
+    let mut inputs = Vec::new();
+    for (i, part) in documents.chunks(per_file).enumerate() {
+        let path = dir.join(format!("wiki-{i}.parquet"));
+        let texts = Arc::new(StringArray::from(part.to_vec())) as ArrayRef;
+        write_parquet(&path, vec![("text", texts)]).unwrap();
+        inputs.push((CorpusKind::Wikipedia, path));
     }
-    println!("peak RSS: {}", peak_rss());
+    inputs
+}
+
+/// The splitter's boundaries against UD English-EWT's gold ones (skipped when absent).
+fn bench_ewt(root: &Path, mode: LineBreaks) {
+    let ewt = root.join("../shared/data/bench/en_ewt-ud-dev.conllu");
+    let Ok(text) = std::fs::read_to_string(&ewt) else {
+        println!("EWT dev: skipped ({} absent)", ewt.display());
+        return;
+    };
+    let gold = eval::read_conllu(&text);
+    for mode in [LineBreaks::Paragraph, mode] {
+        let score = eval::evaluate(&RuleSplitter::new(mode), &gold);
+        println!(
+            "EWT dev boundaries ({mode:?}): precision {:.4} recall {:.4} F1 {:.4} ({score:?})",
+            score.precision(),
+            score.recall(),
+            score.f1()
+        );
+    }
 }
 
 /// Runs `work` once and prints MB/s for `bytes` of input.

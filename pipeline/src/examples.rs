@@ -20,10 +20,10 @@ pub use crate::stage::ExampleSource;
 use crate::{
     Error, Result,
     mask::MaskingPolicy,
-    pairs::Pairing,
+    pairs::{Pairing, PairingStats},
     recipe::{Recipe, RecipeKind},
     reference::{Caps, ReferenceMaker, ReferencePlan},
-    store::SentenceStore,
+    store::{SentenceStore, StoreRecord},
 };
 
 /// Builds example `k` from the store.
@@ -93,7 +93,7 @@ impl ExampleSource for ExampleMaker<'_> {
 
 /// Refuses a store whose ids refer to another vocabulary than `vocab`.
 pub fn check_store(store: &SentenceStore, vocab: &Vocab) -> Result<()> {
-    let recorded = &store.manifest().vocab;
+    let recorded = &store.manifest().made_from.vocab;
     if recorded.sha256 != vocab.sha256() {
         return Err(Error::Store {
             path: store.dir().to_path_buf(),
@@ -118,8 +118,8 @@ pub struct ExamplesFingerprint {
     /// The inputs the store was made from.
     pub inputs: Vec<InputFile>,
     pub vocab: VocabInfo,
-    /// Tokens in the store.
-    pub tokens: u64,
+    /// The store as the build records it: how it was made and what it holds.
+    pub store: StoreRecord,
     /// Examples the build holds.
     pub examples: u64,
 }
@@ -131,22 +131,21 @@ impl ExamplesFingerprint {
         ExamplesFingerprint {
             recipe: recipe.info().hash,
             seed,
-            inputs: manifest.inputs.clone(),
-            vocab: manifest.vocab.clone(),
-            tokens: manifest.totals.tokens,
+            inputs: manifest.made_from.inputs.clone(),
+            vocab: manifest.made_from.vocab.clone(),
+            store: manifest.record(),
             examples,
         }
     }
 
     /// The fingerprint a finished build records (`None` if its manifest does not say).
     pub fn of_manifest(manifest: &Manifest) -> Option<Self> {
-        let tokens = crate::recorded::Recorded::of(manifest).store_tokens?;
         Some(ExamplesFingerprint {
             recipe: manifest.recipe.hash.clone(),
             seed: manifest.seed,
             inputs: manifest.inputs.clone(),
             vocab: manifest.vocab.clone(),
-            tokens,
+            store: crate::recorded::Recorded::of(manifest).store?,
             examples: manifest.totals.examples,
         })
     }
@@ -160,7 +159,7 @@ pub fn write_examples(
     source: &dyn ExampleSource,
     recipe: &Recipe,
     fingerprint: &ExamplesFingerprint,
-    stages: serde_json::Value,
+    stages: &StageRecord,
     progress: &dyn Progress,
 ) -> Result<Manifest> {
     let total = fingerprint.examples;
@@ -186,7 +185,7 @@ pub fn write_examples(
         seed: fingerprint.seed,
         inputs: fingerprint.inputs.clone(),
         vocab: fingerprint.vocab.clone(),
-        stages,
+        stages: serde_json::to_value(stages).expect("a stage record serialises"),
     };
     Ok(writer.commit(info, shards)?)
 }
@@ -293,7 +292,7 @@ impl BuildPairs {
             let chunks: Vec<Range<u64>> = (0..plan.len().div_ceil(per))
                 .map(|i| i * per..((i + 1) * per).min(plan.len()))
                 .collect();
-            plan.caps(store, &recipe.masking, vocab, &chunks)
+            Caps::count(plan, store, &recipe.masking, vocab, &chunks)
         }))
     }
 
@@ -324,24 +323,55 @@ impl BuildPairs {
     }
 
     /// What the pairing made of `store`'s sentences, for the manifest's `stages`.
-    pub fn record(
-        &self,
-        store: &SentenceStore,
-        recipe: &Recipe,
-        vocab: &Vocab,
-    ) -> serde_json::Value {
+    pub fn record(&self, store: &SentenceStore, recipe: &Recipe, vocab: &Vocab) -> PairsRecord {
         let sentences = store.len();
         match self {
-            BuildPairs::Keyed { pairing, .. } => {
-                serde_json::to_value(pairing.stats(sentences)).expect("pairing stats serialise")
-            }
-            BuildPairs::Reference { plan, .. } => serde_json::json!({
-                "sentences": sentences,
-                "pairs": plan.pairs(),
-                "random_next_pairs": plan.random_next_pairs(),
-                "unpaired_sentences": sentences - 2 * plan.pairs(),
-                "capped_examples": self.caps(store, recipe, vocab).map_or(0, Caps::len),
-            }),
+            BuildPairs::Keyed { pairing, .. } => PairsRecord::Keyed(pairing.stats(sentences)),
+            BuildPairs::Reference { plan, .. } => PairsRecord::Reference {
+                pairing: PairingStats {
+                    sentences,
+                    pairs: plan.pairs(),
+                    random_next_pairs: plan.random_next_pairs(),
+                    unpaired_sentences: sentences - 2 * plan.pairs(),
+                },
+                capped_examples: self.caps(store, recipe, vocab).map_or(0, Caps::len),
+            },
         }
     }
+}
+
+/// What a build's manifest records of its stages (`stages`): the store it was made from and
+/// what the pairing made of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StageRecord {
+    pub store: StoreRecord,
+    pub pairs: PairsRecord,
+}
+
+impl StageRecord {
+    /// The record of a build of `pairs` over `store`.
+    pub fn new(
+        store: &SentenceStore,
+        pairs: &BuildPairs,
+        recipe: &Recipe,
+        vocab: &Vocab,
+    ) -> StageRecord {
+        StageRecord {
+            store: store.manifest().record(),
+            pairs: pairs.record(store, recipe, vocab),
+        }
+    }
+}
+
+/// What the pairing made of the store's sentences (`stages.pairs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PairsRecord {
+    Keyed(PairingStats),
+    /// The reference's pairs, and the examples its 80 cap cut.
+    Reference {
+        #[serde(flatten)]
+        pairing: PairingStats,
+        capped_examples: u64,
+    },
 }

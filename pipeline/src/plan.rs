@@ -24,13 +24,13 @@ use earlyberts_format::{
 use crate::{
     Error, Result,
     audit::{AuditReport, audit},
-    examples::{BuildPairs, ExampleSource, ExamplesFingerprint, write_examples},
+    examples::{BuildPairs, ExampleSource, ExamplesFingerprint, StageRecord, write_examples},
     provenance::write_provenance,
     recipe::{InputOverrides, Recipe, RecipeKind},
     reference::History,
     split::spacy::SpacyOverrides,
     store::SentenceStore,
-    text::{Prepared, TextPlan, prepare},
+    text::{Prepared, StoreState, TextPlan, prepare},
 };
 
 /// Largest seed accepted: seeds are recorded and compared as integers, and the reference
@@ -224,27 +224,16 @@ impl BuildState<'_> {
     }
 
     /// What the stages report, for the manifest's `stages`.
-    fn stage_record(&mut self) -> Result<serde_json::Value> {
-        let store = self.store()?.manifest();
-        let mut store_record = serde_json::json!({
-            "totals": store.totals,
-            "clean": store.clean,
-            "line_breaks": store.line_breaks,
-        });
-        if store.csv_round_trip {
-            store_record["csv_round_trip"] = true.into();
-        }
-        if let Some(spacy) = &store.spacy {
-            store_record["spacy"] = serde_json::to_value(spacy).expect("a spaCy record serialises");
-        }
+    fn stage_record(&mut self) -> Result<StageRecord> {
         self.pairs()?;
         let store = self.store.as_ref().expect("opened by pairs");
         let pairs = self.pairs.as_ref().expect("paired above");
-        let pairs = pairs.record(store, &self.plan.recipe, &self.plan.vocab);
-        Ok(serde_json::json!({
-            "store": store_record,
-            "pairs": pairs,
-        }))
+        Ok(StageRecord::new(
+            store,
+            pairs,
+            &self.plan.recipe,
+            &self.plan.vocab,
+        ))
     }
 }
 
@@ -255,12 +244,31 @@ pub enum Unit {
     Examples,
 }
 
-/// An output that is already there and current.
+/// What a stage found of its output.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Current {
-    pub dir: PathBuf,
-    /// Whether every file was re-hashed to establish it.
-    pub verified: bool,
+pub enum Found {
+    /// There and current: the stage is skipped.
+    Current {
+        dir: PathBuf,
+        /// Whether every file was re-hashed to establish it.
+        verified: bool,
+    },
+    /// Not there, or not finished: the stage makes it.
+    Missing,
+    /// There, but made otherwise (`why`, in words): the stage makes it again.
+    Stale { dir: PathBuf, why: String },
+}
+
+impl Found {
+    fn current_if(current: bool, dir: &std::path::Path, verified: bool) -> Found {
+        match current {
+            true => Found::Current {
+                dir: dir.to_path_buf(),
+                verified,
+            },
+            false => Found::Missing,
+        }
+    }
 }
 
 /// What a stage made.
@@ -277,8 +285,12 @@ pub trait BuildStage {
     fn name(&self) -> &'static str;
     /// What its progress counts.
     fn unit(&self) -> Unit;
-    /// `Some` if the output present is what [`BuildStage::run`] would make.
-    fn current(&self, state: &mut BuildState) -> Result<Option<Current>>;
+    /// What it does to its output, for a failure's message (`cannot {verb} '{output}'`).
+    fn verb(&self) -> &'static str;
+    /// The directory it writes (or checks).
+    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path;
+    /// Whether the output present is what [`BuildStage::run`] would make.
+    fn current(&self, state: &mut BuildState) -> Result<Found>;
     /// Makes the output.
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput>;
 }
@@ -291,16 +303,28 @@ impl BuildStage for StoreStage {
         "store"
     }
 
+    fn verb(&self) -> &'static str {
+        "prepare"
+    }
+
+    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
+        &plan.text.out
+    }
+
     fn unit(&self) -> Unit {
         Unit::Bytes
     }
 
-    fn current(&self, state: &mut BuildState) -> Result<Option<Current>> {
+    fn current(&self, state: &mut BuildState) -> Result<Found> {
         let text = &state.plan.text;
-        Ok(text.is_current()?.then(|| Current {
-            dir: text.out.clone(),
-            verified: false,
-        }))
+        Ok(match text.store_state()? {
+            StoreState::Current => Found::current_if(true, &text.out, false),
+            StoreState::Absent => Found::Missing,
+            StoreState::Stale(why) => Found::Stale {
+                dir: text.out.clone(),
+                why,
+            },
+        })
     }
 
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
@@ -316,22 +340,27 @@ impl BuildStage for ExampleStage {
         "examples"
     }
 
+    fn verb(&self) -> &'static str {
+        "build"
+    }
+
+    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
+        &plan.out
+    }
+
     fn unit(&self) -> Unit {
         Unit::Examples
     }
 
-    fn current(&self, state: &mut BuildState) -> Result<Option<Current>> {
+    fn current(&self, state: &mut BuildState) -> Result<Found> {
         let fingerprint = state.examples_fingerprint()?;
         let out = &state.plan.out;
         let Ok(existing) = Manifest::load(&out.join(MANIFEST_FILE)) else {
-            return Ok(None);
+            return Ok(Found::Missing);
         };
         let same = ExamplesFingerprint::of_manifest(&existing) == Some(fingerprint);
         let current = same && verify_build(out, None, &())?.is_ok();
-        Ok(current.then(|| Current {
-            dir: out.clone(),
-            verified: true,
-        }))
+        Ok(Found::current_if(current, out, true))
     }
 
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
@@ -344,7 +373,7 @@ impl BuildStage for ExampleStage {
             source.as_ref(),
             &plan.recipe,
             &fingerprint,
-            record,
+            &record,
             progress,
         )?;
         Ok(StageOutput::Examples(manifest))
@@ -359,23 +388,28 @@ impl BuildStage for ProvenanceStage {
         "provenance"
     }
 
+    fn verb(&self) -> &'static str {
+        "index"
+    }
+
+    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
+        &plan.out
+    }
+
     fn unit(&self) -> Unit {
         Unit::Examples
     }
 
-    fn current(&self, state: &mut BuildState) -> Result<Option<Current>> {
+    fn current(&self, state: &mut BuildState) -> Result<Found> {
         let out = &state.plan.out;
         let Ok(build) = Build::open(out) else {
-            return Ok(None);
+            return Ok(Found::Missing);
         };
         let intact = match ProvenanceIndex::open(&build) {
             Ok(index) => index.is_intact()?,
             Err(_) => false,
         };
-        Ok(intact.then(|| Current {
-            dir: out.clone(),
-            verified: true,
-        }))
+        Ok(Found::current_if(intact, out, true))
     }
 
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {
@@ -391,13 +425,21 @@ impl BuildStage for AuditStage {
         "audit"
     }
 
+    fn verb(&self) -> &'static str {
+        "audit"
+    }
+
+    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
+        &plan.out
+    }
+
     fn unit(&self) -> Unit {
         Unit::Examples
     }
 
     /// A check is never "current": it runs every time.
-    fn current(&self, _state: &mut BuildState) -> Result<Option<Current>> {
-        Ok(None)
+    fn current(&self, _state: &mut BuildState) -> Result<Found> {
+        Ok(Found::Missing)
     }
 
     fn run(&self, state: &mut BuildState, _progress: &dyn Progress) -> Result<StageOutput> {

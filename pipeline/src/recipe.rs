@@ -176,17 +176,6 @@ pub struct InputOverrides {
     pub sentences: Option<Vec<String>>,
 }
 
-/// Batch size a step number assumes when a build's recipe records none (the reference's).
-pub const REFERENCE_BATCH_SIZE: u64 = 256;
-
-/// Examples per optimizer step for a build: `given`, else the `training.batch_size` of the
-/// recipe its manifest records, else the reference's 256.
-pub fn batch_size_of(manifest: &earlyberts_format::Manifest, given: Option<u64>) -> u64 {
-    given
-        .or(crate::recorded::Recorded::of(manifest).batch_size)
-        .unwrap_or(REFERENCE_BATCH_SIZE)
-}
-
 /// Training facts a build needs to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

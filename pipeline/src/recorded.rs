@@ -6,49 +6,28 @@
 use earlyberts_format::Manifest;
 use serde::Deserialize;
 
+use crate::store::StoreRecord;
+
 /// What the pipeline reads back from a manifest's JSON sections; each field is `None` where
-/// the build does not record it (builds made before it was recorded).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// the build does not record it (builds made before it was recorded). (The batch size, which
+/// the trainer reads too, is the format crate's: `Manifest::batch_size`.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recorded {
-    /// `recipe.params.training.batch_size`: examples per optimizer step.
-    pub batch_size: Option<u64>,
-    /// `stages.store.totals.tokens`: tokens in the sentence store the build was made from.
-    pub store_tokens: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct Params {
-    training: Option<Training>,
-}
-
-#[derive(Deserialize)]
-struct Training {
-    batch_size: Option<u64>,
+    /// `stages.store`: the sentence store the build was made from.
+    pub store: Option<StoreRecord>,
 }
 
 #[derive(Deserialize)]
 struct Stages {
-    store: Option<Store>,
-}
-
-#[derive(Deserialize)]
-struct Store {
-    totals: Option<Totals>,
-}
-
-#[derive(Deserialize)]
-struct Totals {
-    tokens: Option<u64>,
+    store: Option<StoreRecord>,
 }
 
 impl Recorded {
     /// The fields `manifest` records (a section of another shape records none).
     pub fn of(manifest: &Manifest) -> Recorded {
-        let params = Params::deserialize(&manifest.recipe.params).ok();
         let stages = Stages::deserialize(&manifest.stages).ok();
         Recorded {
-            batch_size: params.and_then(|p| p.training?.batch_size),
-            store_tokens: stages.and_then(|s| s.store?.totals?.tokens),
+            store: stages.and_then(|s| s.store),
         }
     }
 }
@@ -59,39 +38,49 @@ mod tests {
 
     use super::*;
 
-    fn manifest(params: serde_json::Value, stages: serde_json::Value) -> Manifest {
-        let mut manifest: Manifest = serde_json::from_str(include_str!(
+    fn golden() -> Manifest {
+        serde_json::from_str(include_str!(
             "../../golden/fixture-earlyberts-keyed-seed1.json"
         ))
-        .unwrap();
-        manifest.recipe.params = params;
-        manifest.stages = stages;
-        manifest
+        .unwrap()
     }
 
     #[test]
-    fn recorded_fields_are_read_and_absent_ones_are_none() {
-        let golden: Manifest = serde_json::from_str(include_str!(
-            "../../golden/fixture-earlyberts-keyed-seed1.json"
-        ))
-        .unwrap();
-        let recorded = Recorded::of(&golden);
-        assert!(recorded.batch_size.is_some_and(|b| b > 0), "{recorded:?}");
-        assert!(recorded.store_tokens.is_some_and(|t| t > 0), "{recorded:?}");
-        let some = manifest(
-            json!({"name": "x", "training": {"batch_size": 32}}),
-            json!({"store": {"totals": {"tokens": 7, "sentences": 2}}, "pairs": {}}),
+    fn the_store_record_reads_back_as_written() {
+        let golden = golden();
+        let store = Recorded::of(&golden)
+            .store
+            .expect("the golden build records its store");
+        assert_eq!(
+            (
+                store.totals.sentences,
+                store.totals.tokens,
+                store.clean.rules_version
+            ),
+            (264, 3492, 1)
         );
         assert_eq!(
-            Recorded::of(&some),
-            Recorded {
-                batch_size: Some(32),
-                store_tokens: Some(7)
-            }
+            serde_json::to_value(&store).unwrap(),
+            golden.stages["store"]
         );
-        let none = manifest(json!({"name": "x"}), json!({"store": {}}));
-        assert_eq!(Recorded::of(&none), Recorded::default());
-        let odd = manifest(json!([1, 2]), json!("stages"));
-        assert_eq!(Recorded::of(&odd), Recorded::default());
+    }
+
+    #[test]
+    fn a_section_of_another_shape_records_nothing() {
+        for stages in [
+            json!({"store": {}}),
+            json!({"pairs": {}}),
+            json!({"store": {"totals": {"tokens": 7}}}),
+            json!("stages"),
+        ] {
+            let mut manifest = golden();
+            manifest.stages = stages;
+            assert_eq!(
+                Recorded::of(&manifest),
+                Recorded::default(),
+                "{}",
+                manifest.stages
+            );
+        }
     }
 }

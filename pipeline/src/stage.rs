@@ -9,36 +9,9 @@ use earlyberts_format::Example;
 
 use crate::source::ChunkAt;
 
-use serde::{Deserialize, Serialize};
-
-/// Rewrites raw corpus text by a fixed set of rules before sentence splitting.
-pub trait Cleaner {
-    /// Cleans `text` into `out` (cleared first) and returns what each rule changed.
-    fn clean(&self, text: &str, out: &mut String) -> CleanCounts;
-}
-
-/// Characters each rule of a [`Cleaner`] removed or replaced (`crate::clean` lists the
-/// rules).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CleanCounts {
-    pub control_chars: u64,
-    pub invisible: u64,
-    pub nfc: u64,
-    pub whitespace_runs: u64,
-    pub blank_lines: u64,
-}
-
-impl CleanCounts {
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &CleanCounts) {
-        self.control_chars += other.control_chars;
-        self.invisible += other.invisible;
-        self.nfc += other.nfc;
-        self.whitespace_runs += other.whitespace_runs;
-        self.blank_lines += other.blank_lines;
-    }
-}
+/// The first text stage, [`Cleaner`] (and what it reports, [`CleanCounts`]), lives with its
+/// rules in `crate::clean`, whose registry sizes the counts.
+pub use crate::clean::{CleanCounts, Cleaner};
 
 /// Splits text into sentences.
 pub trait SentenceSplitter {

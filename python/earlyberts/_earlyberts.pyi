@@ -1,35 +1,52 @@
-"""Type stubs of the extension module (python/src/)."""
+"""Type stubs of the extension module (python/src/). `make test-python` checks them against
+the built module (`python -m mypy.stubtest earlyberts._earlyberts`) and type-checks
+python/tests/typed_usage.py against them (`mypy --strict`); python/tests/test_types.py
+checks the dicts' keys and value types against what the module returns."""
 
 from os import PathLike
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union, overload
+from typing import ClassVar, List, Literal, Optional, Tuple, Union, final, overload
 
-import numpy as np
-import numpy.typing as npt
+from typing_extensions import Self
 
-_Int64Array = npt.NDArray[np.int64]
+from .types import Batch, Example, Manifest, OccurrenceDict, TorchBatch, TrainingSettings
+
+__all__ = ["BuildError", "Build", "Occurrence", "reference_training", "checkpoint_steps"]
+
+_Path = Union[str, PathLike[str]]
 
 class BuildError(Exception):
     """A build that cannot be read, does not verify or lacks what was asked of it; the
     message names the file and what to do."""
 
+@final
 class Occurrence:
     """Where the model saw what `Build.where` looked for."""
 
-    step: int
-    example: int
-    segment: Literal["A", "B"]
-    sentence: int
-    document: int
-    positions: Tuple[int, int]
-    masked: int
-    def to_dict(self) -> Dict[str, Any]:
+    @property
+    def step(self) -> int: ...
+    @property
+    def example(self) -> int: ...
+    @property
+    def segment(self) -> Literal["A", "B"]: ...
+    @property
+    def sentence(self) -> int: ...
+    @property
+    def document(self) -> int: ...
+    @property
+    def positions(self) -> Tuple[int, int]: ...
+    @property
+    def masked(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def to_dict(self) -> OccurrenceDict:
         """The fields as a dict, the keys of `pipeline where --format jsonl`."""
 
+@final
 class Build:
     """A build directory: its examples in training order, the batch each optimizer step
     trains on, and where the model saw a sentence, a document or a piece of text."""
 
-    def __init__(self, path: Union[str, "PathLike[str]"], vocab: Optional[Union[str, "PathLike[str]"]] = None) -> None:
+    def __new__(cls, path: _Path, vocab: Optional[_Path] = None) -> Self:
         """Opens the build in `path` (reads `manifest.json`); `vocab`: the vocab.txt its ids
         refer to when it is not the built-in uncased BERT vocabulary."""
     def verify(self) -> None:
@@ -37,7 +54,7 @@ class Build:
         naming the first shard that differs."""
     def __len__(self) -> int: ...
     @property
-    def manifest(self) -> Dict[str, Any]:
+    def manifest(self) -> Manifest:
         """The build's manifest.json."""
     @property
     def seed(self) -> int:
@@ -48,26 +65,52 @@ class Build:
     @property
     def batch_size(self) -> int:
         """Examples per optimizer step: the recipe's training.batch_size, else 256."""
-    def example(self, index: int) -> Dict[str, Any]:
+    def example(self, index: int) -> Example:
         """Example `index` (negative from the end): `input_ids`, `token_type_ids`,
         `mlm_positions`, `mlm_labels` (int64 arrays), `next_sentence_label` (int)."""
-    def examples(self, start: int, stop: int) -> List[Dict[str, Any]]:
+    def examples(self, start: int, stop: int) -> List[Example]:
         """Examples `start` to `stop` (excluded), as `example()` dicts."""
+    # The batch of optimizer step `step` (from 1), padded as BertForPreTraining takes it:
+    # `input_ids`, `token_type_ids`, `attention_mask`, `labels` ([B, seq], -100 where
+    # unlabelled), `next_sentence_label` ([B]); numpy arrays, torch tensors with
+    # `as_torch=True`; with `micro_batch`, a list of the batch's micro-batches, each padded
+    # on its own.
+    @overload
+    def step(self, step: int, batch_size: Optional[int] = None, as_torch: Literal[False] = False,
+             micro_batch: None = None) -> Batch: ...
+    @overload
+    def step(self, step: int, batch_size: Optional[int] = None, *, as_torch: Literal[True],
+             micro_batch: None = None) -> TorchBatch: ...
+    @overload
+    def step(self, step: int, batch_size: Optional[int], as_torch: Literal[True],
+             micro_batch: None = None) -> TorchBatch: ...
+    @overload
+    def step(self, step: int, batch_size: Optional[int] = None, as_torch: Literal[False] = False,
+             *, micro_batch: int) -> List[Batch]: ...
+    @overload
+    def step(self, step: int, batch_size: Optional[int], as_torch: Literal[False],
+             micro_batch: int) -> List[Batch]: ...
+    @overload
+    def step(self, step: int, batch_size: Optional[int] = None, *, as_torch: Literal[True],
+             micro_batch: int) -> List[TorchBatch]: ...
+    @overload
+    def step(self, step: int, batch_size: Optional[int], as_torch: Literal[True],
+             micro_batch: int) -> List[TorchBatch]: ...
     @overload
     def step(self, step: int, batch_size: Optional[int] = None, as_torch: bool = False,
-             micro_batch: None = None) -> Dict[str, Any]:
-        """The batch of optimizer step `step` (from 1), padded as BertForPreTraining takes
-        it: `input_ids`, `token_type_ids`, `attention_mask`, `labels` ([B, seq], -100 where
-        unlabelled), `next_sentence_label` ([B]); torch tensors with `as_torch=True`."""
-    @overload
-    def step(self, step: int, batch_size: Optional[int] = None, as_torch: bool = False,
-             micro_batch: int = ...) -> List[Dict[str, Any]]:
-        """The same batch as its micro-batches of `micro_batch` examples, each padded on its
-        own."""
+             micro_batch: Optional[int] = None
+             ) -> Union[Batch, TorchBatch, List[Batch], List[TorchBatch]]: ...
     def where(self, text: Optional[str] = None, sentence: Optional[int] = None,
               document: Optional[int] = None, first: bool = False,
-              until_step: Optional[int] = None, batch_size: Optional[int] = None) -> List[Occurrence]:
+              until_step: Optional[int] = None,
+              batch_size: Optional[int] = None) -> List[Occurrence]:
         """Where the model saw `text`, store sentence `sentence` or document `document`
         (exactly one), by step, as `pipeline where` prints it."""
     def decode(self, index: int) -> str:
         """Example `index` as `pipeline inspect` prints it."""
+
+def reference_training() -> TrainingSettings:
+    """The reference's training settings, the values `trainer run` trains with."""
+
+def checkpoint_steps() -> List[int]:
+    """The EarlyBERTs checkpoint steps: 10, 100–1,000 by 100, 2,000–20,000 by 1,000, 40,000."""

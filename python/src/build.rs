@@ -1,16 +1,13 @@
 //! `Build`: one build directory, read as `pipeline inspect`, `pipeline where` and the
 //! trainer read it.
 
-use std::{ops::Range, path::PathBuf, sync::OnceLock};
+use std::{path::PathBuf, sync::OnceLock};
 
 use earlyberts_format::{
-    Build as BuildDir, Example, PaddedBatch, StepBatch, Vocab, provenance::ProvenanceIndex,
+    Build as BuildDir, PaddedBatch, StepBatch, Vocab, provenance::ProvenanceIndex,
     verify::verify_build,
 };
-use earlyberts_pipeline::{
-    provenance::{Query, Steps, open_index, sightings},
-    recipe::batch_size_of,
-};
+use earlyberts_pipeline::provenance::{Query, Steps, open_index, sightings};
 use pyo3::{
     exceptions::{PyIndexError, PyValueError},
     prelude::*,
@@ -19,9 +16,6 @@ use pyo3::{
 
 use crate::{arrays, build_error, occurrence::Occurrence};
 
-/// The padding id of the uncased BERT vocabulary, as the trainer and `transformers` pad.
-const PAD_ID: u16 = 0;
-
 /// A build directory (`pipeline build --out DIR`): its examples in training order, the
 /// batch each optimizer step trains on, and where the model saw a sentence, a document or
 /// a piece of text. Opening reads only `manifest.json`; `verify()` checks every shard.
@@ -29,6 +23,8 @@ const PAD_ID: u16 = 0;
 pub struct Build {
     build: BuildDir,
     vocab: Option<PathBuf>,
+    /// Read on first need (padding, decoding, text queries).
+    vocabulary: OnceLock<Vocab>,
     /// Opened by the first `where`.
     index: OnceLock<ProvenanceIndex>,
 }
@@ -40,11 +36,17 @@ impl Build {
     #[new]
     #[pyo3(signature = (path, vocab = None))]
     fn new(path: PathBuf, vocab: Option<PathBuf>) -> PyResult<Build> {
-        let build = BuildDir::open(&path)
-            .map_err(|e| build_error(format!("cannot open build '{}': {e}", path.display())))?;
+        let build = BuildDir::open(&path).map_err(|e| {
+            build_error(format!(
+                "cannot open build '{}': {}",
+                path.display(),
+                earlyberts_format::one_line(&e)
+            ))
+        })?;
         Ok(Build {
             build,
             vocab,
+            vocabulary: OnceLock::new(),
             index: OnceLock::new(),
         })
     }
@@ -103,7 +105,7 @@ impl Build {
     /// Examples per optimizer step: the recipe's `training.batch_size`, else 256.
     #[getter]
     fn batch_size(&self) -> u64 {
-        batch_size_of(self.build.manifest(), None)
+        self.build.manifest().batch_size()
     }
 
     /// Example `index` of the training order (negative counts from the end): `input_ids`,
@@ -129,7 +131,9 @@ impl Build {
                 self.build.len()
             )));
         }
-        let examples = py.detach(|| self.read(std::slice::from_ref(&(start..stop))))?;
+        let examples = py
+            .detach(|| self.build.read_range(start..stop))
+            .map_err(build_error)?;
         let dicts = examples
             .iter()
             .map(|e| arrays::example(py, e))
@@ -153,13 +157,15 @@ impl Build {
         as_torch: bool,
         micro_batch: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let batch_size = batch_size_of(self.build.manifest(), batch_size);
-        let runs = StepBatch::new(step, batch_size, self.build.len())
-            .map_err(|reason| PyValueError::new_err(format!("step({step}): {reason}")))?
-            .runs();
-        let examples = py.detach(|| self.read(&runs))?;
+        let batch_size = batch_size.unwrap_or(self.build.manifest().batch_size());
+        let batch = StepBatch::new(step, batch_size, self.build.len())
+            .map_err(|reason| PyValueError::new_err(format!("step({step}): {reason}")))?;
+        let pad = self.vocabulary()?.special().pad;
+        let examples = py
+            .detach(|| self.build.read_step(&batch))
+            .map_err(build_error)?;
         let Some(micro) = micro_batch else {
-            let padded = PaddedBatch::new(&examples, PAD_ID, 0);
+            let padded = PaddedBatch::new(&examples, pad, 0);
             return Ok(arrays::batch(py, padded, as_torch)?.into_any());
         };
         if micro == 0 || !batch_size.is_multiple_of(micro) {
@@ -169,7 +175,7 @@ impl Build {
         }
         let batches = examples
             .chunks(micro as usize)
-            .map(|chunk| arrays::batch(py, PaddedBatch::new(chunk, PAD_ID, 0), as_torch))
+            .map(|chunk| arrays::batch(py, PaddedBatch::new(chunk, pad, 0), as_torch))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, batches)?.into_any())
     }
@@ -192,7 +198,7 @@ impl Build {
         batch_size: Option<u64>,
     ) -> PyResult<Vec<Occurrence>> {
         let query = match (text, sentence, document) {
-            (Some(text), None, None) => Query::text(&text, &self.vocabulary()?),
+            (Some(text), None, None) => Query::text(&text, self.vocabulary()?),
             (None, Some(n), None) => Ok(Query::Sentence(n)),
             (None, None, Some(d)) => Ok(Query::Document(d)),
             _ => {
@@ -203,7 +209,7 @@ impl Build {
         }
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let steps = Steps {
-            batch_size: batch_size_of(self.build.manifest(), batch_size),
+            batch_size: batch_size.unwrap_or(self.build.manifest().batch_size()),
             first,
             until: until_step,
         };
@@ -222,7 +228,7 @@ impl Build {
     fn decode(&self, index: i64) -> PyResult<String> {
         let index = self.position(index)?;
         let example = self.build.example(index).map_err(build_error)?;
-        Ok(example.to_text(index, &self.vocabulary()?))
+        Ok(example.to_text(index, self.vocabulary()?))
     }
 }
 
@@ -239,26 +245,14 @@ impl Build {
         Ok(position as u64)
     }
 
-    /// The examples of `runs`, in order, from one stream per run.
-    fn read(&self, runs: &[Range<u64>]) -> PyResult<Vec<Example>> {
-        let mut examples = Vec::new();
-        for run in runs {
-            let mut stream = self.build.stream_from(run.start).map_err(build_error)?;
-            for _ in run.clone() {
-                let mut example = Example::default();
-                match stream.read_next(&mut example).map_err(build_error)? {
-                    Some(_) => examples.push(example),
-                    None => return Err(build_error("the build ended before its manifest said")),
-                }
-            }
+    /// The vocabulary the build's ids refer to, checked against its manifest (read once).
+    fn vocabulary(&self) -> PyResult<&Vocab> {
+        if let Some(vocab) = self.vocabulary.get() {
+            return Ok(vocab);
         }
-        Ok(examples)
-    }
-
-    /// The vocabulary the build's ids refer to, checked against its manifest.
-    fn vocabulary(&self) -> PyResult<Vocab> {
-        Vocab::expecting(self.vocab.as_deref(), &self.build.manifest().vocab.sha256)
-            .map_err(build_error)
+        let vocab = Vocab::expecting(self.vocab.as_deref(), &self.build.manifest().vocab.sha256)
+            .map_err(build_error)?;
+        Ok(self.vocabulary.get_or_init(|| vocab))
     }
 
     fn index(&self) -> PyResult<&ProvenanceIndex> {

@@ -7,6 +7,7 @@
 mod arrays;
 mod build;
 mod occurrence;
+mod training;
 
 use pyo3::{create_exception, exceptions::PyException, prelude::*};
 
@@ -17,9 +18,10 @@ create_exception!(
     "A build that cannot be read, does not verify or lacks what was asked of it; the message names the file and what to do."
 );
 
-/// The error of a library call as a `BuildError` carrying its one-line message.
-fn build_error(err: impl std::fmt::Display) -> PyErr {
-    BuildError::new_err(err.to_string())
+/// The error of a library call as a `BuildError` carrying its one-line message: the error
+/// and its causes joined by ": ", as the binaries print them.
+fn build_error(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> PyErr {
+    BuildError::new_err(earlyberts_format::one_line(&*err.into()))
 }
 
 /// earlyberts builds from Python: examples, optimizer steps and provenance, as the
@@ -32,4 +34,6 @@ mod earlyberts_module {
     use super::build::Build;
     #[pymodule_export]
     use super::occurrence::Occurrence;
+    #[pymodule_export]
+    use super::training::{reference_checkpoint_steps, reference_training};
 }

@@ -1,6 +1,9 @@
 """Every call of `earlyberts.Build` against the `pipeline` binary's output on the same
 build, for both recipe kinds; bad input raises an exception with the one-line message."""
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
@@ -22,16 +25,20 @@ def assert_same_example(ours, theirs):
     assert ours["next_sentence_label"] == theirs["nsp_label"]
 
 
-def test_the_manifest_and_its_fields(builds, kind):
+def test_the_manifest_and_its_fields(cli, builds, kind):
     build = earlyberts.Build(builds[kind])
     build.verify()
     manifest = build.manifest
-    assert len(build) == manifest["totals"]["examples"] > 100
+    assert manifest == json.loads((builds[kind] / "manifest.json").read_text())
+    everything = cli.jsonl("inspect", builds[kind], "--examples", f"0..{len(build)}",
+                           "--format", "jsonl")
+    assert len(build) == manifest["totals"]["examples"] == len(everything)
+    assert [e["index"] for e in everything] == list(range(len(build)))
     assert build.seed == manifest["seed"] == 1
-    assert build.recipe == manifest["recipe"]["name"]
-    assert build.recipe == {"keyed": "earlyberts-keyed", "reference": "earlyberts"}[kind]
+    name = {"keyed": "earlyberts-keyed", "reference": "earlyberts"}[kind]
+    assert build.recipe == manifest["recipe"]["name"] == name
     assert build.batch_size == manifest["recipe"]["params"]["training"]["batch_size"] == 256
-    assert str(builds[kind]) in repr(build)
+    assert repr(build) == f"Build('{builds[kind]}', recipe='{name}', seed=1, examples={len(build)})"
 
 
 def test_examples_are_the_clis(cli, builds, kind):
@@ -79,11 +86,11 @@ def test_steps_are_the_clis_and_wrap_as_the_trainer(cli, builds, kind, batch_siz
         assert set(ours) == set(expected)
         for key, value in expected.items():
             assert ours[key].dtype == np.int64 and ours[key].tolist() == value.tolist(), key
-    # Step 1 is examples 0..B (the recipe's batch size by default).
-    first = build.step(1)
-    assert first["input_ids"].shape[0] == 256
-    assert first["input_ids"][0].tolist()[: len(build.example(0)["input_ids"])] == \
-        build.example(0)["input_ids"].tolist()
+    # Without batch_size, a step is the recipe's batch (256): examples 0..256 for step 1.
+    default, explicit = build.step(1), build.step(1, batch_size=256)
+    assert build.batch_size == 256 and set(default) == set(explicit)
+    for key, value in explicit.items():
+        assert default[key].tolist() == value.tolist(), key
 
 
 def test_micro_batches_are_the_steps_batch_padded_piecewise(builds, kind):
@@ -124,10 +131,14 @@ def test_where_is_the_clis(cli, builds, kind):
 
 def test_decode_is_inspects_text(cli, builds, kind):
     build = earlyberts.Build(builds[kind])
-    for index in (0, 9, len(build) - 1):
-        theirs = cli.run("inspect", builds[kind], "--examples", index).stdout.rstrip("\n")
-        assert build.decode(index) == theirs
-    assert "[MASK](" in build.decode(0) or "(" in build.decode(1)
+    text = cli.run("inspect", builds[kind], "--examples", f"0..{len(build)}").stdout
+    # Two lines an example: the header, then the tokens with each label after its token.
+    lines = text.splitlines()
+    theirs = ["\n".join(lines[k:k + 2]) for k in range(0, len(lines), 2)]
+    assert len(theirs) == len(build)
+    assert [build.decode(index) for index in range(len(build))] == theirs
+    assert build.decode(-1) == theirs[-1] and build.decode(-len(build)) == theirs[0]
+    assert all(t.startswith(f"example {k}  nsp=") for k, t in enumerate(theirs))
 
 
 def other_vocabulary(root):
@@ -139,57 +150,87 @@ def other_vocabulary(root):
     return path
 
 
+N = 132  # examples in the keyed build of the sample corpus (test_the_manifest_and_its_fields)
+
 BAD_CALLS = [
-    # (what, call(build, builds), exception, part of the message)
+    # (what, call(build, builds), exception, its message (a function of builds where it
+    # names a path))
     ("a missing build", lambda b, r: earlyberts.Build(r["root"] / "nowhere"), earlyberts.BuildError,
-     "cannot open build"),
-    ("step 0", lambda b, r: b.step(0), ValueError, "steps are numbered from 1"),
-    ("batch size 0", lambda b, r: b.step(1, batch_size=0), ValueError, "batch size"),
+     lambda r: f"cannot open build '{r['root']}/nowhere': '{r['root']}/nowhere/manifest.json': "
+     "No such file or directory (os error 2)"),
+    ("step 0", lambda b, r: b.step(0), ValueError, "step(0): steps are numbered from 1"),
+    ("batch size 0", lambda b, r: b.step(1, batch_size=0), ValueError,
+     "step(1): batch size must be at least 1"),
     ("a micro-batch that does not divide", lambda b, r: b.step(1, batch_size=12, micro_batch=5),
-     ValueError, "does not divide"),
-    ("an example past the end", lambda b, r: b.example(len(b)), IndexError, "out of range"),
+     ValueError, "micro_batch=5 does not divide the batch size 12"),
+    ("an example past the end", lambda b, r: b.example(len(b)), IndexError,
+     f"example {N} is out of range: the build holds {N} examples"),
     ("an example before the start", lambda b, r: b.example(-len(b) - 1), IndexError,
-     "out of range"),
-    ("a range past the end", lambda b, r: b.examples(0, len(b) + 1), IndexError, "holds examples"),
-    ("a reversed range", lambda b, r: b.examples(5, 2), IndexError, "holds examples"),
-    ("a wrong type", lambda b, r: b.example("seven"), TypeError, ""),
-    ("a negative step", lambda b, r: b.step(-1), OverflowError, ""),
-    ("two queries", lambda b, r: b.where(text="a", sentence=1), ValueError, "exactly one"),
-    ("no query", lambda b, r: b.where(), ValueError, "exactly one"),
-    ("a text without tokens", lambda b, r: b.where(text="   "), ValueError, "no tokens"),
-    ("until step 0", lambda b, r: b.where(sentence=1, until_step=0), ValueError, "until_step"),
+     f"example -{N + 1} is out of range: the build holds {N} examples"),
+    ("a range past the end", lambda b, r: b.examples(0, len(b) + 1), IndexError,
+     f"examples(0, {N + 1}): the build holds examples 0..{N}"),
+    ("a reversed range", lambda b, r: b.examples(5, 2), IndexError,
+     f"examples(5, 2): the build holds examples 0..{N}"),
+    ("a wrong type", lambda b, r: b.example("seven"), TypeError,
+     "'str' object cannot be interpreted as an integer"),
+    ("a negative step", lambda b, r: b.step(-1), OverflowError,
+     "can't convert negative int to unsigned"),
+    ("two queries", lambda b, r: b.where(text="a", sentence=1), ValueError,
+     "where() takes exactly one of text=, sentence= or document="),
+    ("no query", lambda b, r: b.where(), ValueError,
+     "where() takes exactly one of text=, sentence= or document="),
+    ("a text without tokens", lambda b, r: b.where(text="   "), ValueError,
+     "'   ' has no tokens to search for"),
+    ("until step 0", lambda b, r: b.where(sentence=1, until_step=0), ValueError,
+     "until_step must be at least 1"),
     ("a vocabulary that is not the build's", lambda b, r: earlyberts.Build(
         r["keyed"], vocab=other_vocabulary(r["root"])).decode(0), earlyberts.BuildError,
-     "sha256"),
+     lambda r: f"'{r['root']}/other-vocab.txt' has sha256 {sha256(r)}, but the ids refer to "
+     f"the vocabulary with sha256 {KEYED_VOCAB_SHA256}"),
+    ("a missing vocabulary", lambda b, r: earlyberts.Build(
+        r["keyed"], vocab=r["root"] / "missing-vocab.txt").decode(0), earlyberts.BuildError,
+     lambda r: f"'{r['root']}/missing-vocab.txt': No such file or directory (os error 2)"),
 ]
+
+KEYED_VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+
+
+def sha256(builds):
+    return hashlib.sha256((builds["root"] / "other-vocab.txt").read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("what,call,error,message", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
 def test_bad_input_raises_with_one_line(builds, what, call, error, message):
     build = earlyberts.Build(builds["keyed"])
+    assert len(build) == N
     with pytest.raises(error) as raised:
         call(build, builds)
-    text = str(raised.value)
-    assert message in text, text
-    assert "\n" not in text.strip(), text
+    expected = message(builds) if callable(message) else message
+    assert str(raised.value) == expected
 
 
-def test_a_damaged_shard_is_named(damaged):
+def test_a_damaged_shard_is_named_as_verify_names_it(cli, damaged):
     build = earlyberts.Build(damaged)  # opening reads only the manifest
     with pytest.raises(earlyberts.BuildError) as raised:
         build.verify()
-    assert "000000.ebs.zst" in str(raised.value) and "\n" not in str(raised.value)
+    out = cli.run("verify", damaged, check=False)
+    assert out.returncode != 0
+    problem = out.stdout.splitlines()[0]
+    assert problem.startswith("shards/000000.ebs.zst: ")
+    assert str(raised.value) == f"'{damaged}' does not verify: {problem}"
 
 
-def test_a_build_without_its_index_says_how_to_make_it(builds, tmp_path):
+def test_a_build_without_its_index_says_how_to_make_it(cli, builds, tmp_path):
     import shutil
     copy = tmp_path / "noindex"
     shutil.copytree(builds["keyed"], copy)
     (copy / "provenance.json").unlink()
     with pytest.raises(earlyberts.BuildError) as raised:
         earlyberts.Build(copy).where(sentence=1)
-    assert "has no provenance index" in str(raised.value)
-    assert "pipeline build" in str(raised.value)
+    out = cli.run("where", copy, "--sentence", 1, check=False)
+    assert out.returncode != 0 and out.stderr.startswith("pipeline: ")
+    assert str(raised.value) == out.stderr[len("pipeline: "):].rstrip("\n")
+    assert str(raised.value).startswith(f"'{copy}' has no provenance index")
 
 
 def test_the_package_imports_and_works_without_torch(builds):
@@ -197,11 +238,18 @@ def test_the_package_imports_and_works_without_torch(builds):
     import sys
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import earlyberts\n"
+        "import earlyberts, earlyberts.types\n"
         f"b = earlyberts.Build({str(builds['keyed'])!r})\n"
-        "assert b.step(1)['input_ids'].shape[0] == 256\n"
+        "assert b.step(1)['input_ids'].shape == (256, 71)\n"
+        "assert earlyberts.reference_training()['peak_lr'] == 1e-4\n"
         "try:\n    b.step(1, as_torch=True)\nexcept ImportError as e:\n    print(e)\n"
+        "try:\n    import earlyberts.torch\nexcept ImportError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "pip install torch" in out.stdout
+    assert out.stdout.splitlines() == [
+        "as_torch=True needs PyTorch (ModuleNotFoundError: import of torch halted; None in "
+        "sys.modules); install it with `pip install torch`, or leave as_torch out for numpy "
+        "arrays",
+        "import of torch halted; None in sys.modules",
+    ]

@@ -1,7 +1,7 @@
 """`earlyberts.torch.TrainingOrder` yields `Build.step(s)`, `step(s + 1)`, … as tensors.
 
 With PyTorch installed these run against it; without (CI does not install it: its wheel is
-gigabytes), against a stand-in `torch` module that has what `TrainingOrder` uses — an
+gigabytes), against a stand-in `torch` module that has what `TrainingOrder` uses — a generic
 `IterableDataset` base and `from_numpy` — so the order, the micro-batches, the wrapping and
 the refusals are tested either way. EARLYBERTS_REQUIRE_TORCH=1 makes a missing torch a
 failure."""
@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 import types
+import typing
 
 import numpy as np
 import pytest
@@ -35,7 +36,8 @@ def stand_in_torch():
     torch.Tensor = StandInTensor
     torch.from_numpy = StandInTensor
     data = types.ModuleType("torch.utils.data")
-    data.IterableDataset = type("IterableDataset", (), {})
+    item = typing.TypeVar("item")
+    data.IterableDataset = types.new_class("IterableDataset", (typing.Generic[item],))
     torch.utils = types.SimpleNamespace(data=data)
     return torch
 

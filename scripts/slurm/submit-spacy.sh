@@ -12,11 +12,11 @@
 # Re-run parts with the same variables as the first submission (SPACY_FLAGS included: the
 # store records the model, not where Python is).
 #
-# Environment: PARTS [8]; ARRAY, the array indices to run [0-(PARTS-1)]; LOGS, where the
-# jobs' logs go [$DATA/slurm-logs]; PIPELINE, RECIPE, DATA, STORE, WIKI, BOOKS, SPACY_FLAGS,
-# RETRIES as prepare-spacy.sbatch documents them, relative paths taken from the current
-# directory. Slurm's own variables (SBATCH_PARTITION, SBATCH_ACCOUNT, SBATCH_TIMELIMIT, …)
-# apply to both jobs.
+# Environment: PARTS [8]; ARRAY, the array indices to run [0-(PARTS-1)]; PIPELINE, RECIPE,
+# DATA, STORE, WIKI, BOOKS, SPACY_FLAGS, RETRIES and LOGS (where the jobs' logs go), whose
+# defaults are set in scripts/slurm/defaults.sh (the sbatch script's too), relative paths
+# taken from the current directory. Slurm's own variables (SBATCH_PARTITION,
+# SBATCH_ACCOUNT, SBATCH_TIMELIMIT, …) apply to both jobs.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,14 +25,14 @@ absolute() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 
 PARTS=${PARTS:-8}
 ARRAY=${ARRAY:-0-$((PARTS - 1))}
-PIPELINE=$(absolute "${PIPELINE:-$EARLYBERTS/target/release/pipeline}")
-RECIPE=$(absolute "${RECIPE:-$EARLYBERTS/manifests/recipes/earlyberts.toml}")
-DATA=$(absolute "${DATA:-$EARLYBERTS/data}")
-STORE=$(absolute "${STORE:-$DATA/store-earlyberts}")
-WIKI=$(absolute "${WIKI:-$DATA/sources/wikipedia/20220301.en/*.parquet}")
-BOOKS=$(absolute "${BOOKS:-$DATA/sources/bookcorpus/bookcorpus.tar.bz2}")
-LOGS=$(absolute "${LOGS:-$DATA/slurm-logs}")
-export EARLYBERTS PARTS PIPELINE RECIPE DATA STORE WIKI BOOKS SPACY_FLAGS="${SPACY_FLAGS:-}"
+# DATA first: the defaults of STORE, WIKI, BOOKS and LOGS lie under it.
+[ -z "${DATA:-}" ] || DATA=$(absolute "$DATA")
+# shellcheck source=scripts/slurm/defaults.sh
+source "$here/defaults.sh"
+for name in PIPELINE RECIPE STORE WIKI BOOKS LOGS; do
+  printf -v "$name" '%s' "$(absolute "${!name}")"
+done
+export EARLYBERTS PARTS PIPELINE RECIPE DATA STORE WIKI BOOKS SPACY_FLAGS RETRIES
 
 [ -x "$PIPELINE" ] || {
   echo "submit-spacy.sh: no pipeline binary at '$PIPELINE': build it first (make fetch, or cargo build --release --bin pipeline) or set PIPELINE" >&2

@@ -256,6 +256,39 @@ fn a_second_build_does_no_work() {
 }
 
 #[test]
+fn a_store_made_under_other_rules_is_made_again() {
+    let fx = SampleInputs::new();
+    let recipe = recipe();
+    build(&fx, "first", 1, 2, &recipe, &[]).expect_code(0);
+    let store = fx.path(&store_of(&recipe));
+    let made = fs::read_to_string(store.join("store.json")).unwrap();
+    let built = fs::read_to_string(fx.path("first/manifest.json")).unwrap();
+    // The store as an older definition of the cleaning rules would have recorded it.
+    let mut older: serde_json::Value = serde_json::from_str(&made).unwrap();
+    assert_eq!(older["made_from"]["rules_version"], 1);
+    older["made_from"]["rules_version"] = 0.into();
+    fs::write(store.join("store.json"), older.to_string()).unwrap();
+    build(&fx, "first", 1, 2, &recipe, &[])
+        .expect_code(0)
+        .expect_output("store: '")
+        .expect_output(
+            "' is not current: it was made with other rules_version: 0, now 1; making it again",
+        )
+        .expect_output("examples: up to date and verified");
+    assert_eq!(fs::read_to_string(store.join("store.json")).unwrap(), made);
+    assert_eq!(
+        fs::read_to_string(fx.path("first/manifest.json")).unwrap(),
+        built
+    );
+    // A store of another layout is made again too, saying so.
+    fs::write(store.join("store.json"), r#"{"format_version": 1}"#).unwrap();
+    build(&fx, "first", 1, 2, &recipe, &[])
+        .expect_code(0)
+        .expect_output("is of store format 1, and this pipeline makes and reads 2");
+    assert_eq!(fs::read_to_string(store.join("store.json")).unwrap(), made);
+}
+
+#[test]
 fn audit_catches_a_skewed_build() {
     for (name, recipe) in recipes() {
         audit_catches_a_skewed_build_of(name, &recipe);

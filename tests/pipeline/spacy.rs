@@ -1,8 +1,9 @@
 //! The spaCy stage of `prepare` (the reference recipe's splitter): the fast component set
 //! gives the full model's sentences; a killed `prepare` takes its workers with it and
 //! resumes from the chunks it finished; parts run as separate processes assemble into the
-//! one-process store; bad setups are one-line errors. Skipped (saying so) where spaCy cannot
-//! run, unless EARLYBERTS_REQUIRE_SPACY=1.
+//! one-process store, and `prepare --parts-status` says where their work stands; bad setups
+//! are one-line errors. Skipped (saying so) where spaCy cannot run, unless
+//! EARLYBERTS_REQUIRE_SPACY=1.
 
 use std::{
     fs,
@@ -18,8 +19,10 @@ use earlyberts_pipeline::{
     split::spacy::{SpacyComponents, SpacyOptions, SpacyPool},
 };
 
+use serde_json::json;
+
 use crate::util::{
-    Output, SampleInputs, pipeline, reference_recipe, repo, run, snapshot, spacy_args,
+    Output, SampleInputs, keyed_recipe, pipeline, reference_recipe, repo, run, snapshot, spacy_args,
 };
 
 /// Articles of a few paragraphs each, headings and lists among them: `n` of them fill
@@ -80,6 +83,14 @@ impl Corpus {
             .args(spacy)
             .args(extra);
         command
+    }
+
+    /// `prepare --parts-status` of `out` (no spaCy flags: the parts' setup is taken),
+    /// which must exit `code`: its JSON.
+    #[track_caller]
+    fn parts_status(&self, out: &str, code: i32) -> serde_json::Value {
+        let status = run(&mut self.prepare(out, &["--parts-status"], &[])).expect_code(code);
+        serde_json::from_str(&status.stdout).unwrap_or_else(|e| panic!("{e}\n{}", status.dump()))
     }
 
     fn store_json(&self, out: &str) -> String {
@@ -210,6 +221,14 @@ fn parts_run_apart_assemble_into_the_one_process_store() {
     // (dealt per file, part 2 had none and part 0 two).
     let c = corpus_files(&[2048, 700]);
     run(&mut c.prepare("one", &[], &spacy)).expect_code(0);
+    // No part has run: every chunk is missing, owned by no part.
+    let status = c.parts_status("parts", 1);
+    assert_eq!(status["parts"], json!(null), "{status}");
+    assert_eq!(
+        (&status["chunks"], &status["chunks_missing"]),
+        (&json!(3), &json!(3))
+    );
+    assert_eq!(status["parts_missing"], json!([]), "{status}");
     let part = |k: &str| {
         c.prepare("parts", &["--part", k], &spacy)
             .stdout(Stdio::null())
@@ -230,6 +249,20 @@ fn parts_run_apart_assemble_into_the_one_process_store() {
         );
     }
     assert_eq!(c.chunk_files("parts").len(), 2);
+    // Where the work stands, for scripts: part 2's chunk is missing, in the parts' setup.
+    let status = c.parts_status("parts", 1);
+    assert_eq!(status["parts"], 3, "{status}");
+    assert_eq!(status["setup"]["loaded"], json!(spacy[3]), "{status}");
+    assert_eq!(
+        (&status["chunks"], &status["chunks_missing"]),
+        (&json!(3), &json!(1))
+    );
+    assert_eq!(status["parts_missing"], json!([2]), "{status}");
+    assert!(
+        status["core_hours_missing"].as_f64().unwrap() > 0.0,
+        "{status}"
+    );
+    assert_eq!(status["complete"], false, "{status}");
     // With part 2 missing, the assembly refuses, saying which part and what it costs: it
     // never starts spaCy's work on its own. It needs no spaCy flags (the parts' are kept).
     let refused = run(&mut c.prepare("parts", &[], &[])).expect_code(2);
@@ -262,6 +295,11 @@ fn parts_run_apart_assemble_into_the_one_process_store() {
         again.dump()
     );
     run(&mut c.prepare("parts", &["--part", "2/3"], &spacy)).expect_code(0);
+    let status = c.parts_status("parts", 0);
+    assert_eq!(status["chunks_missing"], 0, "{status}");
+    assert_eq!(status["parts_missing"], json!([]), "{status}");
+    assert_eq!(status["core_hours_missing"], 0.0, "{status}");
+    assert_eq!(status["complete"], true, "{status}");
     // With every chunk there, the assembly runs no Python: one that cannot run proves it.
     run(&mut c.prepare(
         "parts",
@@ -294,6 +332,35 @@ fn parts_run_apart_assemble_into_the_one_process_store() {
         .partition(|l| l.starts_with("STORE/rows/parts.json "));
     assert_eq!(record.len(), 1, "{parts}");
     assert_eq!(assembled.join("\n") + "\n", strip("one"));
+}
+
+/// `--parts-status` reads the store and the inputs' footers only: no spaCy, no store written.
+/// It is an error where no spaCy runs, and beside --part.
+#[test]
+fn parts_status_runs_no_spacy() {
+    let c = corpus(1500);
+    let status = c.parts_status("store", 1);
+    assert_eq!(status["parts"], json!(null), "{status}");
+    assert_eq!(status["chunks"], 2, "{status}");
+    assert_eq!(status["chunks_missing"], 2, "{status}");
+    assert_eq!(status["setup"]["loaded"], "en_core_web_sm", "{status}");
+    assert!(
+        !c.fx.path("store").exists(),
+        "a status wrote into the store"
+    );
+    let mut keyed = pipeline();
+    keyed
+        .args(["prepare", "--parts-status", "--recipe"])
+        .arg(keyed_recipe())
+        .arg("--out")
+        .arg(c.fx.path("store"))
+        .arg("--wiki")
+        .arg(&c.wiki)
+        .arg("--books")
+        .arg(c.fx.books());
+    run(&mut keyed).expect_code(2).expect_output("run no spaCy");
+    let both = run(&mut c.prepare("store", &["--parts-status", "--part", "0/2"], &[]));
+    both.expect_code(2).expect_output("cannot be used with");
 }
 
 /// A stand-in interpreter that answers the protocol with garbage.

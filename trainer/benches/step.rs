@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex};
-use earlyberts_format::Build;
+use earlyberts_format::{Build, Vocab};
 use earlyberts_trainer::{
     bench,
     data::StepFeed,
@@ -43,7 +43,11 @@ fn fixed_length_build(dir: &std::path::Path) -> std::path::PathBuf {
 
 fn measure(label: &str, config: BertConfig, build: &std::path::Path, steps: usize) {
     let device = Default::default();
-    let feed = StepFeed::new(Build::open(build).expect("the build opens"), BATCH as u64);
+    let feed = StepFeed::new(
+        Build::open(build).expect("the build opens"),
+        BATCH as u64,
+        &Vocab::bert_base_uncased(),
+    );
     let train = TrainConfig {
         batch_size: BATCH as u64,
         ..TrainConfig::reference(BATCH as u64)

@@ -14,7 +14,9 @@ use std::{
 };
 
 use burn::tensor::backend::AutodiffBackend;
-use earlyberts_format::{Build, BuildInfo, Example, NspLabel, ShardLayout, write_build};
+use earlyberts_format::{
+    Build, BuildInfo, Example, NspLabel, ShardLayout, training::REFERENCE_TRAINING, write_build,
+};
 use serde::Serialize;
 
 use crate::{
@@ -22,7 +24,7 @@ use crate::{
     data::{PadTo, StepFeed},
     device::{HostWaits, OnDevice},
     model::{BertConfig, BertForPreTraining},
-    run::{config_named, open_verified},
+    run::{Start, TrainOptions, build_vocabulary, config_named, open_verified},
     train::{PhaseTimes, TrainConfig, Trainer},
 };
 
@@ -39,7 +41,10 @@ pub struct BenchOptions {
     pub build: Option<PathBuf>,
     /// Or synthetic examples with these lengths, one per line (in order, cycling).
     pub lengths: Option<PathBuf>,
-    pub batch_size: u64,
+    /// Examples per step; default: the build's, or the reference's on synthetic examples.
+    pub batch_size: Option<u64>,
+    /// Time `batch_size` on a build made for another.
+    pub override_batch_size: bool,
     pub micro_batch: u64,
     /// See [`TrainConfig::pad_multiple`].
     pub pad_multiple: u64,
@@ -55,16 +60,29 @@ impl OnDevice for BenchOptions {
     /// Times full training steps on `device`.
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<BenchReport> {
         let config = config_named(&self.config)?;
+        let opened = self.build.as_deref().map(open_verified).transpose()?;
+        let batch_size = match &opened {
+            Some(build) => TrainOptions {
+                batch_size: self.batch_size,
+                override_batch_size: self.override_batch_size,
+                ..TrainOptions::default()
+            }
+            .batch_size_on(build)?,
+            None => self.batch_size.unwrap_or(REFERENCE_TRAINING.batch_size),
+        };
         let train = TrainConfig {
-            batch_size: self.batch_size,
+            batch_size,
             pad_multiple: self.pad_multiple,
             ..TrainConfig::reference(self.micro_batch)
         };
         train.check()?;
         let tmp = std::env::temp_dir().join(format!("earlyberts-bench-{}", std::process::id()));
-        let n = self.batch_size as usize * (self.timing.warmup + self.timing.steps);
-        let (build, data) = match (&self.build, &self.lengths) {
-            (Some(dir), _) => (open_verified(dir)?, format!("build {}", dir.display())),
+        let n = batch_size as usize * (self.timing.warmup + self.timing.steps);
+        let (build, data) = match (opened, &self.lengths) {
+            (Some(build), _) => {
+                let data = format!("build {}", build.dir().display());
+                (build, data)
+            }
             (None, Some(file)) => {
                 let lengths = read_lengths(file, config.max_position_embeddings)?;
                 let build = write_examples_build(&tmp, &examples_of_lengths(n, &lengths))?;
@@ -75,7 +93,8 @@ impl OnDevice for BenchOptions {
                 (build, format!("fixed {} tokens", self.seq))
             }
         };
-        let feed = StepFeed::new(build, self.batch_size);
+        let vocab = build_vocabulary(build.dir(), &build, None, &Start::Random(0))?;
+        let feed = StepFeed::new(build, batch_size, &vocab);
         let model = config.init::<B>(0, &device);
         let timed = bench(model, &config, train, &feed, self.timing, &device);
         let _ = fs::remove_dir_all(&tmp);
@@ -87,7 +106,7 @@ impl OnDevice for BenchOptions {
             config: self.config,
             device: self.device,
             data,
-            batch_size: self.batch_size,
+            batch_size,
             micro_batch: self.micro_batch,
             pad_multiple: self.pad_multiple,
             steps: self.timing.steps,
@@ -96,7 +115,7 @@ impl OnDevice for BenchOptions {
             step_times_s: timed.times,
             phases: timed.phases,
             last_loss: timed.last_loss,
-            sequences_per_s: self.batch_size as f64 / step_s,
+            sequences_per_s: batch_size as f64 / step_s,
             tokens_per_s: mean_tokens / step_s,
             model_tflops_per_step: timed.flops / 1e12,
             achieved_tflops: achieved,

@@ -2,7 +2,7 @@
 //! wrapping at the end of the build — collated into padded micro-batches.
 
 use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
-use earlyberts_format::{Build, Example, PaddedBatch, StepBatch};
+use earlyberts_format::{Build, Example, PaddedBatch, StepBatch, Vocab};
 
 use crate::{Error, Result};
 
@@ -26,15 +26,22 @@ pub struct Batch<B: Backend> {
     pub tokens: usize,
 }
 
-/// Reads the examples of optimizer steps from a build.
+/// Reads the examples of optimizer steps from a build ([`Build::read_step`]), with the pad
+/// id of the vocabulary its ids refer to.
 pub struct StepFeed {
     build: Build,
     batch_size: u64,
+    pad: u16,
 }
 
 impl StepFeed {
-    pub fn new(build: Build, batch_size: u64) -> StepFeed {
-        StepFeed { build, batch_size }
+    /// The steps of `batch_size` examples of `build`, whose ids refer to `vocab`.
+    pub fn new(build: Build, batch_size: u64, vocab: &Vocab) -> StepFeed {
+        StepFeed {
+            build,
+            batch_size,
+            pad: vocab.special().pad,
+        }
     }
 
     /// The build.
@@ -42,21 +49,16 @@ impl StepFeed {
         &self.build
     }
 
+    /// The id micro-batches are padded with.
+    pub fn pad(&self) -> u16 {
+        self.pad
+    }
+
     /// The examples of step `step`, in order, and the first and last global index.
     pub fn step(&self, step: u64) -> Result<(Vec<Example>, u64, u64)> {
         let batch = StepBatch::new(step, self.batch_size, self.build.len())
             .map_err(|reason| Error::Data { reason })?;
-        let mut examples = Vec::with_capacity(self.batch_size as usize);
-        for run in batch.runs() {
-            let mut stream = self.build.stream_from(run.start)?;
-            for _ in run {
-                let mut example = Example::default();
-                stream.read_next(&mut example)?.ok_or_else(|| Error::Data {
-                    reason: "the build ended early".into(),
-                })?;
-                examples.push(example);
-            }
-        }
+        let examples = self.build.read_step(&batch)?;
         let first = batch.positions.start % batch.total;
         let last = (batch.positions.end - 1) % batch.total;
         Ok((examples, first, last))

@@ -83,6 +83,11 @@ pub enum DeviceChoice {
     Wgpu,
 }
 
+impl DeviceChoice {
+    /// The names [`DeviceChoice::from_str`] takes, for help and messages.
+    pub const NAMES: &str = "cpu, cuda, cuda:N or wgpu";
+}
+
 impl FromStr for DeviceChoice {
     type Err = Error;
 

@@ -169,9 +169,19 @@ pub enum Error {
         found: PayloadHash,
         recorded: PayloadHash,
     },
+    /// A batch size other than the one the build was made for, not asked for as such.
+    #[error("batch_size {given} differs from the {build} examples a step that '{}' was made for (its recipe's training.batch_size)", path.display())]
+    BatchSizeDiffers {
+        path: PathBuf,
+        given: u64,
+        build: u64,
+    },
     /// A resumed run given a setting that differs from the saved one.
-    #[error("{field} differs from the resumed run's {saved}")]
-    ResumeConflict { field: &'static str, saved: String },
+    #[error("{} differs from the resumed run's {saved}", setting.name())]
+    ResumeConflict {
+        setting: crate::setting::Setting,
+        saved: String,
+    },
     /// A run directory with nothing to resume from.
     #[error("'{}' has no checkpoint with a training state to resume from", path.display())]
     NothingToResume { path: PathBuf },
@@ -207,7 +217,7 @@ pub enum Error {
         init: usize,
     },
     /// A device name that is none of the known ones.
-    #[error("'{name}' is not cpu, cuda, cuda:N or wgpu")]
+    #[error("'{name}' is not {}", crate::device::DeviceChoice::NAMES)]
     UnknownDevice { name: String },
     /// A GPU backend asked for, but not compiled in.
     #[error(

@@ -30,6 +30,7 @@ pub mod publish;
 pub mod replay;
 pub mod run;
 pub mod schedule;
+pub mod setting;
 pub mod state;
 pub mod train;
 

@@ -16,7 +16,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, error::ErrorKind};
 
 mod cmd;
 
@@ -43,7 +43,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value clap refuses (`--device tpu`) is bad input like any other: one line.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation
+            ) =>
+        {
+            let rendered = e.render().to_string();
+            let line = rendered.lines().next().unwrap_or_default();
+            eprintln!("trainer: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     // A panic on a backend thread surfaces on this one as a closed channel: keep the cause.
     earlyberts_trainer::panics::record();
     let result = std::panic::catch_unwind(|| match cli.command {

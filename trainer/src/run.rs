@@ -19,7 +19,8 @@ use std::{
 
 use burn::tensor::backend::AutodiffBackend;
 use earlyberts_format::{
-    BERT_BASE_UNCASED_SHA256, Build, DirLock, Invalid, Vocab, verify::verify_build,
+    BERT_BASE_UNCASED_SHA256, Build, DirLock, Invalid, Vocab, training::checkpoint_steps,
+    verify::verify_build,
 };
 
 use crate::{
@@ -29,18 +30,10 @@ use crate::{
     model::BertConfig,
     plot::LOG_FILE,
     publish::checkpoints,
+    setting::Setting,
     state::{BuildRef, STATE_FILE, TrainingState, read_state},
     train::{StepLog, TrainConfig, Trainer},
 };
-
-/// The EarlyBERTs checkpoint steps: 10, 100–1,000 by 100, 2,000–20,000 by 1,000, 40,000.
-pub fn earlyberts_checkpoints() -> Vec<u64> {
-    let mut steps = vec![10];
-    steps.extend((1..=10).map(|k| 100 * k));
-    steps.extend((2..=20).map(|k| 1000 * k));
-    steps.push(40_000);
-    steps
-}
 
 /// What the caller asks for; `None` takes the default (or, resuming, the saved value).
 #[derive(Clone, Debug, Default)]
@@ -63,7 +56,7 @@ pub struct RunOptions {
     pub train: TrainOptions,
     pub dropout: Option<f64>,
     pub max_steps: u64,
-    /// Empty: the EarlyBERTs schedule.
+    /// Empty: the EarlyBERTs schedule ([`checkpoint_steps`]).
     pub checkpoints: Vec<u64>,
     /// Run directories go here (`OUT/seedN`).
     pub out: Option<PathBuf>,
@@ -73,7 +66,10 @@ pub struct RunOptions {
 /// reference's (or, resuming, the saved value).
 #[derive(Clone, Debug, Default)]
 pub struct TrainOptions {
+    /// Examples per step; default: the build's (its recipe's `training.batch_size`).
     pub batch_size: Option<u64>,
+    /// Train at `batch_size` although the build was made for another.
+    pub override_batch_size: bool,
     /// Default 8: the reference's accumulation of 256 in one pass does not fit a CPU.
     pub micro_batch: Option<u64>,
     /// Pad micro-batches to a multiple of this many positions (default 1: the longest).
@@ -83,30 +79,47 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// The reference's training settings with these changes, for a new run whose dropout
-    /// stream is keyed by `seed`.
-    pub fn config(&self, seed: u64) -> Result<TrainConfig> {
+    /// The reference's training settings with these changes, for a new run on `build`
+    /// whose dropout stream is keyed by `seed`: at the batch size the build was made for,
+    /// unless another is given with `override_batch_size`.
+    pub fn config(&self, seed: u64, build: &Build) -> Result<TrainConfig> {
         let mut train = TrainConfig {
-            batch_size: self.batch_size.unwrap_or(256),
+            batch_size: self.batch_size_on(build)?,
             pad_multiple: self.pad_multiple.unwrap_or(1),
             seed,
             ..TrainConfig::reference(self.micro_batch.unwrap_or(8))
         };
         if let Some(rate) = self.lr {
             if !(rate.is_finite() && rate > 0.0) {
-                return Err(unusable("lr", rate, "is not a positive rate".into()));
+                return Err(unusable(Setting::Lr, rate, "is not a positive rate".into()));
             }
             train.schedule.peak = rate;
         }
         if let Some(steps) = self.warmup {
             if steps >= train.schedule.total {
                 let reason = format!("is not below the schedule's {} steps", train.schedule.total);
-                return Err(unusable("warmup", steps, reason));
+                return Err(unusable(Setting::Warmup, steps, reason));
             }
             train.schedule.warmup = steps;
         }
         train.check()?;
         Ok(train)
+    }
+
+    /// The batch size to train `build` at: the one it was made for (its recipe's
+    /// `training.batch_size`), or the one given if it is that one or `override_batch_size`.
+    pub fn batch_size_on(&self, build: &Build) -> Result<u64> {
+        let made_for = build.manifest().batch_size();
+        match self.batch_size {
+            Some(given) if given != made_for && !self.override_batch_size => {
+                Err(Error::BatchSizeDiffers {
+                    path: build.dir().to_path_buf(),
+                    given,
+                    build: made_for,
+                })
+            }
+            given => Ok(given.unwrap_or(made_for)),
+        }
     }
 }
 
@@ -174,15 +187,23 @@ impl RunPlan {
             (None, Some(seed)) => seed,
             (None, None) => return Err(Error::NoSeed),
         };
-        let (mut model, train, start, recorded) = match resumed {
-            Some((state, dir)) => resumed_settings(&options, state, dir)?,
-            None => fresh_settings(&options, seed)?,
+        // A new run's start is checked first: it says what to fetch.
+        let fresh = match resumed {
+            None => Some(resolve_start(&options, seed)?),
+            Some(_) => None,
         };
         let build_dir = options.build.clone().unwrap_or_else(|| {
             let name = format!("wikibooks-earlyberts-seed{seed}");
             options.data.join("builds").join(name)
         });
         let build = open_verified(&build_dir)?;
+        let (mut model, train, start, recorded) = match (resumed, fresh) {
+            (Some((state, dir)), _) => resumed_settings(&options, state, dir)?,
+            (None, Some((start, model))) => {
+                (model, options.train.config(seed, &build)?, start, None)
+            }
+            (None, None) => unreachable!("a new run resolved its start above"),
+        };
         if let Some(recorded) = recorded {
             check_same_build(&build_dir, &build, &recorded)?;
         }
@@ -208,7 +229,7 @@ impl RunPlan {
             start,
             max_steps: options.max_steps,
             checkpoints: match options.checkpoints.is_empty() {
-                true => earlyberts_checkpoints(),
+                true => checkpoint_steps(),
                 false => options.checkpoints,
             },
         })
@@ -231,7 +252,7 @@ impl RunPlan {
         let mut log = StepLogFile::open(&self.run_dir.join(LOG_FILE), trainer.position())?;
         let build_ref = BuildRef::of(self.build.manifest());
         let vocab = self.vocab;
-        let feed = StepFeed::new(self.build, self.train.batch_size);
+        let feed = StepFeed::new(self.build, self.train.batch_size, &vocab);
         while trainer.position() < self.max_steps {
             let entry = trainer.step(&feed)?;
             let line = serde_json::to_string(&entry).expect("a step log serialises");
@@ -307,25 +328,25 @@ fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) ->
     let saved = &state.train;
     let given = &options.train;
     let conflicts = [
-        ("batch_size", given.batch_size, saved.batch_size),
-        ("micro_batch", given.micro_batch, saved.micro_batch),
-        ("pad_multiple", given.pad_multiple, saved.pad_multiple),
-        ("warmup", given.warmup, saved.schedule.warmup),
+        (Setting::BatchSize, given.batch_size, saved.batch_size),
+        (Setting::MicroBatch, given.micro_batch, saved.micro_batch),
+        (Setting::PadMultiple, given.pad_multiple, saved.pad_multiple),
+        (Setting::Warmup, given.warmup, saved.schedule.warmup),
     ];
-    for (field, given, saved) in conflicts {
+    for (setting, given, saved) in conflicts {
         if given.is_some_and(|g| g != saved) {
             let saved = saved.to_string();
-            return Err(Error::ResumeConflict { field, saved });
+            return Err(Error::ResumeConflict { setting, saved });
         }
     }
     let reals = [
-        ("lr", given.lr, saved.schedule.peak),
-        ("dropout", options.dropout, state.model.dropout),
+        (Setting::Lr, given.lr, saved.schedule.peak),
+        (Setting::Dropout, options.dropout, state.model.dropout),
     ];
-    for (field, given, saved) in reals {
+    for (setting, given, saved) in reals {
         if given.is_some_and(|g| g != saved) {
             let saved = saved.to_string();
-            return Err(Error::ResumeConflict { field, saved });
+            return Err(Error::ResumeConflict { setting, saved });
         }
     }
     Ok((
@@ -336,16 +357,9 @@ fn resumed_settings(options: &RunOptions, state: TrainingState, dir: PathBuf) ->
     ))
 }
 
-/// A new run: the start and the architecture, and the reference's training settings with
-/// the options' changes.
-fn fresh_settings(options: &RunOptions, seed: u64) -> Result<Settings> {
-    let (start, model) = resolve_start(options, seed)?;
-    Ok((model, options.train.config(seed)?, start, None))
-}
-
-fn unusable(field: &str, value: impl ToString, reason: String) -> Error {
+fn unusable(setting: Setting, value: impl ToString, reason: String) -> Error {
     Error::Invalid(Invalid::Unusable {
-        field: field.into(),
+        field: setting.name().into(),
         value: value.to_string(),
         reason,
     })
@@ -380,7 +394,7 @@ fn resolve_start(options: &RunOptions, seed: u64) -> Result<(Start, BertConfig)>
 /// The vocabulary `build`'s ids refer to, for the checkpoints' `vocab.txt`: `given`, which
 /// must have the sha256 the build records; else the first with that sha256 of the starting
 /// checkpoint's `vocab.txt` and the built-in uncased BERT one. Never another vocabulary.
-fn build_vocabulary(
+pub fn build_vocabulary(
     dir: &Path,
     build: &Build,
     given: Option<&Path>,

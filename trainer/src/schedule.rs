@@ -3,6 +3,7 @@
 //! optimizer step `k` (1-based) runs at the rate of schedule position `k − 1`: the very
 //! first update runs at rate 0, as in the reference.
 
+use earlyberts_format::training::REFERENCE_TRAINING;
 use serde::{Deserialize, Serialize};
 
 /// Linear warm-up to `peak`, then polynomial decay to `end` at `total` steps.
@@ -16,14 +17,16 @@ pub struct LearningRateSchedule {
 }
 
 impl LearningRateSchedule {
-    /// The reference: 1e-4, 10,000 warm-up steps, linear decay to 1e-7 at 2,000,000.
+    /// The reference ([`REFERENCE_TRAINING`]): 1e-4, 10,000 warm-up steps, linear decay to
+    /// 1e-7 at 2,000,000.
     pub fn reference() -> LearningRateSchedule {
+        let r = REFERENCE_TRAINING;
         LearningRateSchedule {
-            peak: 1e-4,
-            warmup: 10_000,
-            total: 2_000_000,
-            end: 1e-7,
-            power: 1.0,
+            peak: r.peak_lr,
+            warmup: r.warmup_steps,
+            total: r.decay_steps,
+            end: r.end_lr,
+            power: r.power,
         }
     }
 

@@ -22,6 +22,7 @@ use burn::{
 use earlyberts_format::{
     Invalid,
     random::{Stage, Stream},
+    training::REFERENCE_TRAINING,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,7 @@ use crate::{
     data::{PadTo, StepFeed, collate},
     model::BertForPreTraining,
     schedule::LearningRateSchedule,
+    setting::Setting,
 };
 
 /// How to train.
@@ -42,7 +44,6 @@ pub struct TrainConfig {
     pub beta_2: f32,
     pub epsilon: f32,
     pub weight_decay: f32,
-    pub pad_id: u16,
     /// Micro-batches are padded to a multiple of this many positions (see
     /// [`crate::data::PadTo`]); 1 = to the longest sequence. Runs saved before it existed
     /// padded to the longest.
@@ -53,17 +54,20 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The reference: batch 256, AdamW(0.9, 0.999, eps 1e-8, decay 0.01 on every parameter).
+    /// The reference ([`REFERENCE_TRAINING`]: batch 256, AdamW(0.9, 0.999, eps 1e-8, decay
+    /// 0.01 on every parameter), its schedule), `micro_batch` examples a pass.
     pub fn reference(micro_batch: u64) -> TrainConfig {
+        let r = REFERENCE_TRAINING;
         TrainConfig {
-            batch_size: 256,
+            batch_size: r.batch_size,
             micro_batch,
             schedule: LearningRateSchedule::reference(),
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-8,
-            weight_decay: 0.01,
-            pad_id: 0,
+            // burn's AdamW takes f32: the nearest f32 of each value, as torch's f32 update
+            // uses it.
+            beta_1: r.beta_1 as f32,
+            beta_2: r.beta_2 as f32,
+            epsilon: r.epsilon as f32,
+            weight_decay: r.weight_decay as f32,
             pad_multiple: 1,
             seed: 0,
         }
@@ -82,14 +86,14 @@ impl TrainConfig {
     pub fn check(&self) -> Result<(), Invalid> {
         if self.micro_batch == 0 || !self.batch_size.is_multiple_of(self.micro_batch) {
             return Err(Invalid::Unusable {
-                field: "micro_batch".into(),
+                field: Setting::MicroBatch.name().into(),
                 value: self.micro_batch.to_string(),
                 reason: format!("does not divide the batch size {}", self.batch_size),
             });
         }
         if !(1..=512).contains(&self.pad_multiple) {
             return Err(Invalid::out_of_range(
-                "pad_multiple",
+                Setting::PadMultiple.name(),
                 self.pad_multiple,
                 "1..=512",
             ));
@@ -251,6 +255,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         let step = self.position + 1;
         let step_started = Instant::now();
         let (examples, first_example, last_example) = feed.step(step)?;
+        let pad = feed.pad();
         // Dropout masks are a function of (seed, step) alone, so a resumed run draws the same.
         B::seed(
             &self.device,
@@ -261,7 +266,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         let mut sums = Sums::<B>::default();
         let mut clock = PhaseClock::start(self.timing.is_some());
         for chunk in examples.chunks(self.config.micro_batch as usize) {
-            let loss = self.forward(chunk, micro_batches, &mut sums);
+            let loss = self.forward(chunk, pad, micro_batches, &mut sums);
             clock.mark::<B>(&self.device, |t| &mut t.forward_s)?;
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             accumulator.accumulate(&self.model, grads);
@@ -314,6 +319,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     fn forward(
         &self,
         examples: &[earlyberts_format::Example],
+        pad: u16,
         micro_batches: usize,
         sums: &mut Sums<B>,
     ) -> Tensor<B, 1> {
@@ -321,7 +327,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             multiple: self.config.pad_multiple as usize,
             limit: self.max_positions,
         };
-        let batch = collate::<B>(examples, self.config.pad_id, pad_to, &self.device);
+        let batch = collate::<B>(examples, pad, pad_to, &self.device);
         sums.tokens += batch.tokens;
         let out = self.model.forward(
             batch.input_ids,
@@ -490,4 +496,23 @@ pub fn frozen<B: AutodiffBackend>(
     model: &BertForPreTraining<B>,
 ) -> BertForPreTraining<B::InnerBackend> {
     model.valid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_optimizer_values_are_the_f32s_it_always_used() {
+        let c = TrainConfig::reference(8);
+        assert_eq!(
+            (c.beta_1, c.beta_2, c.epsilon, c.weight_decay),
+            (0.9f32, 0.999f32, 1e-8f32, 0.01f32)
+        );
+        assert_eq!((c.batch_size, c.micro_batch), (256, 8));
+        assert_eq!(
+            crate::model::BertConfig::base().dropout,
+            REFERENCE_TRAINING.dropout
+        );
+    }
 }

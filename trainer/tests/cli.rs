@@ -234,6 +234,7 @@ fn default_paths_use_the_multiberts_checkpoint_and_the_seed_build() {
         s(&out),
         "--batch-size",
         "4",
+        "--override-batch-size",
         "--micro-batch",
         "2",
         "--max-steps",
@@ -277,7 +278,7 @@ fn checkpoints_hold_the_builds_own_vocabulary() {
     let build = f.root.join("custom-build");
     let info = BuildInfo {
         vocab: custom.info(),
-        ..BuildInfo::synthetic("custom")
+        ..common::info("custom")
     };
     let recorded = common::build_with(&build, 40, info)
         .manifest()
@@ -435,6 +436,22 @@ fn bad_input_gets_a_one_line_error() {
     refused(
         &with(base.clone(), "--device", Some("tpu")),
         "is not cpu, cuda, cuda:N or wgpu",
+    );
+    // A batch size other than the build's is refused, unless asked for as such.
+    let other_batch = with(base.clone(), "--batch-size", Some("4"));
+    refused(
+        &with(other_batch.clone(), "--micro-batch", Some("2")),
+        "--batch-size: batch_size 4 differs from the 8 examples a step that",
+    );
+    refused(
+        &with(other_batch.clone(), "--micro-batch", Some("2")),
+        "drop the flag, or add --override-batch-size to train at 4 anyway",
+    );
+    let mut overridden = with(other_batch, "--micro-batch", Some("3"));
+    overridden.push("--override-batch-size");
+    refused(
+        &overridden,
+        "--micro-batch 3 does not divide the batch size 4",
     );
     refused(
         &run_args(&f, &out, &["--dropout", "1.5"]),

@@ -144,7 +144,7 @@ fn forward_and_loss_match_transformers() {
 fn fixture_trainer(dir: &Path, micro_batch: u64) -> (Trainer<Cpu>, StepFeed) {
     let examples = examples();
     let build = earlyberts_trainer::bench::write_examples_build(dir, &examples).unwrap();
-    let feed = StepFeed::new(build, examples.len() as u64);
+    let feed = StepFeed::new(build, examples.len() as u64, &Vocab::bert_base_uncased());
     // The fixture's schedule: the reference's shape with warm-up 2 and total 10.
     let train = TrainConfig {
         batch_size: examples.len() as u64,

@@ -4,7 +4,8 @@
 
 use std::{fs, path::Path, process::Command};
 
-use earlyberts_trainer::{run::earlyberts_checkpoints, train::StepLog};
+use earlyberts_format::training::checkpoint_steps;
+use earlyberts_trainer::train::StepLog;
 
 /// The first two run colours of the chart (`plot::COLOURS`).
 const GREEN: [u8; 3] = [27, 158, 119];
@@ -42,7 +43,7 @@ fn synthetic_run(dir: &Path, steps: u64, offset: f64) {
         log.push('\n');
     }
     fs::write(dir.join("log.jsonl"), log).unwrap();
-    for step in earlyberts_checkpoints().into_iter().filter(|&s| s <= steps) {
+    for step in checkpoint_steps().into_iter().filter(|&s| s <= steps) {
         let checkpoint = dir.join(format!("step{step}"));
         fs::create_dir_all(&checkpoint).unwrap();
         fs::write(checkpoint.join("model.safetensors"), b"").unwrap();

@@ -2,10 +2,11 @@
 //! bit-identical reruns, the step/example mapping and the padding of micro-batches.
 
 use burn::backend::{Autodiff, Flex};
-use earlyberts_format::Build;
+use earlyberts_format::{Build, Invalid, Vocab};
 
 use crate::common::build;
 use earlyberts_trainer::{
+    Error,
     data::{PadTo, StepFeed, collate},
     model::BertConfig,
     schedule::LearningRateSchedule,
@@ -17,7 +18,7 @@ type Cpu = Autodiff<Flex>;
 fn run(dir: &std::path::Path, steps: u64, schedule: LearningRateSchedule) -> Vec<StepLog> {
     let device = Default::default();
     let model = BertConfig::tiny().init::<Cpu>(7, &device);
-    let feed = StepFeed::new(Build::open(dir).unwrap(), 8);
+    let feed = StepFeed::new(Build::open(dir).unwrap(), 8, &Vocab::bert_base_uncased());
     let config = TrainConfig {
         batch_size: 8,
         schedule,
@@ -81,7 +82,7 @@ fn first_step_runs_at_rate_zero() {
 fn steps_wrap_and_batches_pad() {
     let dir = tempfile::tempdir().unwrap();
     let b = build(dir.path(), 20);
-    let feed = StepFeed::new(b, 8);
+    let feed = StepFeed::new(b, 8, &Vocab::bert_base_uncased());
     let (examples, first, last) = feed.step(3).unwrap(); // positions 16..24 → 16..20, 0..4
     assert_eq!((first, last), (16, 3));
     let direct: Vec<_> = [16, 17, 18, 19, 0, 1, 2, 3]
@@ -140,7 +141,11 @@ fn micro_batches_average_their_mean_losses() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 8);
     let device = Default::default();
-    let feed = StepFeed::new(Build::open(dir.path()).unwrap(), 4);
+    let feed = StepFeed::new(
+        Build::open(dir.path()).unwrap(),
+        4,
+        &Vocab::bert_base_uncased(),
+    );
     let (examples, _, _) = feed.step(1).unwrap();
     let model = BertConfig::tiny().init::<Cpu>(5, &device);
     let config = |micro| TrainConfig {
@@ -162,8 +167,22 @@ fn micro_batches_average_their_mean_losses() {
         (direct_loss(&model, &examples[..2]) + direct_loss(&model, &examples[2..])) / 2.0;
     let got = halves.step(&feed).unwrap().loss;
     assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
-    // A micro-batch that does not divide the batch is refused.
-    assert!(Trainer::new(model, config(3), &device).is_err());
+    // A micro-batch that does not divide the batch is refused, naming the field.
+    let refused = Trainer::new(model, config(3), &device)
+        .err()
+        .expect("refused");
+    let Error::Invalid(Invalid::Unusable {
+        field,
+        value,
+        reason,
+    }) = refused
+    else {
+        panic!("not an unusable setting: {refused}")
+    };
+    assert_eq!(
+        (field.as_str(), value.as_str(), reason.as_str()),
+        ("micro_batch", "3", "does not divide the batch size 4")
+    );
 }
 
 #[test]
@@ -171,7 +190,11 @@ fn padding_to_a_multiple_of_64_changes_no_loss() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 16);
     let device = Default::default();
-    let feed = StepFeed::new(Build::open(dir.path()).unwrap(), 8);
+    let feed = StepFeed::new(
+        Build::open(dir.path()).unwrap(),
+        8,
+        &Vocab::bert_base_uncased(),
+    );
     let lengths: Vec<usize> = (0..16)
         .map(|k| feed.build().example(k).unwrap().token_ids.len())
         .collect();

@@ -2,7 +2,7 @@
 
 use earlyberts_format::{Manifest, Vocab};
 use earlyberts_pipeline::{
-    examples::{BuildPairs, ExamplesFingerprint, write_examples},
+    examples::{BuildPairs, ExamplesFingerprint, StageRecord, write_examples},
     recipe::Recipe,
     store::SentenceStore,
 };
@@ -22,8 +22,9 @@ pub fn write_all_examples(
     let source = pairs.source(store, recipe, vocab, 1).unwrap();
     let counted = t.elapsed().as_secs_f64();
     let fingerprint = ExamplesFingerprint::new(recipe, 1, store, pairs.len());
-    let stages = serde_json::json!({});
-    let manifest = write_examples(out, source.as_ref(), recipe, &fingerprint, stages, &()).unwrap();
+    let stages = StageRecord::new(store, &pairs, recipe, vocab);
+    let manifest =
+        write_examples(out, source.as_ref(), recipe, &fingerprint, &stages, &()).unwrap();
     let written = t.elapsed().as_secs_f64();
     println!(
         "  phases: pairs {paired:.2} s, caps {:.2} s, shards {:.2} s",

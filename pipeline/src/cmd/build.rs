@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 use anyhow::Context;
 use earlyberts_format::provenance::PROVENANCE_RECORD_LEN;
 use earlyberts_pipeline::{
-    plan::{BuildOptions, BuildPlan, BuildStage, StageOutput, Unit},
+    plan::{BuildOptions, BuildPlan, BuildStage, Found, StageOutput, Unit},
     reference::History,
 };
 
@@ -96,19 +96,20 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     for (i, stage) in stages.iter().enumerate() {
         let name = stage.name();
         let stage_started = Instant::now();
-        let current = stage.current(&mut state).map_err(flag_context)?;
-        if let Some(current) = current {
-            times.push((name, stage_started.elapsed().as_secs_f64(), false));
-            let verified = if current.verified {
-                " and verified"
-            } else {
-                ""
-            };
-            eprintln!(
-                "{name}: up to date{verified} in '{}'",
-                current.dir.display()
-            );
-            continue;
+        match stage.current(&mut state).map_err(flag_context)? {
+            Found::Current { dir, verified } => {
+                times.push((name, stage_started.elapsed().as_secs_f64(), false));
+                let verified = if verified { " and verified" } else { "" };
+                eprintln!("{name}: up to date{verified} in '{}'", dir.display());
+                continue;
+            }
+            Found::Stale { dir, why } => {
+                eprintln!(
+                    "{name}: '{}' is not current: {why}; making it again",
+                    dir.display()
+                )
+            }
+            Found::Missing => {}
         }
         let bar = match stage.unit() {
             Unit::Bytes => bytes_bar(0, global.quiet),
@@ -153,12 +154,8 @@ fn stage_times(times: &[(&str, f64, bool)], total: f64) -> String {
 
 /// The context of a stage's failure: what it could not make.
 fn failed(stage: &dyn BuildStage, plan: &BuildPlan) -> String {
-    match stage.name() {
-        "store" => format!("cannot prepare '{}'", plan.text.out.display()),
-        "examples" => format!("cannot build '{}'", plan.out.display()),
-        "provenance" => format!("cannot index '{}'", plan.out.display()),
-        _ => format!("cannot audit '{}'", plan.out.display()),
-    }
+    let output = stage.output(plan).display();
+    format!("cannot {} '{output}'", stage.verb())
 }
 
 /// Prints what a stage made; false when it found a problem.

@@ -9,7 +9,6 @@ use std::{
 
 use anyhow::{Context, bail};
 use earlyberts_format::{Build, Example, StepBatch, Vocab};
-use earlyberts_pipeline::recipe::batch_size_of;
 use serde::Serialize;
 
 use crate::{GlobalArgs, cmd::build_vocabulary};
@@ -84,7 +83,7 @@ pub fn run(_global: &GlobalArgs, args: InspectArgs) -> anyhow::Result<ExitCode> 
 fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>>> {
     let total = build.len();
     if let Some(step) = args.step {
-        let batch_size = batch_size_of(build.manifest(), args.batch_size);
+        let batch_size = args.batch_size.unwrap_or(build.manifest().batch_size());
         let batch = StepBatch::new(step, batch_size, total).map_err(anyhow::Error::msg)?;
         return Ok(batch.runs());
     }

@@ -1,6 +1,11 @@
 //! `pipeline prepare --recipe R --out DIR`: the text stages into a sentence store.
 
-use std::{path::PathBuf, process::ExitCode, time::Instant};
+use std::{
+    io::{self, Write},
+    path::PathBuf,
+    process::ExitCode,
+    time::Instant,
+};
 
 use anyhow::Context;
 use earlyberts_pipeline::{
@@ -42,6 +47,13 @@ pub struct PrepareArgs {
     /// the store from them, with their spaCy setup (no spaCy flags needed).
     #[arg(long, value_name = "K/N", value_parser = parse_part)]
     pub part: Option<(usize, usize)>,
+    /// Print where OUT's spaCy work stands, as one JSON object, and do nothing else (no
+    /// spaCy, no store): `store`, `parts` (N, null where no part has run), `setup`, `chunks`,
+    /// `chunks_missing`, `parts_missing` (the K with missing chunks), `core_hours_missing`,
+    /// `complete`. Exit status 0 when every chunk is split (`prepare` then makes the store
+    /// without spaCy), 1 when chunks are missing.
+    #[arg(long, conflicts_with_all = ["part", "write_sentences"])]
+    pub parts_status: bool,
     #[command(flatten)]
     pub spacy: SpacyArgs,
     #[command(flatten)]
@@ -75,6 +87,9 @@ pub fn run(global: &GlobalArgs, args: PrepareArgs) -> anyhow::Result<ExitCode> {
     plan.export_sentences = args.write_sentences.clone();
     plan.apply_spacy(&args.spacy.overrides(global.threads, Some(&args.parts)))
         .map_err(flag_context)?;
+    if args.parts_status {
+        return parts_status(&plan);
+    }
     if let Some(part) = args.part {
         let Some(spacy) = plan.spacy_part(part).map_err(flag_context)? else {
             anyhow::bail!(
@@ -132,6 +147,31 @@ fn run_part(
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--parts-status`: the store's spaCy work as JSON on stdout, what is missing in words on
+/// stderr; no lock (it only reads, and parts may be running).
+fn parts_status(plan: &TextPlan) -> anyhow::Result<ExitCode> {
+    let (Some(missing), Some(setup)) = (
+        plan.spacy_to_split().map_err(flag_context)?,
+        plan.spacy_key(),
+    ) else {
+        anyhow::bail!(
+            "--parts-status reports the spaCy work, and this recipe and these inputs run no spaCy"
+        );
+    };
+    let status = missing.status(setup);
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string(&status)?)?;
+    out.flush()?;
+    if status.complete {
+        return Ok(ExitCode::SUCCESS);
+    }
+    match status.parts {
+        Some(_) => eprintln!("{missing}"),
+        None => eprintln!("{missing}; no part has run for this store (`prepare --part K/N`)"),
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// Says how much spaCy work this run does here, before it starts (hours, at full scale);

@@ -33,8 +33,8 @@ pub struct SentencesArgs {
     /// terminated text: the keyed recipe's).
     #[arg(long, value_enum)]
     pub line_breaks: Option<LineBreakArg>,
-    /// Without --recipe, cleaning rules to apply first, comma-separated (control_chars,
-    /// invisible, nfc, whitespace_runs, blank_lines).
+    /// Without --recipe, cleaning rules to apply first, comma-separated (the recipes' names:
+    /// control_chars, invisible, nfc, whitespace_runs, blank_lines, …).
     #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub clean: Vec<String>,
     /// Read one article per line as a JSON string, and write each article's sentences as
@@ -81,7 +81,7 @@ fn plan(global: &GlobalArgs, args: &SentencesArgs, scratch: PathBuf) -> anyhow::
             LineBreakArg::Paragraph => LineBreaks::Paragraph,
             LineBreakArg::SpacyLike => LineBreaks::SpacyLike,
         };
-        let rules = rules_from_names(&args.clean)?;
+        let rules = CleanRules::from_names(&args.clean)?;
         let vocab = Vocab::bert_base_uncased();
         return Ok(TextPlan::new(vec![], vocab, rules, line_breaks, 1, scratch));
     };
@@ -117,23 +117,4 @@ fn read_articles(jsonl: bool) -> anyhow::Result<Vec<String>> {
         articles.push(article);
     }
     Ok(articles)
-}
-
-/// Turns rule names into a rule set.
-pub fn rules_from_names(names: &[String]) -> anyhow::Result<CleanRules> {
-    let mut rules = CleanRules::default();
-    for name in names {
-        let flag = match name.trim() {
-            "control_chars" => &mut rules.control_chars,
-            "invisible" => &mut rules.invisible,
-            "nfc" => &mut rules.nfc,
-            "whitespace_runs" => &mut rules.whitespace_runs,
-            "blank_lines" => &mut rules.blank_lines,
-            other => anyhow::bail!(
-                "unknown cleaning rule '{other}' (known: control_chars, invisible, nfc, whitespace_runs, blank_lines)"
-            ),
-        };
-        *flag = true;
-    }
-    Ok(rules)
 }

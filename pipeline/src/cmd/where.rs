@@ -13,7 +13,6 @@ use earlyberts_format::{Build, Invalid};
 use earlyberts_pipeline::{
     Error,
     provenance::{Query, Scope, Sighting, Sightings, Steps, open_index, sightings},
-    recipe::batch_size_of,
 };
 
 use crate::{
@@ -62,7 +61,7 @@ pub fn run(_global: &GlobalArgs, args: WhereArgs) -> anyhow::Result<ExitCode> {
     let index = open_index(&build)?;
     let query = query(&args, &build)?;
     let steps = Steps {
-        batch_size: batch_size_of(build.manifest(), args.batch_size),
+        batch_size: args.batch_size.unwrap_or(build.manifest().batch_size()),
         first: args.first,
         until: args.until_step,
     };

@@ -257,7 +257,7 @@ fn tokens_in_shards(
         .map(|shard| {
             let entry = &manifest.shards[shard];
             let first = entry.first_example;
-            let records = index.records(first..first + entry.examples)?;
+            let records = index.records(first..first + entry.stats.examples)?;
             let mut reader = ShardReader::open(build.shard_path(shard))?;
             let (mut example, mut tokens, mut found) = (Example::default(), Vec::new(), Vec::new());
             let mut k = first;

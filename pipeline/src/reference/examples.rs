@@ -1,11 +1,11 @@
-//! The reference script's examples from the sentence rows (reference-exact.md §11): its NSP
-//! pairs (Python `random.sample`), its order (numpy `shuffle`), its masking (torch's
-//! generator through the collator, over batches padded to their longest pair) and its
-//! 80-label cap (Python `random.sample` again), for a run history.
+//! The reference script's examples from the sentence rows (reference-exact.md §11), given
+//! its plan (`super::plan`: pairs, order, batches): its masking (torch's generator through
+//! the collator, over batches padded to their longest pair) and its 80-label cap (Python
+//! `random.sample` again).
 //!
 //! Work is split so that shards can be written in parallel with identical bytes:
 //! [`ReferencePlan::new`] makes the pairs, the order and every batch's length `L` and
-//! stream offset (`O_{k+1} = O_k + 4·B·L`) — sequential and cheap; [`ReferencePlan::caps`]
+//! stream offset (`O_{k+1} = O_k + 4·B·L`) — sequential and cheap; [`Caps::count`]
 //! counts each example's chosen tokens (in parallel, by shard), then runs the cap draws
 //! in output order (sequential, over the 0.04% of examples with more than 80);
 //! [`ReferenceMaker::examples`] then makes any range of examples on its own: it jumps the
@@ -13,124 +13,16 @@
 
 use std::{collections::HashMap, ops::Range};
 
-use earlyberts_format::{Example, Invalid, NspLabel, SpecialTokens, Vocab};
+use earlyberts_format::{Example, NspLabel, SpecialTokens, Vocab};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::{
     mt19937::Mt19937,
-    numpy::NumpyLegacy,
+    plan::{Batch, ReferencePlan},
     python::PyRandom,
     torch::{bernoulli, bernoulli_threshold, manual_seed},
 };
-use crate::{Error, Result, mask::MaskingPolicy, stage::ExampleSource, store::SentenceStore};
-
-/// How the reference script was run (reference-exact.md §1): what order its output is in,
-/// and where its random streams restart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum History {
-    /// One run that made the pairs: output in corpus order.
-    #[default]
-    Fresh,
-    /// A later run that found the saved pairs: output in the shuffled order.
-    Resumed,
-    /// A fresh run stopped after line `C1`, then `--continued` runs from each cursor `Ci`
-    /// (shuffled order, all streams restarted at `Ci`).
-    Continued(Vec<u64>),
-}
-
-impl History {
-    /// Checks the cursors: increasing, at least 1.
-    pub fn validate(&self) -> Result<(), Invalid> {
-        if let History::Continued(cursors) = self {
-            if cursors.is_empty() {
-                return Err(Invalid::Empty {
-                    field: "reference.history.continued".into(),
-                });
-            }
-            for pair in cursors.windows(2) {
-                if pair[1] <= pair[0] {
-                    return Err(Invalid::Unusable {
-                        field: "reference.history.continued".into(),
-                        value: format!("{cursors:?}"),
-                        reason: "cursors must increase".into(),
-                    });
-                }
-            }
-            if cursors[0] == 0 {
-                return Err(Invalid::Unusable {
-                    field: "reference.history.continued".into(),
-                    value: format!("{cursors:?}"),
-                    reason: "the first run wrote no line; that is the resumed history".into(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Parses `fresh`, `resumed` or `continued:C1,C2,…` (the `--history` flag).
-    pub fn parse(text: &str) -> Option<History> {
-        match text {
-            "fresh" => Some(History::Fresh),
-            "resumed" => Some(History::Resumed),
-            _ => {
-                let list = text.strip_prefix("continued:")?;
-                let cursors: Option<Vec<u64>> =
-                    list.split(',').map(|c| c.trim().parse().ok()).collect();
-                Some(History::Continued(cursors?))
-            }
-        }
-    }
-}
-
-/// The reference kind's own parameters (the recipe's `[reference]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceParams {
-    /// How the script was run.
-    #[serde(default)]
-    pub history: History,
-    /// The script's `--batch-size`: pairs per collator batch (256).
-    pub batch_size: u64,
-}
-
-/// One run of the script: the lines it wrote and the order it wrote them in.
-#[derive(Clone, Debug)]
-struct Process {
-    lines: Range<u64>,
-    shuffled: bool,
-    /// Whether its Python stream had made the NSP draws (the run that made the pairs).
-    after_nsp: bool,
-    batches: Vec<Batch>,
-}
-
-/// One collator batch of a run.
-#[derive(Clone, Copy, Debug)]
-struct Batch {
-    first: u64,
-    size: u64,
-    /// The longest pair of the batch, `[CLS]` and both `[SEP]` included.
-    len: u64,
-    /// torch draws before this batch since the run seeded its generator.
-    offset: u64,
-}
-
-/// The pairs, order and batches of a reference build, and its caps once counted.
-pub struct ReferencePlan {
-    pairs: u64,
-    /// Pairs given a random second sentence, ascending (`sorted(S)`).
-    drawn: Vec<u32>,
-    /// `S` in draw order: drawn pair `drawn[j]` gets the second sentence of pair `partner[j]`.
-    partner: Vec<u32>,
-    /// numpy's shuffle of the pairs, for the runs that write in that order.
-    order: Vec<u32>,
-    processes: Vec<Process>,
-    /// Python's stream after the NSP draws (the first run's caps start there).
-    python_after_nsp: PyRandom,
-    seed: u64,
-    total: u64,
-}
+use crate::{mask::MaskingPolicy, stage::ExampleSource, store::SentenceStore};
 
 /// What the masking needs besides the plan.
 #[derive(Clone, Copy)]
@@ -150,170 +42,6 @@ impl Thresholds {
             random: bernoulli_threshold(policy.random_token_of_rest),
             range: policy.random_token_range,
             cap: policy.max_predictions as usize,
-        }
-    }
-}
-
-impl ReferencePlan {
-    /// Pairs the store's rows and lays out the runs of `history` over the first `limit`
-    /// lines (all pairs when `None`).
-    pub fn new(
-        store: &SentenceStore,
-        params: &ReferenceParams,
-        seed: u64,
-        limit: Option<u64>,
-    ) -> Result<ReferencePlan> {
-        let rows = store.len();
-        let even = rows - rows % 2;
-        let pairs = even / 2;
-        let too_many = |what: &str| Error::Store {
-            path: store.dir().to_path_buf(),
-            reason: format!("{what}: the reference kind pairs at most 2^32 − 1 pairs"),
-        };
-        let pairs32 = u32::try_from(pairs).map_err(|_| too_many("too many rows"))?;
-        let total = limit.unwrap_or(pairs);
-        if total > pairs {
-            return Err(Error::TooManyExamples {
-                requested: total,
-                available: pairs,
-            });
-        }
-        if let History::Continued(cursors) = &params.history
-            && let Some(&last) = cursors.last()
-            && last >= pairs
-        {
-            return Err(Error::Invalid(Invalid::out_of_range(
-                "reference.history.continued",
-                last,
-                format!("1..{pairs} (the pairs there are)"),
-            )));
-        }
-        // The first run: the NSP draws from Python's stream, then numpy's shuffle.
-        let mut python = PyRandom::seed(seed);
-        let partner = python.sample_range_u32(pairs32, (even / 4) as usize);
-        let mut drawn = partner.clone();
-        drawn.sort_unstable();
-        let shuffled = params.history != History::Fresh;
-        let order = if shuffled {
-            let mut order: Vec<u32> = (0..pairs32).collect();
-            NumpyLegacy::seed(seed as u32).shuffle(&mut order);
-            order
-        } else {
-            Vec::new()
-        };
-        let mut plan = ReferencePlan {
-            pairs,
-            drawn,
-            partner,
-            order,
-            processes: Vec::new(),
-            python_after_nsp: python,
-            seed,
-            total,
-        };
-        plan.processes = plan.runs(&params.history, params.batch_size, store);
-        Ok(plan)
-    }
-
-    /// Pairs in the build's corpus (its full length).
-    pub fn pairs(&self) -> u64 {
-        self.pairs
-    }
-
-    /// Pairs with a random second sentence.
-    pub fn random_next_pairs(&self) -> u64 {
-        self.drawn.len() as u64
-    }
-
-    /// Examples this build holds.
-    pub fn len(&self) -> u64 {
-        self.total
-    }
-
-    /// Whether the build holds no example.
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
-    /// The runs of `history`, each with its batches up to the lines it wrote.
-    fn runs(&self, history: &History, batch: u64, store: &SentenceStore) -> Vec<Process> {
-        let ranges: Vec<(Range<u64>, bool, bool)> = match history {
-            History::Fresh => vec![(0..self.pairs, false, true)],
-            History::Resumed => vec![(0..self.pairs, true, false)],
-            History::Continued(cursors) => {
-                let mut bounds = vec![0];
-                bounds.extend(cursors);
-                bounds.push(self.pairs);
-                bounds
-                    .windows(2)
-                    .enumerate()
-                    .map(|(i, w)| (w[0]..w[1], i > 0, i == 0))
-                    .collect()
-            }
-        };
-        ranges
-            .into_iter()
-            .map(|(lines, shuffled, after_nsp)| {
-                let end = lines.end.min(self.total);
-                let mut batches = Vec::new();
-                let (mut first, mut offset) = (lines.start, 0u64);
-                while first < end {
-                    // A run computes whole batches up to the last pair, wherever it stopped.
-                    let size = batch.min(self.pairs - first);
-                    let len = (first..first + size)
-                        .map(|line| {
-                            let (a, b, _) = self.pair(self.pair_of_line(line, shuffled));
-                            store.sentence_len(a) + store.sentence_len(b) + 3
-                        })
-                        .max()
-                        .unwrap_or(0) as u64;
-                    batches.push(Batch {
-                        first,
-                        size,
-                        len,
-                        offset,
-                    });
-                    offset += 4 * size * len;
-                    first += size;
-                }
-                Process {
-                    lines: lines.start.min(self.total)..end,
-                    shuffled,
-                    after_nsp,
-                    batches,
-                }
-            })
-            .collect()
-    }
-
-    /// The two rows of line `line` of the output (for the provenance index).
-    pub fn rows_of_line(&self, line: u64) -> (u64, u64) {
-        let process = self
-            .processes
-            .iter()
-            .find(|p| p.lines.contains(&line))
-            .expect("every line of the build belongs to a run");
-        let (a, b, _) = self.pair(self.pair_of_line(line, process.shuffled));
-        (a, b)
-    }
-
-    fn pair_of_line(&self, line: u64, shuffled: bool) -> u64 {
-        if shuffled {
-            u64::from(self.order[line as usize])
-        } else {
-            line
-        }
-    }
-
-    /// Pair `i` in corpus order: its two rows and its label.
-    fn pair(&self, i: u64) -> (u64, u64, NspLabel) {
-        match self.drawn.binary_search(&(i as u32)) {
-            Ok(j) => (
-                2 * i,
-                2 * u64::from(self.partner[j]) + 1,
-                NspLabel::RandomNext,
-            ),
-            Err(_) => (2 * i, 2 * i + 1, NspLabel::IsNext),
         }
     }
 }
@@ -378,18 +106,18 @@ pub struct ReferenceMaker<'a> {
     caps: &'a Caps,
 }
 
-impl ReferencePlan {
-    /// Counts every example's chosen tokens (in parallel over `chunks` of lines), then
-    /// draws the caps in output order.
-    pub fn caps(
-        &self,
+impl Caps {
+    /// The caps of `plan`: counts every example's chosen tokens (in parallel over `chunks`
+    /// of lines), then draws the caps in output order.
+    pub fn count(
+        plan: &ReferencePlan,
         store: &SentenceStore,
         masking: &MaskingPolicy,
         vocab: &Vocab,
         chunks: &[Range<u64>],
     ) -> Caps {
         let none = Caps::default();
-        let maker = ReferenceMaker::new(self, store, masking, vocab, &none);
+        let maker = ReferenceMaker::new(plan, store, masking, vocab, &none);
         let over: Vec<Vec<(u64, Vec<u16>)>> = chunks
             .par_iter()
             .map(|range| maker.over_the_cap(range.clone()))

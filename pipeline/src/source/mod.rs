@@ -33,6 +33,26 @@ pub enum CorpusKind {
     WikipediaSentences,
 }
 
+impl CorpusKind {
+    /// Whether its rows are articles, each a document the splitter cuts into sentences
+    /// (Wikipedia); the other kinds' rows are one sentence each, as they are.
+    pub fn has_articles(self) -> bool {
+        self == CorpusKind::Wikipedia
+    }
+
+    /// Whether each file is one document: BookCorpus has no book boundaries, the sentence
+    /// CSV no article boundaries (an empty file is still one).
+    pub fn is_one_document_a_file(self) -> bool {
+        !self.has_articles()
+    }
+
+    /// Whether its text is Wikipedia's, split here or by the reference: the row rule and
+    /// the `--write-sentences` export apply to it.
+    pub fn is_wikipedia(self) -> bool {
+        self != CorpusKind::Bookcorpus
+    }
+}
+
 /// Texts read from a corpus file, in order.
 #[derive(Debug, Default)]
 pub struct Chunk {

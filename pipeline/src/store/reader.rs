@@ -7,7 +7,7 @@ use std::{
 
 use memmap2::Mmap;
 
-use super::{STORE_FORMAT_VERSION, STORE_MANIFEST, StoreManifest};
+use super::{STORE_MANIFEST, StoreManifest, UnreadableManifest};
 use crate::{Error, Result};
 
 struct MappedShard {
@@ -34,14 +34,12 @@ impl SentenceStore {
             reason,
         };
         let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let manifest: StoreManifest =
-            serde_json::from_slice(&text).map_err(|e| bad(format!("{STORE_MANIFEST}: {e}")))?;
-        if manifest.format_version != STORE_FORMAT_VERSION {
-            return Err(bad(format!(
-                "unsupported store version {}",
-                manifest.format_version
-            )));
-        }
+        let manifest = StoreManifest::parse(&text).map_err(|e| match e {
+            UnreadableManifest::OtherFormat { .. } => {
+                bad(format!("{e}: `pipeline build` makes it again"))
+            }
+            UnreadableManifest::Syntax(_) => bad(e.to_string()),
+        })?;
         let mut shards = Vec::with_capacity(manifest.shards.len());
         let mut first = 0;
         for shard in &manifest.shards {

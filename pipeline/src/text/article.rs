@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{TextPlan, deal::Dealt, stages::TextStages};
+use super::{TextPlan, deal::Dealt, plan::Articles, stages::TextStages};
 use crate::{
     Result,
     clean::TextCleaner,
@@ -20,10 +20,11 @@ pub fn article_sentences(plan: &TextPlan, articles: Vec<String>) -> Result<Vec<V
         key.update((article.len() as u64).to_le_bytes());
         key.update(article.as_bytes());
     }
-    let splitter = plan.splitter_of_text(&format!("{:x}", key.finalize()));
+    let key = format!("{:x}", key.finalize());
+    let splitter = plan.splitter(Articles::Text { key: &key })?;
     let stages = TextStages {
         cleaner: TextCleaner::new(plan.clean),
-        splitter: splitter.as_chunk_splitter(),
+        splitter: splitter.as_ref(),
         row_rule: plan.row_rule,
         tokenizer: BertWordPiece::new(&plan.vocab)?,
         export: true,

@@ -87,7 +87,7 @@ impl<'a> Dealer<'a> {
             let chunk = match open.reader.next_chunk()? {
                 Some(chunk) => chunk,
                 // An empty file of single sentences is still a document.
-                None if opens_file && open.kind != CorpusKind::Wikipedia => Chunk::default(),
+                None if opens_file && open.kind.is_one_document_a_file() => Chunk::default(),
                 None => {
                     self.open = None;
                     continue;

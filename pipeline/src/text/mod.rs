@@ -8,7 +8,8 @@
 //!    the rule splitter or by spaCy (a BookCorpus row, a sentence of the CSV: one sentence);
 //! 4. **row rule** ([`RowRule`]): a Wikipedia sentence as the store keeps it;
 //! 5. **tokenize** (`crate::tokenize::BertWordPiece`, a [`crate::stage::Tokenizer`]);
-//! 6. **sink** ([`sink`]): the sentence store, with its fingerprint ([`StoreFingerprint`])
+//! 6. **sink** ([`sink`]): the sentence store, with its fingerprint
+//!    ([`crate::store::StoreFingerprint`], made by [`TextPlan::fingerprint`])
 //!    and its resume checkpoint ([`resume`]); beside it the `--write-sentences` CSV
 //!    ([`export`]). A part of the spaCy work has a path of its own ([`prepare_part`]): it
 //!    splits into spaCy's results on disk and writes no store.
@@ -30,7 +31,7 @@ mod stages;
 
 pub use self::{
     article::article_sentences,
-    plan::{StoreFingerprint, TextPlan},
+    plan::{StoreState, TextPlan},
     resume::{Resumed, STORE_CHECKPOINT},
     row_rule::RowRule,
     run::{PartReport, Prepared, prepare, prepare_part},

@@ -1,29 +1,30 @@
 //! [`TextPlan`]: the text stages resolved (inputs, vocabulary, rules, splitter, store
-//! directory), and [`StoreFingerprint`], everything the store's bytes depend on.
+//! directory); [`TextPlan::fingerprint`] is the one place a [`StoreFingerprint`] (everything
+//! the store's bytes depend on) is made, and [`TextPlan::store_state`] the one place it is
+//! compared.
 
 use std::{
     path::{Path, PathBuf},
     sync::OnceLock,
 };
 
-use earlyberts_format::{InputFile, Vocab, VocabInfo, sha256_file};
+use earlyberts_format::{InputFile, Vocab, sha256_file};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::RowRule;
 use crate::{
     Error, Result,
-    clean::CleanRules,
+    clean::{CleanRules, RULES_VERSION},
     source::CorpusKind,
     split::{
         LineBreaks, RuleSplitter,
         spacy::{
-            MissingWork, PartsRecord, SpacyKey, SpacyOverrides, SpacyPart, SpacyPlan, SpacyRecord,
+            MissingWork, PartsRecord, SpacyKey, SpacyOverrides, SpacyPart, SpacyPlan, SpacyRan,
             SpacySplitter, SpacyWork, cache::RowCache,
         },
     },
     stage::ChunkSplitter,
-    store::{STORE_MANIFEST, SentenceStore, StoreManifest},
+    store::{STORE_MANIFEST, SentenceStore, StoreFingerprint, StoreManifest},
 };
 
 /// Everything `prepare` needs, resolved and validated ([`crate::recipe::Recipe::text_plan`]).
@@ -49,55 +50,43 @@ pub struct TextPlan {
     parts: OnceLock<Option<PartsRecord>>,
 }
 
-/// Everything a store's bytes depend on: a store whose `store.json` records the same is
-/// current.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoreFingerprint {
-    pub inputs: Vec<InputFile>,
-    pub vocab: VocabInfo,
-    pub clean: CleanRules,
-    pub line_breaks: LineBreaks,
-    pub sentences_per_shard: u64,
-    pub csv_round_trip: bool,
-    pub spacy: Option<SpacyKey>,
+/// How the store a plan writes stands on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreState {
+    /// A whole store made with this plan's fingerprint.
+    Current,
+    /// No whole store (none begun, or an interrupted one).
+    Absent,
+    /// A whole store made otherwise: why it is not this plan's, in words.
+    Stale(String),
 }
 
-impl StoreManifest {
-    /// What this store was made from.
-    pub fn fingerprint(&self) -> StoreFingerprint {
-        StoreFingerprint {
-            inputs: self.inputs.clone(),
-            vocab: self.vocab.clone(),
-            clean: self.clean.rules,
-            line_breaks: self.line_breaks,
-            sentences_per_shard: self.sentences_per_shard,
-            csv_round_trip: self.csv_round_trip,
-            spacy: self.spacy.as_ref().map(|s| s.key.clone()),
-        }
+/// A splitter of a store's articles: a [`ChunkSplitter`], and what the store records of its
+/// run beside its setup (spaCy's versions; nothing for the rule splitter, whose mode says
+/// it all).
+pub(super) trait StoreSplitter: ChunkSplitter {
+    fn ran(&self) -> Result<Option<SpacyRan>>;
+}
+
+impl StoreSplitter for RuleSplitter {
+    fn ran(&self) -> Result<Option<SpacyRan>> {
+        Ok(None)
     }
 }
 
-/// The splitter of a plan's Wikipedia articles.
-pub(super) enum Splitter {
-    Rules(RuleSplitter),
-    Spacy(Box<SpacySplitter>),
+impl StoreSplitter for SpacySplitter {
+    fn ran(&self) -> Result<Option<SpacyRan>> {
+        self.record().map(Some)
+    }
 }
 
-impl Splitter {
-    pub fn as_chunk_splitter(&self) -> &dyn ChunkSplitter {
-        match self {
-            Splitter::Rules(rules) => rules,
-            Splitter::Spacy(spacy) => spacy.as_ref(),
-        }
-    }
-
-    /// What the store records of spaCy, if it split.
-    pub fn spacy_record(&self) -> Result<Option<SpacyRecord>> {
-        match self {
-            Splitter::Rules(_) => Ok(None),
-            Splitter::Spacy(spacy) => spacy.record().map(Some),
-        }
-    }
+/// Which articles a plan's splitter splits.
+pub(super) enum Articles<'a> {
+    /// The plan's Wikipedia inputs.
+    Inputs,
+    /// Articles given as text (`pipeline sentences`): spaCy's results go under `out` as
+    /// those of an input with sha256 `key`.
+    Text { key: &'a str },
 }
 
 impl TextPlan {
@@ -148,6 +137,7 @@ impl TextPlan {
         Ok(StoreFingerprint {
             inputs: self.input_files()?.to_vec(),
             vocab: self.vocab.info(),
+            rules_version: RULES_VERSION,
             clean: self.clean,
             line_breaks: self.line_breaks,
             sentences_per_shard: self.sentences_per_shard,
@@ -163,19 +153,29 @@ impl TextPlan {
     }
 
     fn spacy_plan(&self) -> Option<&SpacyPlan> {
-        let articles = self.inputs.iter().any(|(k, _)| *k == CorpusKind::Wikipedia);
+        let articles = self.inputs.iter().any(|(k, _)| k.has_articles());
         self.spacy.as_ref().filter(|_| articles)
     }
 
-    /// Whether `out` holds a whole store made with this plan's fingerprint.
-    pub fn is_current(&self) -> Result<bool> {
+    /// Whether `out` holds a whole store made with this plan's fingerprint, and if it
+    /// holds another, why that one is not current.
+    pub fn store_state(&self) -> Result<StoreState> {
         let Ok(text) = std::fs::read(self.out.join(STORE_MANIFEST)) else {
-            return Ok(false);
+            return Ok(StoreState::Absent);
         };
-        let Ok(existing) = serde_json::from_slice::<StoreManifest>(&text) else {
-            return Ok(false);
+        let existing = match StoreManifest::parse(&text) {
+            Ok(existing) => existing,
+            Err(why) => return Ok(StoreState::Stale(why.to_string())),
         };
-        Ok(existing.fingerprint() == self.fingerprint()? && SentenceStore::open(&self.out).is_ok())
+        let differences = existing.made_from.differences(&self.fingerprint()?);
+        if !differences.is_empty() {
+            let why = format!("it was made with other {}", differences.join("; "));
+            return Ok(StoreState::Stale(why));
+        }
+        Ok(match SentenceStore::open(&self.out) {
+            Ok(_) => StoreState::Current,
+            Err(e) => StoreState::Stale(e.to_string()),
+        })
     }
 
     /// Whether an interrupted `prepare` of this plan can resume.
@@ -245,33 +245,28 @@ impl TextPlan {
         Ok(Some(SpacyPart::new(spacy, (k, n), work, &self.out, inputs)))
     }
 
-    /// The splitter of the plan's Wikipedia articles: spaCy's splits every chunk not on
-    /// disk, unless parts ran for this store and `split_missing` is off.
-    pub(super) fn splitter(&self) -> Result<Splitter> {
-        let Some(spacy) = self.spacy_plan() else {
-            return Ok(Splitter::Rules(RuleSplitter::new(self.line_breaks)));
+    /// The splitter of the plan's Wikipedia articles, the one place a splitter is chosen: the
+    /// rule splitter in the plan's line-break mode, or spaCy, which splits every chunk not
+    /// on disk (of the inputs: unless parts ran for this store and `split_missing` is off).
+    pub(super) fn splitter(&self, articles: Articles) -> Result<Box<dyn StoreSplitter>> {
+        let spacy = match articles {
+            Articles::Inputs => self.spacy_plan(),
+            Articles::Text { .. } => self.spacy.as_ref(),
         };
-        let inputs = self.files_and_hashes()?;
-        if !self.assembles_parts()? {
-            return Ok(self.spacy_splitter(spacy, inputs));
-        }
-        let splitter = SpacySplitter::assembling(spacy, &self.out, inputs);
-        Ok(Splitter::Spacy(Box::new(splitter)))
-    }
-
-    /// The same splitter for articles that are no input file (`pipeline sentences`):
-    /// spaCy's results go under `out` as those of an input with sha256 `key`.
-    pub(super) fn splitter_of_text(&self, key: &str) -> Splitter {
-        match &self.spacy {
-            Some(spacy) => {
-                self.spacy_splitter(spacy, vec![(PathBuf::from("<stdin>"), key.to_string())])
+        let Some(spacy) = spacy else {
+            return Ok(Box::new(RuleSplitter::new(self.line_breaks)));
+        };
+        let splitter = match articles {
+            Articles::Text { key } => {
+                let given = vec![(PathBuf::from("<stdin>"), key.to_string())];
+                SpacySplitter::new(spacy, &self.out, given)
             }
-            None => Splitter::Rules(RuleSplitter::new(self.line_breaks)),
-        }
-    }
-
-    fn spacy_splitter(&self, spacy: &SpacyPlan, inputs: Vec<(PathBuf, String)>) -> Splitter {
-        Splitter::Spacy(Box::new(SpacySplitter::new(spacy, &self.out, inputs)))
+            Articles::Inputs if self.assembles_parts()? => {
+                SpacySplitter::assembling(spacy, &self.out, self.files_and_hashes()?)
+            }
+            Articles::Inputs => SpacySplitter::new(spacy, &self.out, self.files_and_hashes()?),
+        };
+        Ok(Box::new(splitter))
     }
 
     fn files_and_hashes(&self) -> Result<Vec<(PathBuf, String)>> {

@@ -12,12 +12,12 @@ use std::path::Path;
 use earlyberts_format::{remove_if_present, write_atomic};
 use serde::{Deserialize, Serialize};
 
-use super::{StoreFingerprint, TextPlan};
+use super::TextPlan;
 use crate::{
     Result,
     reference::rows::NumericChunks,
     stage::CleanCounts,
-    store::{StoreShard, StoreTotals},
+    store::{StoreFingerprint, StoreShard, StoreTotals},
 };
 
 /// The checkpoint of a `prepare` that is writing a store.

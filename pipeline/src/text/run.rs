@@ -7,16 +7,17 @@ use super::{
     TextPlan,
     deal::{Dealer, Dealt},
     export::SentenceCsvWriter,
+    plan::Articles,
     resume::{Checkpoint, Resumed},
     sink::StoreSink,
     stages::{ChunkOutput, TextStages, clean_in_place},
 };
 use crate::{
     Error, Result,
-    clean::{RULES_VERSION, TextCleaner},
+    clean::TextCleaner,
     source::{self, CorpusKind},
     split::spacy::SpacyPart,
-    store::{CleanSummary, STORE_FORMAT_VERSION, STORE_MANIFEST, StoreManifest, StoreWriter},
+    store::{STORE_MANIFEST, StoreManifest, StoreWriter},
     tokenize::BertWordPiece,
 };
 
@@ -50,10 +51,10 @@ fn window() -> usize {
 pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
     refuse_missing_parts(plan)?;
     set_total(plan, progress, |_| true)?;
-    let splitter = plan.splitter()?;
+    let splitter = plan.splitter(Articles::Inputs)?;
     let stages = TextStages {
         cleaner: TextCleaner::new(plan.clean),
-        splitter: splitter.as_chunk_splitter(),
+        splitter: splitter.as_ref(),
         row_rule: plan.row_rule,
         tokenizer: BertWordPiece::new(&plan.vocab)?,
         export: plan.export_sentences.is_some(),
@@ -96,22 +97,13 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
         }
     }
     let sunk = sink.finish()?;
-    let manifest = StoreManifest {
-        format_version: STORE_FORMAT_VERSION,
-        inputs: plan.input_files()?.to_vec(),
-        vocab: plan.vocab.info(),
-        clean: CleanSummary {
-            rules_version: RULES_VERSION,
-            rules: plan.clean,
-            counts: sunk.counts,
-        },
-        line_breaks: plan.line_breaks,
-        sentences_per_shard: plan.sentences_per_shard,
-        csv_round_trip: plan.row_rule == super::RowRule::CsvRoundTrip,
-        spacy: splitter.spacy_record()?,
-        totals: sunk.totals,
-        shards: sunk.shards,
-    };
+    let manifest = StoreManifest::new(
+        plan.fingerprint()?,
+        sunk.counts,
+        splitter.ran()?,
+        sunk.totals,
+        sunk.shards,
+    );
     write_atomic(plan.out.join(STORE_MANIFEST), manifest.to_json().as_bytes())?;
     Checkpoint::remove(&plan.out)?;
     Ok(Prepared {
@@ -127,7 +119,7 @@ pub fn prepare_part(
     part: &SpacyPart,
     progress: &dyn Progress,
 ) -> Result<PartReport> {
-    let articles = |kind| kind == CorpusKind::Wikipedia;
+    let articles = CorpusKind::has_articles;
     set_total(plan, progress, articles)?;
     let cleaner = TextCleaner::new(plan.clean);
     let mut dealer = Dealer::new(&plan.inputs, articles, None, progress);

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use super::{
-    StoreFingerprint,
     deal::Dealt,
     export::SentenceCsvWriter,
     resume::{Checkpoint, Position},
@@ -14,9 +13,8 @@ use super::{
 use crate::{
     Error, Result,
     reference::rows::{CSV_CHUNK_ROWS, NumericChunks},
-    source::CorpusKind,
     stage::CleanCounts,
-    store::{StoreShard, StoreTotals, StoreWriter},
+    store::{StoreFingerprint, StoreShard, StoreTotals, StoreWriter},
 };
 
 /// The store being written, with what it has counted so far.
@@ -65,15 +63,14 @@ impl StoreSink {
     /// Appends one processed chunk: its sentences (those a resumed run has not written
     /// yet), its exported sentences, its counts.
     pub fn append(&mut self, dealt: &Dealt, output: &ChunkOutput) -> Result<()> {
-        // BookCorpus has no book boundaries, the sentence CSV no article boundaries: each
-        // such file is one document, counted when the file opens.
-        let wikipedia = dealt.kind == CorpusKind::Wikipedia;
-        if !wikipedia && dealt.opens_file {
+        // A file that is one document is counted when it opens.
+        let one_document = dealt.kind.is_one_document_a_file();
+        if one_document && dealt.opens_file {
             self.totals.documents += 1;
         }
-        let first_document = match wikipedia {
-            true => self.totals.documents,
-            false => self.totals.documents - 1,
+        let first_document = match one_document {
+            false => self.totals.documents,
+            true => self.totals.documents - 1,
         };
         let skip = self.sentences_to_skip(dealt);
         if let Some(boundary) = self.write(output, first_document, skip)? {
@@ -87,7 +84,7 @@ impl StoreSink {
                 return Err(all_numeric(&self.files[dealt.at.input], row));
             }
         }
-        if wikipedia {
+        if !one_document {
             self.totals.documents += dealt.chunk.texts.len() as u64;
         }
         self.totals.sentences += output.lengths.len() as u64;

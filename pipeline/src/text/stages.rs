@@ -45,15 +45,14 @@ impl TextStages<'_> {
         };
         let kind = dealt.kind;
         let texts = &dealt.chunk.texts;
-        match kind {
-            CorpusKind::Wikipedia => {
-                self.splitter
-                    .split_chunk(dealt.at, texts, &mut |document, sentence| {
-                        self.add_sentence(kind, sentence, document as u32, &mut out)
-                    })?
-            }
+        match kind.has_articles() {
+            true => self
+                .splitter
+                .split_chunk(dealt.at, texts, &mut |document, sentence| {
+                    self.add_sentence(kind, sentence, document as u32, &mut out)
+                })?,
             // A BookCorpus row, a sentence of the CSV: one sentence each, as it is.
-            _ => {
+            false => {
                 for text in texts {
                     self.add_sentence(kind, text, 0, &mut out)?;
                 }
@@ -71,7 +70,7 @@ impl TextStages<'_> {
         document: u32,
         out: &mut ChunkOutput,
     ) -> Result<()> {
-        let wikipedia = kind != CorpusKind::Bookcorpus;
+        let wikipedia = kind.is_wikipedia();
         if self.export && wikipedia {
             out.texts.push(sentence.to_string());
         }

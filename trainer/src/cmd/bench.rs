@@ -4,17 +4,15 @@ use std::{path::PathBuf, process::ExitCode};
 
 use earlyberts_trainer::bench::{BenchOptions, Timing};
 
-use crate::cmd::{device, flag_context, pad_multiple};
+use crate::cmd::{DeviceArg, flag_context, pad_multiple};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// `base`, `tiny` or a Hugging Face config.json.
     #[arg(long, default_value = "base")]
     config: String,
-    /// `cpu`, `cuda`, `cuda:N` or `wgpu` (default: CUDA when compiled in and available, else
-    /// the CPU; wgpu only when named).
-    #[arg(long)]
-    device: Option<String>,
+    #[command(flatten)]
+    device: DeviceArg,
     /// Examples of exactly this many tokens; or use --build.
     #[arg(long, default_value_t = 128, conflicts_with = "build")]
     seq: usize,
@@ -25,8 +23,13 @@ pub struct BenchArgs {
     /// corpus's, `make bench-lengths`).
     #[arg(long, value_name = "FILE", conflicts_with = "seq")]
     lengths: Option<PathBuf>,
-    #[arg(long, default_value_t = 256)]
-    batch_size: u64,
+    /// Examples per step [default: the build's (its recipe's training.batch_size); 256, the
+    /// reference's, on synthetic examples].
+    #[arg(long)]
+    batch_size: Option<u64>,
+    /// Time --batch-size on a --build made for another.
+    #[arg(long, requires = "batch_size")]
+    override_batch_size: bool,
     #[arg(long, default_value_t = 8)]
     micro_batch: u64,
     /// Pad each micro-batch to a multiple of this many positions [default: 64 on a GPU, 1 on
@@ -48,7 +51,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let device = device(args.device.as_deref())?;
+    let device = args.device.choice()?;
     let options = BenchOptions {
         config: args.config,
         device: device.to_string(),
@@ -56,6 +59,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         build: args.build,
         lengths: args.lengths,
         batch_size: args.batch_size,
+        override_batch_size: args.override_batch_size,
         micro_batch: args.micro_batch,
         pad_multiple: pad_multiple(args.pad_multiple, device).unwrap_or(1),
         timing: Timing {

@@ -19,7 +19,7 @@ use earlyberts_trainer::{
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cmd::{TrainArgs, device, flag_context, pad_multiple};
+use crate::cmd::{DeviceArg, TrainArgs, flag_context, pad_multiple};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -70,10 +70,8 @@ pub struct RunArgs {
     /// checkpoint's parent).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// `cpu`, `cuda`, `cuda:N` or `wgpu` (default: CUDA when compiled in and available, else
-    /// the CPU; wgpu only when named).
-    #[arg(long)]
-    device: Option<String>,
+    #[command(flatten)]
+    device: DeviceArg,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -99,7 +97,7 @@ impl RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let device = device(args.device.as_deref())?;
+    let device = args.device.choice()?;
     let quiet = args.quiet;
     let mut options = args.options();
     // A new run on a GPU pads to multiples of 64 unless told otherwise; a resumed run

@@ -158,7 +158,8 @@ impl BertConfig {
             ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Invalid::out_of_range("dropout", self.dropout, "[0, 1)"));
+            let field = crate::setting::Setting::Dropout.name();
+            return Err(Invalid::out_of_range(field, self.dropout, "[0, 1)"));
         }
         Ok(())
     }

@@ -111,6 +111,8 @@ fn ulp(x: f32) -> f32 {
 /// A replayed update compared with the target's, over the whole model and per tensor.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Comparison {
+    /// Serialised inline: a replay's JSON line has the overall statistics at its top level.
+    #[serde(flatten)]
     pub overall: UpdateStats,
     /// In the order of the names given to [`compare_updates`].
     pub per_tensor: Vec<TensorStats>,
@@ -158,19 +160,16 @@ pub fn compare_updates(
     }
 }
 
-/// What a replay says about a candidate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// What a replay says about a candidate; printed and serialised as its [`Verdict::label`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     /// The data and the training setting (micro-batch size) reproduce the target to float
     /// noise.
-    #[serde(rename = "exact")]
     Exact,
     /// The right examples, trained under another accumulation (or other float noise of
     /// the same size).
-    #[serde(rename = "match")]
     Match,
     /// Other examples.
-    #[serde(rename = "no match")]
     NoMatch,
 }
 
@@ -182,6 +181,12 @@ impl Verdict {
             Verdict::Match => "match",
             Verdict::NoMatch => "no match",
         }
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
     }
 }
 

@@ -7,15 +7,16 @@
 //! target checkpoint and the candidate builds, refusing what cannot be compared;
 //! [`ReplayPlan::run`] trains each candidate exactly as `trainer run` would (no checkpoint
 //! written) at each micro-batch size asked for and compares the replayed update with the
-//! target's ([`compare`]). docs/REPLAY.md has the method and the calibration of the
-//! verdicts.
+//! target's ([`compare`]); [`render`] prints the report. docs/REPLAY.md has the method and
+//! the calibration of the verdicts.
 
 pub mod compare;
+pub mod render;
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
-use earlyberts_format::Build;
+use earlyberts_format::{Build, Vocab};
 use serde::Serialize;
 
 pub use compare::{Comparison, Thresholds, UpdateStats, Verdict, compare_updates};
@@ -28,7 +29,7 @@ use crate::{
         BertConfig,
         params::{HfTensors, hf_names, normalised},
     },
-    run::{TrainOptions, config_named, open_verified},
+    run::{Start, TrainOptions, build_vocabulary, config_named, open_verified},
     train::{StepLog, TrainConfig, Trainer, frozen},
 };
 
@@ -45,11 +46,24 @@ pub struct ReplayOptions {
     pub builds: Vec<PathBuf>,
     /// `base`, `tiny` or a `config.json`; default the init's `config.json`.
     pub config: Option<String>,
-    /// The training settings; its `micro_batch` is ignored (see `micro_batches`).
+    /// The training settings; its `micro_batch` is ignored (see `micro_batches`). The batch
+    /// size defaults to the one the candidates were made for, which must be one.
     pub train: TrainOptions,
-    /// The micro-batch sizes to try; empty: `trainer run`'s default.
-    pub micro_batches: Vec<u64>,
+    /// The micro-batch sizes to try.
+    pub micro_batches: MicroBatches,
     pub thresholds: Thresholds,
+}
+
+/// Which micro-batch sizes a replay tries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum MicroBatches {
+    /// `trainer run`'s default.
+    #[default]
+    Default,
+    /// These sizes, in this order.
+    Sizes(Vec<u64>),
+    /// Every divisor of the batch size, largest first.
+    All,
 }
 
 /// A replay, resolved: every input read and checked before any training.
@@ -59,6 +73,9 @@ pub struct ReplayPlan {
     pub settings: Vec<TrainConfig>,
     pub steps: u64,
     pub candidates: Vec<PathBuf>,
+    /// The vocabulary the candidates' ids refer to (the init's `vocab.txt`, else the
+    /// built-in uncased BERT one).
+    vocab: Vocab,
     pub thresholds: Thresholds,
     /// The initial and target tensors under the model's names.
     init: HfTensors,
@@ -76,6 +93,8 @@ pub struct Replay {
     pub build: PathBuf,
     pub micro_batch: u64,
     pub verdict: Verdict,
+    /// Serialised inline: the overall statistics and `per_tensor` at the replay's level.
+    #[serde(flatten)]
     pub comparison: Comparison,
     /// The loss of each replayed step.
     pub losses: Vec<f64>,
@@ -168,16 +187,28 @@ impl ReplayPlan {
                 path: options.target.clone(),
             });
         }
-        let settings = micro_batch_settings(&options)?;
+        let builds = options
+            .builds
+            .iter()
+            .map(|dir| open_verified(dir))
+            .collect::<Result<Vec<Build>>>()?;
+        let settings = micro_batch_settings(&options, &builds)?;
         let needed = options.steps * settings[0].batch_size;
-        for dir in &options.builds {
-            check_candidate(dir, needed, &model)?;
+        for build in &builds {
+            check_candidate(build, needed, &model)?;
         }
+        let vocab = build_vocabulary(
+            builds[0].dir(),
+            &builds[0],
+            None,
+            &Start::Checkpoint(options.init.clone()),
+        )?;
         Ok(ReplayPlan {
             model,
             settings,
             steps: options.steps,
             candidates: options.builds,
+            vocab,
             thresholds: options.thresholds,
             init,
             target,
@@ -222,7 +253,7 @@ impl ReplayPlan {
     ) -> Result<Replay> {
         let model = self.model.from_hf_tensors::<B>(self.init.clone(), device)?;
         let mut trainer = Trainer::new(model, train.clone(), device)?;
-        let feed = StepFeed::new(Build::open(build)?, train.batch_size);
+        let feed = StepFeed::new(Build::open(build)?, train.batch_size, &self.vocab);
         let mut losses = Vec::with_capacity(self.steps as usize);
         for _ in 0..self.steps {
             let log = trainer.step(&feed)?;
@@ -241,11 +272,29 @@ impl ReplayPlan {
     }
 }
 
-/// One training setting per micro-batch size (`trainer run`'s default when none is given).
-fn micro_batch_settings(options: &ReplayOptions) -> Result<Vec<TrainConfig>> {
-    let sizes: Vec<Option<u64>> = match options.micro_batches.is_empty() {
-        true => vec![None],
-        false => options.micro_batches.iter().copied().map(Some).collect(),
+/// One training setting per micro-batch size (`trainer run`'s default when none is given),
+/// at the batch size every candidate was made for (or the one given with the override).
+fn micro_batch_settings(options: &ReplayOptions, builds: &[Build]) -> Result<Vec<TrainConfig>> {
+    let batches = builds
+        .iter()
+        .map(|build| options.train.batch_size_on(build))
+        .collect::<Result<Vec<u64>>>()?;
+    if let Some(other) = batches.iter().position(|&b| b != batches[0]) {
+        return Err(Error::BatchSizeDiffers {
+            path: builds[other].dir().to_path_buf(),
+            given: batches[0],
+            build: batches[other],
+        });
+    }
+    let batch = batches[0];
+    let sizes: Vec<Option<u64>> = match &options.micro_batches {
+        MicroBatches::Default => vec![None],
+        MicroBatches::Sizes(sizes) => sizes.iter().copied().map(Some).collect(),
+        MicroBatches::All => (1..=batch)
+            .rev()
+            .filter(|d| batch.is_multiple_of(*d))
+            .map(Some)
+            .collect(),
     };
     let mut settings: Vec<TrainConfig> = Vec::new();
     for size in sizes {
@@ -253,7 +302,7 @@ fn micro_batch_settings(options: &ReplayOptions) -> Result<Vec<TrainConfig>> {
             micro_batch: size,
             ..options.train.clone()
         };
-        let config = train.config(0)?;
+        let config = train.config(0, &builds[0])?;
         if !settings.iter().any(|s| s.micro_batch == config.micro_batch) {
             settings.push(config);
         }
@@ -261,11 +310,11 @@ fn micro_batch_settings(options: &ReplayOptions) -> Result<Vec<TrainConfig>> {
     Ok(settings)
 }
 
-/// A candidate must verify, hold the examples of every replayed step (a replay does not
-/// wrap around a short build: it would be another training order) and use the model's
+/// A candidate must hold the examples of every replayed step (a replay does not wrap
+/// around a short build: it would be another training order) and use the model's
 /// vocabulary.
-fn check_candidate(dir: &Path, needed: u64, model: &BertConfig) -> Result<()> {
-    let build = open_verified(dir)?;
+fn check_candidate(build: &Build, needed: u64, model: &BertConfig) -> Result<()> {
+    let dir = build.dir();
     if build.len() < needed {
         return Err(Error::ShortBuild {
             path: dir.to_path_buf(),

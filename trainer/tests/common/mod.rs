@@ -1,10 +1,23 @@
 //! A small synthetic build for the trainer's tests.
 
-use earlyberts_format::{Build, BuildInfo, ShardLayout, synthetic, write_build};
+use earlyberts_format::{Build, BuildInfo, RecipeInfo, ShardLayout, synthetic, write_build};
 
-/// `n` synthetic examples of at most 48 tokens (to keep the tiny model fast), 16 per shard.
+/// The batch size the tests' builds are made for (their recipe's `training.batch_size`).
+pub const BATCH: u64 = 8;
+
+/// `n` synthetic examples of at most 48 tokens (to keep the tiny model fast), 16 per shard,
+/// made for steps of [`BATCH`].
 pub fn build(dir: &std::path::Path, n: usize) -> Build {
-    build_with(dir, n, BuildInfo::synthetic("test"))
+    build_with(dir, n, info("test"))
+}
+
+/// What the tests' builds record: a recipe `name` made for steps of [`BATCH`].
+pub fn info(name: &str) -> BuildInfo {
+    let params = serde_json::json!({"training": {"batch_size": BATCH}});
+    BuildInfo {
+        recipe: RecipeInfo::new(name, params),
+        ..BuildInfo::synthetic(name)
+    }
 }
 
 /// [`build`], recording `info` (e.g. another vocabulary) in its manifest.

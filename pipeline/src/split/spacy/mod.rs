@@ -164,7 +164,17 @@ impl SpacyKey {
     }
 }
 
-/// What a store records of the spaCy that split it.
+/// What the spaCy that split a store's Wikipedia reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpacyRan {
+    /// spaCy's and the model's versions, the components run.
+    pub ran: SpacyInfo,
+    /// Whether a model other than the pinned one was allowed (and ran).
+    pub other_version_allowed: bool,
+}
+
+/// What a build records of the spaCy that split its store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpacyRecord {

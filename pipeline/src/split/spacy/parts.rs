@@ -141,9 +141,9 @@ impl SpacyWork {
         let mut first = 0;
         let mut work = Vec::with_capacity(inputs.len());
         for ((kind, path), (file, sha256)) in inputs.iter().zip(hashed) {
-            let (chunks, text_bytes) = match kind {
-                CorpusKind::Wikipedia => count_chunks(path)?,
-                _ => (0, 0),
+            let (chunks, text_bytes) = match kind.has_articles() {
+                true => count_chunks(path)?,
+                false => (0, 0),
             };
             work.push(WorkInput {
                 file: file.clone(),
@@ -271,6 +271,41 @@ impl MissingWork {
         parts.dedup();
         parts
     }
+
+    /// The state of the work for scripts (`pipeline prepare --parts-status`), the results of
+    /// `setup` counted.
+    pub fn status(&self, setup: SpacyKey) -> PartsStatus {
+        PartsStatus {
+            store: self.store.clone(),
+            parts: self.parts,
+            setup,
+            chunks: self.total,
+            chunks_missing: self.chunks.len(),
+            parts_missing: self.parts_missing(),
+            core_hours_missing: self.core_hours(),
+            complete: self.is_empty(),
+        }
+    }
+}
+
+/// Where a store's spaCy work stands, as scripts read it (JSON: `pipeline prepare
+/// --parts-status`). Made from [`MissingWork`] only: the one account of what is done.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartsStatus {
+    pub store: PathBuf,
+    /// N of the parts run for the store (`rows/parts.json`); `None`: no part has run.
+    pub parts: Option<usize>,
+    /// The setup whose results are counted: the parts' own where parts ran.
+    pub setup: SpacyKey,
+    /// Chunks of the work in all, and those no run has split.
+    pub chunks: usize,
+    pub chunks_missing: usize,
+    /// The parts (K of N) owning missing chunks; empty where no part has run.
+    pub parts_missing: Vec<usize>,
+    /// About how many core-hours of spaCy the missing chunks take.
+    pub core_hours_missing: f64,
+    /// Every chunk is split: `prepare` makes the store without running spaCy.
+    pub complete: bool,
 }
 
 impl fmt::Display for MissingWork {
@@ -391,5 +426,15 @@ mod tests {
                 .parts_missing()
                 .is_empty()
         );
+        let key = SpacyPlan::pinned("en_core_web_sm", "3.5.0").key();
+        let status = serde_json::to_value(missing.status(key.clone())).unwrap();
+        assert_eq!(status["parts"], 4);
+        assert_eq!(status["chunks"], 5);
+        assert_eq!(status["chunks_missing"], 3);
+        assert_eq!(status["parts_missing"], serde_json::json!([0, 1]));
+        assert_eq!(status["complete"], false);
+        assert_eq!(status["setup"]["loaded"], "en_core_web_sm");
+        let none_ran = work.missing(&cache, dir.path(), None).status(key);
+        assert_eq!((none_ran.parts, none_ran.complete), (None, false));
     }
 }

@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use super::{Sentences, SpacyPlan, SpacyPool, SpacyRecord, SpacyWork, cache::RowCache};
+use super::{Sentences, SpacyPlan, SpacyPool, SpacyRan, SpacyWork, cache::RowCache};
 use crate::{Error, Result, source::ChunkAt, stage::ChunkSplitter};
 
 /// Which chunks a run splits with spaCy: all (as a store is built), part `k` of `n`
@@ -149,14 +149,13 @@ impl SpacySplitter {
     }
 
     /// What the store records: this run's spaCy, or the one the results on disk record.
-    pub fn record(&self) -> Result<SpacyRecord> {
+    pub fn record(&self) -> Result<SpacyRan> {
         let ran = match self.pool.get() {
             Some(pool) => pool.info().clone(),
             None => self.cache.claimed()?,
         };
         let pinned = ran.model == self.plan.model && ran.model_version == self.plan.version;
-        Ok(SpacyRecord {
-            key: self.plan.key(),
+        Ok(SpacyRan {
             ran,
             other_version_allowed: !pinned,
         })
