@@ -176,11 +176,10 @@ def compare(a, work):
           "verdict")
     verdicts = {}
     for name, target, loss in rows:
-        result = replay(a.trainer, init, target, build, a)
-        c = result["comparison"]
+        result = replay(a.trainer, init, target, build, a)   # docs/REPLAY.md: the JSON line
         verdicts[name] = result["verdict"]
-        print(f"{name:44} {loss:9.4f}  {c['relative_error']:14.3e}  {1 - c['cosine']:10.2e}  "
-              f"{result['verdict']}")
+        print(f"{name:44} {loss:9.4f}  {result['relative_error']:14.3e}  "
+              f"{1 - result['cosine']:10.2e}  {result['verdict']}")
     ok = verdicts["README snippet (ReferenceTrainer)"] == "exact" and \
         verdicts["trainer run"] == "exact"
     print("the README snippet replays exact against trainer run" if ok else

@@ -7,23 +7,22 @@
 //!
 //! `cargo bench -p earlyberts-trainer --bench replay` (EARLYBERTS_BENCH_ROUNDS=N repeats).
 
+mod common;
+
 use std::{path::Path, process::Command, time::Instant};
 
 use burn::backend::Flex;
+use common::{BATCH, SEQ, fixed_length_build, listing};
 use earlyberts_format::Vocab;
-use earlyberts_trainer::{bench, checkpoint::save_checkpoint, model::BertConfig};
-
-const BATCH: usize = 8;
-const SEQ: usize = 128;
+use earlyberts_trainer::{checkpoint::save_checkpoint, model::BertConfig};
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    if listing() {
         return;
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let root = dir.path();
-    bench::write_examples_build(&root.join("build"), &bench::fixed_length_examples(16, SEQ))
-        .expect("the build is written");
+    fixed_length_build(root, 2 * BATCH);
     let config = BertConfig::base();
     for (name, seed) in [("init", 1), ("target", 2)] {
         let model = config.init::<Flex>(seed, &Default::default());
@@ -69,14 +68,9 @@ fn replay(root: &Path, steps: u64) -> f64 {
         .arg(root.join("target"))
         .arg("--build")
         .arg(root.join("build"))
-        .args([
-            "--steps",
-            &steps.to_string(),
-            "--batch-size",
-            "8",
-            "--micro-batch",
-            "8",
-        ])
+        // The generated build records no recipe batch size (the reference's 256 then).
+        .args(["--steps", &steps.to_string(), "--override-batch-size"])
+        .args(["--batch-size", &BATCH.to_string(), "--micro-batch", &BATCH.to_string()])
         .args(["--device", "cpu", "-q"])
         .output()
         .expect("the trainer runs");

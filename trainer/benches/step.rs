@@ -6,12 +6,14 @@
 //!
 //! `cargo bench -p earlyberts-trainer --bench step` (EARLYBERTS_BENCH_BASE=0 skips base).
 
+mod common;
+
 use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex};
+use common::{BATCH, SEQ, fixed_length_build, listing};
 use earlyberts_format::{Build, Vocab};
 use earlyberts_trainer::{
-    bench,
     data::StepFeed,
     model::BertConfig,
     train::{TrainConfig, Trainer},
@@ -19,26 +21,16 @@ use earlyberts_trainer::{
 
 type Cpu = Autodiff<Flex>;
 
-const BATCH: usize = 8;
-const SEQ: usize = 128;
-
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    if listing() {
         return;
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let build = fixed_length_build(dir.path());
+    let build = fixed_length_build(dir.path(), 8 * BATCH);
     measure("tiny, 8 × 128 tokens", BertConfig::tiny(), &build, 6);
     if std::env::var("EARLYBERTS_BENCH_BASE").as_deref() != Ok("0") {
         measure("base, 8 × 128 tokens", BertConfig::base(), &build, 3);
     }
-}
-
-fn fixed_length_build(dir: &std::path::Path) -> std::path::PathBuf {
-    let out = dir.join("build");
-    bench::write_examples_build(&out, &bench::fixed_length_examples(64, SEQ))
-        .expect("the build is written");
-    out
 }
 
 fn measure(label: &str, config: BertConfig, build: &std::path::Path, steps: usize) {
