@@ -70,7 +70,12 @@ fn replay(root: &Path, steps: u64) -> f64 {
         .arg(root.join("build"))
         // The generated build records no recipe batch size (the reference's 256 then).
         .args(["--steps", &steps.to_string(), "--override-batch-size"])
-        .args(["--batch-size", &BATCH.to_string(), "--micro-batch", &BATCH.to_string()])
+        .args([
+            "--batch-size",
+            &BATCH.to_string(),
+            "--micro-batch",
+            &BATCH.to_string(),
+        ])
         .args(["--device", "cpu", "-q"])
         .output()
         .expect("the trainer runs");
