@@ -439,14 +439,13 @@ fn bad_input_gets_a_one_line_error() {
     );
     // A batch size other than the build's is refused, unless asked for as such.
     let other_batch = with(base.clone(), "--batch-size", Some("4"));
-    refused(
-        &with(other_batch.clone(), "--micro-batch", Some("2")),
+    let refused_batch = with(other_batch.clone(), "--micro-batch", Some("2"));
+    for needle in [
         "--batch-size: batch_size 4 differs from the 8 examples a step that",
-    );
-    refused(
-        &with(other_batch.clone(), "--micro-batch", Some("2")),
         "drop the flag, or add --override-batch-size to train at 4 anyway",
-    );
+    ] {
+        refused(&refused_batch, needle);
+    }
     let mut overridden = with(other_batch, "--micro-batch", Some("3"));
     overridden.push("--override-batch-size");
     refused(
