@@ -49,7 +49,8 @@ def readme_snippet(build_dir, init, out, *, max_steps, batch_size, micro_batch, 
 
     build = earlyberts.Build(build_dir)
     model = BertForPreTraining.from_pretrained(init)
-    order = TrainingOrder(build, batch_size=batch_size, micro_batch=micro_batch)
+    order = TrainingOrder(build, batch_size=batch_size, micro_batch=micro_batch,
+                          override_batch_size=True)
     args = reference_arguments(out, order, max_steps=max_steps, peak_lr=peak_lr,
                                warmup_steps=warmup_steps)
     trainer = ReferenceTrainer(model=model, args=args, train_dataset=order)
@@ -68,7 +69,8 @@ def former_readme_snippet(build_dir, init, out, *, max_steps, batch_size, micro_
 
     build = earlyberts.Build(build_dir)
     model = BertForPreTraining.from_pretrained(init)
-    order = TrainingOrder(build, batch_size=batch_size, micro_batch=micro_batch)
+    order = TrainingOrder(build, batch_size=batch_size, micro_batch=micro_batch,
+                          override_batch_size=True)
     args = TrainingArguments(out, per_device_train_batch_size=1,
                              gradient_accumulation_steps=batch_size // micro_batch,
                              max_steps=max_steps, learning_rate=peak_lr, report_to="none",

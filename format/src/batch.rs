@@ -19,21 +19,34 @@ pub struct StepBatch {
     pub total: u64,
 }
 
+/// Why a step has no batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoBatch {
+    #[error("steps are numbered from 1")]
+    StepZero,
+    #[error("batch size must be at least 1")]
+    BatchSizeZero,
+    #[error("the build holds no example")]
+    EmptyBuild,
+    #[error("step {step} × batch {batch_size} overflows")]
+    Overflow { step: u64, batch_size: u64 },
+}
+
 impl StepBatch {
     /// The batch of `step`; fails for step 0, batch size 0 or an empty build.
-    pub fn new(step: u64, batch_size: u64, total: u64) -> Result<StepBatch, String> {
+    pub fn new(step: u64, batch_size: u64, total: u64) -> Result<StepBatch, NoBatch> {
         if step == 0 {
-            return Err("steps are numbered from 1".into());
+            return Err(NoBatch::StepZero);
         }
         if batch_size == 0 {
-            return Err("batch size must be at least 1".into());
+            return Err(NoBatch::BatchSizeZero);
         }
         if total == 0 {
-            return Err("the build holds no example".into());
+            return Err(NoBatch::EmptyBuild);
         }
         let start = (step - 1)
             .checked_mul(batch_size)
-            .ok_or_else(|| format!("step {step} × batch {batch_size} overflows"))?;
+            .ok_or(NoBatch::Overflow { step, batch_size })?;
         Ok(StepBatch {
             step,
             positions: start..start + batch_size,
@@ -209,7 +222,7 @@ mod tests {
             StepBatch::new(1, 25, 10).unwrap().runs(),
             vec![0..10, 0..10, 0..5]
         );
-        assert!(StepBatch::new(0, 256, 1000).is_err());
+        assert_eq!(StepBatch::new(0, 256, 1000), Err(NoBatch::StepZero));
         // The inverse: every step whose batch holds the example, epoch after epoch.
         for (k, until) in [(0, 30), (999, 30), (231, 12), (5, 1)] {
             let steps: Vec<u64> = (1..=until)
@@ -224,7 +237,11 @@ mod tests {
         }
         assert_eq!(StepBatch::steps_of(999, 256, 1000, None), vec![4]);
         assert_eq!(StepBatch::steps_of(3, 25, 10, Some(1)), vec![1, 1, 1]);
-        assert!(StepBatch::new(1, 0, 1000).is_err());
-        assert!(StepBatch::new(1, 256, 0).is_err());
+        assert_eq!(StepBatch::new(1, 0, 1000), Err(NoBatch::BatchSizeZero));
+        assert_eq!(StepBatch::new(1, 256, 0), Err(NoBatch::EmptyBuild));
+        assert_eq!(
+            StepBatch::new(u64::MAX, 2, 10).unwrap_err().to_string(),
+            format!("step {} × batch 2 overflows", u64::MAX)
+        );
     }
 }

@@ -40,7 +40,7 @@ mod vocab;
 mod writer;
 
 pub use atomic::{AtomicFile, remove_if_present, write_atomic, write_atomic_shared};
-pub use batch::{PaddedBatch, StepBatch};
+pub use batch::{NoBatch, PaddedBatch, StepBatch};
 pub use build::{Build, BuildInfo, BuildWriter, ExampleStream, PARTIAL_FILE, write_build};
 pub use error::{Error, Result, one_line};
 pub use example::{Example, NspLabel, RECORD_HEADER_LEN};

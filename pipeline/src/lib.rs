@@ -24,7 +24,7 @@
 //! queries `pipeline where` answers with it.
 //!
 //! Around them: [`recipe`] (every parameter of a build), [`recorded`] (what a build's
-//! manifest records of them, read back typed), [`plan`] (a build resolved once,
+//! manifest records of them, read back typed), [`difference`] (which of them changed), [`plan`] (a build resolved once,
 //! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep
 //! the recipe's promises), [`oracles`] (the properties the tests and fuzzers check). The
 //! traits of the text stages live in [`stage`].
@@ -42,6 +42,7 @@ pub mod text;
 pub mod tokenize;
 
 pub mod audit;
+pub mod difference;
 mod error;
 pub mod oracles;
 pub mod plan;

@@ -24,6 +24,7 @@ use earlyberts_format::{
 use crate::{
     Error, Result,
     audit::{AuditReport, audit},
+    difference::{differences, made_otherwise},
     examples::{BuildPairs, ExampleSource, ExamplesFingerprint, StageRecord, write_examples},
     provenance::write_provenance,
     recipe::{InputOverrides, Recipe, RecipeKind},
@@ -358,9 +359,24 @@ impl BuildStage for ExampleStage {
         let Ok(existing) = Manifest::load(&out.join(MANIFEST_FILE)) else {
             return Ok(Found::Missing);
         };
-        let same = ExamplesFingerprint::of_manifest(&existing) == Some(fingerprint);
-        let current = same && verify_build(out, None, &())?.is_ok();
-        Ok(Found::current_if(current, out, true))
+        let stale = |why: String| Found::Stale {
+            dir: out.clone(),
+            why,
+        };
+        let Some(recorded) = ExamplesFingerprint::of_manifest(&existing) else {
+            return Ok(stale(
+                "its manifest does not record the store it was made from".into(),
+            ));
+        };
+        let changed = differences(&recorded, &fingerprint);
+        if !changed.is_empty() {
+            return Ok(stale(made_otherwise(&changed)));
+        }
+        let report = verify_build(out, None, &())?;
+        if let Some(problem) = report.problems.first() {
+            return Ok(stale(format!("it does not verify: {problem}")));
+        }
+        Ok(Found::current_if(true, out, true))
     }
 
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput> {

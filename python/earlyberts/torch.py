@@ -74,10 +74,17 @@ class TrainingOrder(IterableDataset[TorchBatch]):
     `build.step(s, batch_size, as_torch=True)`. With `micro_batch`, every step's batch comes
     as its micro-batches, each padded on its own, as the reference accumulated them (use
     `gradient_accumulation_steps = batch_size // micro_batch`, as `reference_arguments`
-    does)."""
+    does). `batch_size` defaults to the build's (its recipe's `training.batch_size`); another
+    is refused unless `override_batch_size` (then step `s` is not the recipe's step `s`), as
+    `trainer run --batch-size N --override-batch-size`."""
 
     def __init__(self, build: Build, start_step: int = 1, batch_size: Optional[int] = None,
-                 stop_step: Optional[int] = None, micro_batch: Optional[int] = None):
+                 stop_step: Optional[int] = None, micro_batch: Optional[int] = None,
+                 override_batch_size: bool = False):
+        if batch_size is not None and batch_size != build.batch_size and not override_batch_size:
+            raise ValueError(f"batch_size={batch_size} differs from the {build.batch_size} examples "
+                             "a step that the build was made for (its recipe's "
+                             "training.batch_size): drop it, or pass override_batch_size=True")
         if start_step < 1:
             raise ValueError(f"start_step={start_step}: steps are numbered from 1")
         if stop_step is not None and stop_step < start_step:

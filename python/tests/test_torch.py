@@ -63,7 +63,8 @@ def torch(monkeypatch):
 def test_training_order_from_any_step_is_the_steps(builds, torch):
     torch, module = torch
     build = earlyberts.Build(builds["reference"])
-    order = module.TrainingOrder(build, start_step=5, batch_size=16, stop_step=25)
+    order = module.TrainingOrder(build, start_step=5, batch_size=16, stop_step=25,
+                                 override_batch_size=True)
     assert len(order) == 20
     batches = list(order)
     assert len(batches) == 20
@@ -79,7 +80,7 @@ def test_a_data_loader_keeps_the_order(builds, torch):
     if not hasattr(torch.utils.data, "DataLoader"):
         pytest.skip("needs PyTorch's DataLoader")
     build = earlyberts.Build(builds["keyed"])
-    order = module.TrainingOrder(build, batch_size=32, stop_step=6)
+    order = module.TrainingOrder(build, batch_size=32, stop_step=6, override_batch_size=True)
     loader = torch.utils.data.DataLoader(order, batch_size=None)
     assert [b["input_ids"].tolist() for b in loader] == \
         [build.step(s, 32)["input_ids"].tolist() for s in range(1, 6)]
@@ -88,13 +89,14 @@ def test_a_data_loader_keeps_the_order(builds, torch):
 def test_micro_batches_come_in_order_and_open_ended_orders_go_on(builds, torch):
     _, module = torch
     build = earlyberts.Build(builds["keyed"])
-    order = module.TrainingOrder(build, start_step=2, batch_size=8, micro_batch=4, stop_step=4)
+    order = module.TrainingOrder(build, start_step=2, batch_size=8, micro_batch=4, stop_step=4,
+                                 override_batch_size=True)
     assert len(order) == 4
     parts = list(order)
     expected = build.step(2, batch_size=8, micro_batch=4) + build.step(3, batch_size=8,
                                                                        micro_batch=4)
     assert [p["labels"].tolist() for p in parts] == [e["labels"].tolist() for e in expected]
-    endless = iter(module.TrainingOrder(build, batch_size=100))
+    endless = iter(module.TrainingOrder(build, batch_size=100, override_batch_size=True))
     for step in range(1, 6):  # past the end of the build: it wraps
         assert next(endless)["input_ids"].tolist() == build.step(step, 100)["input_ids"].tolist()
     with pytest.raises(TypeError):
@@ -110,6 +112,13 @@ def test_bad_orders_are_refused_before_training(builds, torch):
     with pytest.raises(ValueError, match="numbered from 1"):
         module.TrainingOrder(build, start_step=0)
     with pytest.raises(ValueError, match="does not divide"):
-        module.TrainingOrder(build, batch_size=12, micro_batch=5)
+        module.TrainingOrder(build, batch_size=12, micro_batch=5, override_batch_size=True)
+    # A batch size other than the build's is refused unless asked for as such.
+    with pytest.raises(ValueError) as refused:
+        module.TrainingOrder(build, batch_size=12)
+    assert str(refused.value) == (
+        "batch_size=12 differs from the 256 examples a step that the build was made for (its "
+        "recipe's training.batch_size): drop it, or pass override_batch_size=True")
+    assert module.TrainingOrder(build, batch_size=256).batch_size == 256
     with pytest.raises(ValueError, match="before start_step"):
         module.TrainingOrder(build, start_step=5, stop_step=2)

@@ -251,7 +251,7 @@ def test_reference_trainer_is_the_plain_loop(transformers, torch, builds, tmp_pa
     build = earlyberts.Build(builds["keyed"])
 
     model = tiny_bert(transformers, torch)
-    order = TrainingOrder(build, batch_size=8, micro_batch=4)
+    order = TrainingOrder(build, batch_size=8, micro_batch=4, override_batch_size=True)
     args = reference_arguments(tmp_path, order, max_steps=3, peak_lr=1e-3, warmup_steps=2,
                                logging_steps=1, disable_tqdm=True)
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps,
@@ -290,7 +290,8 @@ REFUSED = [
 def test_reference_trainer_refuses_what_would_train_otherwise(transformers, torch, builds,
                                                               tmp_path, change, problem):
     from earlyberts.torch import ReferenceTrainer, TrainingOrder, reference_arguments
-    order = TrainingOrder(earlyberts.Build(builds["keyed"]), batch_size=8, micro_batch=4)
+    order = TrainingOrder(earlyberts.Build(builds["keyed"]), batch_size=8, micro_batch=4,
+                          override_batch_size=True)
     args = reference_arguments(tmp_path, order, **change)
     with pytest.raises(ValueError) as raised:
         ReferenceTrainer(model=tiny_bert(transformers, torch), args=args, train_dataset=order)

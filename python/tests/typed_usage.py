@@ -122,7 +122,8 @@ def use_torch(path: Path) -> None:
     assert_type(build.step(1, batch_size=8, as_torch=True, micro_batch=4), List[TorchBatch])
     assert_type(build.step(1, 8, True, 4), List[TorchBatch])
 
-    order = TrainingOrder(build, start_step=2, batch_size=8, stop_step=4, micro_batch=4)
+    order = TrainingOrder(build, start_step=2, batch_size=8, stop_step=4, micro_batch=4,
+                          override_batch_size=True)
     assert_type(order.micro_batches_per_step, int)
     assert_type(len(order), int)
     first = assert_type(next(iter(order)), TorchBatch)
@@ -160,7 +161,7 @@ def use_trainer(path: Path, out: Path) -> None:
     )
 
     build = earlyberts.Build(path)
-    order = TrainingOrder(build, batch_size=8, micro_batch=4)
+    order = TrainingOrder(build, batch_size=8, micro_batch=4, override_batch_size=True)
     args = assert_type(reference_arguments(out, order, max_steps=1, peak_lr=1e-3, warmup_steps=2,
                                            logging_steps=1), TrainingArguments)
     model = BertForPreTraining(BertConfig(hidden_size=8, num_hidden_layers=1,

@@ -24,7 +24,7 @@ use crate::{
     data::{PadTo, StepFeed},
     device::{HostWaits, OnDevice},
     model::{BertConfig, BertForPreTraining},
-    run::{Start, TrainOptions, build_vocabulary, config_named, open_verified},
+    run::{Start, TrainOptions, build_vocabulary, config_named, open_build, verify},
     train::{PhaseTimes, TrainConfig, Trainer},
 };
 
@@ -39,6 +39,8 @@ pub struct BenchOptions {
     pub seq: usize,
     /// The first steps of this build instead.
     pub build: Option<PathBuf>,
+    /// The `vocab.txt` of `build`, when it is not the built-in one.
+    pub vocab: Option<PathBuf>,
     /// Or synthetic examples with these lengths, one per line (in order, cycling).
     pub lengths: Option<PathBuf>,
     /// Examples per step; default: the build's, or the reference's on synthetic examples.
@@ -60,7 +62,7 @@ impl OnDevice for BenchOptions {
     /// Times full training steps on `device`.
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<BenchReport> {
         let config = config_named(&self.config)?;
-        let opened = self.build.as_deref().map(open_verified).transpose()?;
+        let opened = self.build.as_deref().map(open_build).transpose()?;
         let batch_size = match &opened {
             Some(build) => TrainOptions {
                 batch_size: self.batch_size,
@@ -76,6 +78,9 @@ impl OnDevice for BenchOptions {
             ..TrainConfig::reference(self.micro_batch)
         };
         train.check()?;
+        if let Some(build) = &opened {
+            verify(build.dir())?;
+        }
         let tmp = std::env::temp_dir().join(format!("earlyberts-bench-{}", std::process::id()));
         let n = batch_size as usize * (self.timing.warmup + self.timing.steps);
         let (build, data) = match (opened, &self.lengths) {
@@ -93,7 +98,12 @@ impl OnDevice for BenchOptions {
                 (build, format!("fixed {} tokens", self.seq))
             }
         };
-        let vocab = build_vocabulary(build.dir(), &build, None, &Start::Random(0))?;
+        let vocab = build_vocabulary(
+            build.dir(),
+            &build,
+            self.vocab.as_deref(),
+            &Start::Random(0),
+        )?;
         let feed = StepFeed::new(build, batch_size, &vocab);
         let model = config.init::<B>(0, &device);
         let timed = bench(model, &config, train, &feed, self.timing, &device);

@@ -4,7 +4,7 @@
 use burn::tensor::{Bool, Int, Tensor, TensorData, backend::Backend};
 use earlyberts_format::{Build, Example, PaddedBatch, StepBatch, Vocab};
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// One micro-batch, padded (see [`PadTo`]).
 pub struct Batch<B: Backend> {
@@ -56,8 +56,7 @@ impl StepFeed {
 
     /// The examples of step `step`, in order, and the first and last global index.
     pub fn step(&self, step: u64) -> Result<(Vec<Example>, u64, u64)> {
-        let batch = StepBatch::new(step, self.batch_size, self.build.len())
-            .map_err(|reason| Error::Data { reason })?;
+        let batch = StepBatch::new(step, self.batch_size, self.build.len())?;
         let examples = self.build.read_step(&batch)?;
         let first = batch.positions.start % batch.total;
         let last = (batch.positions.end - 1) % batch.total;

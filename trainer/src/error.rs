@@ -17,6 +17,9 @@ pub enum Error {
     /// A configuration value out of range.
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// A step the build has no batch for.
+    #[error(transparent)]
+    NoBatch(#[from] earlyberts_format::NoBatch),
     /// An operating-system failure: `cannot {action} '{path}'`.
     #[error("cannot {action} '{}'", path.display())]
     Io {
@@ -175,6 +178,14 @@ pub enum Error {
         path: PathBuf,
         given: u64,
         build: u64,
+    },
+    /// Replay candidates made for different batch sizes, none given.
+    #[error("the candidates were made for different batch sizes: '{}' for {first_batch}, '{}' for {other_batch}", first.display(), other.display())]
+    CandidatesDisagree {
+        first: PathBuf,
+        first_batch: u64,
+        other: PathBuf,
+        other_batch: u64,
     },
     /// A resumed run given a setting that differs from the saved one.
     #[error("{} differs from the resumed run's {saved}", setting.name())]

@@ -52,9 +52,14 @@ fn main() -> ExitCode {
                 ErrorKind::InvalidValue | ErrorKind::ValueValidation
             ) =>
         {
+            // Clap's own lines (the value, the allowed ones) on one line; its usage hint not.
             let rendered = e.render().to_string();
-            let line = rendered.lines().next().unwrap_or_default();
-            eprintln!("trainer: {}", line.trim_start_matches("error: "));
+            let said: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("trainer: {}", said.join(" ").trim_start_matches("error: "));
             return ExitCode::from(2);
         }
         Err(e) => e.exit(),

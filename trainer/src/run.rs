@@ -172,8 +172,8 @@ pub enum RunOutcome {
 }
 
 impl RunPlan {
-    /// Resolves `options`; the build is verified against its manifest before anything else
-    /// is read from it.
+    /// Resolves `options`: everything is checked against the build's manifest, then the
+    /// build's shards against it, before any training.
     pub fn new(options: RunOptions) -> Result<RunPlan> {
         let resumed = match &options.resume {
             Some(given) => {
@@ -196,7 +196,8 @@ impl RunPlan {
             let name = format!("wikibooks-earlyberts-seed{seed}");
             options.data.join("builds").join(name)
         });
-        let build = open_verified(&build_dir)?;
+        // The settings are checked against the manifest before the shards are hashed.
+        let build = open_build(&build_dir)?;
         let (mut model, train, start, recorded) = match (resumed, fresh) {
             (Some((state, dir)), _) => resumed_settings(&options, state, dir)?,
             (None, Some((start, model))) => {
@@ -220,6 +221,7 @@ impl RunPlan {
             });
         }
         let vocab = build_vocabulary(&build_dir, &build, options.vocab.as_deref(), &start)?;
+        verify(&build_dir)?;
         Ok(RunPlan {
             model,
             train,
@@ -300,13 +302,19 @@ pub fn config_named(name: &str) -> Result<BertConfig> {
     }
 }
 
-/// Opens a build after checking every shard against its manifest.
-pub fn open_verified(dir: &Path) -> Result<Build> {
+/// Opens a build by its manifest alone: what it was made for, before its shards are
+/// hashed ([`verify`]).
+pub fn open_build(dir: &Path) -> Result<Build> {
     if !dir.join(earlyberts_format::MANIFEST_FILE).is_file() {
         return Err(Error::NotABuild {
             path: dir.to_path_buf(),
         });
     }
+    Ok(Build::open(dir)?)
+}
+
+/// Checks every shard of the build in `dir` against its manifest.
+pub fn verify(dir: &Path) -> Result<()> {
     let report = verify_build(dir, None, &()).map_err(|e| Error::Checkpoint {
         action: "read",
         path: dir.to_path_buf(),
@@ -318,7 +326,7 @@ pub fn open_verified(dir: &Path) -> Result<Build> {
             problem: report.problems[0].to_string(),
         });
     }
-    Ok(Build::open(dir)?)
+    Ok(())
 }
 
 type Settings = (BertConfig, TrainConfig, Start, Option<BuildRef>);

@@ -514,5 +514,9 @@ mod tests {
             crate::model::BertConfig::base().dropout,
             REFERENCE_TRAINING.dropout
         );
+        assert_eq!(
+            REFERENCE_TRAINING.max_grad_norm, None,
+            "the trainer never clips: a clipping reference needs it to"
+        );
     }
 }

@@ -84,7 +84,7 @@ fn selection(args: &InspectArgs, build: &Build) -> anyhow::Result<Vec<Range<u64>
     let total = build.len();
     if let Some(step) = args.step {
         let batch_size = args.batch_size.unwrap_or(build.manifest().batch_size());
-        let batch = StepBatch::new(step, batch_size, total).map_err(anyhow::Error::msg)?;
+        let batch = StepBatch::new(step, batch_size, total)?;
         return Ok(batch.runs());
     }
     let range = args.examples.clone().unwrap_or(0..5.min(total));

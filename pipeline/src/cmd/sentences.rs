@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context;
 use earlyberts_format::Vocab;
 use earlyberts_pipeline::{
-    clean::CleanRules,
+    clean::{CleanRules, RULES},
     recipe::{InputOverrides, Recipe},
     split::LineBreaks,
     text::{TextPlan, article_sentences},
@@ -33,9 +33,10 @@ pub struct SentencesArgs {
     /// terminated text: the keyed recipe's).
     #[arg(long, value_enum)]
     pub line_breaks: Option<LineBreakArg>,
-    /// Without --recipe, cleaning rules to apply first, comma-separated (the recipes' names:
-    /// control_chars, invisible, nfc, whitespace_runs, blank_lines, …).
-    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    #[arg(long, value_delimiter = ',', value_name = "RULES", help = format!(
+        "Without --recipe, cleaning rules to apply first, comma-separated ({})",
+        RULES.map(|r| r.name).join(", ")
+    ))]
     pub clean: Vec<String>,
     /// Read one article per line as a JSON string, and write each article's sentences as
     /// one line, a JSON array of strings.

@@ -72,8 +72,10 @@ pub enum UnreadableManifest {
 
 /// Everything a store's bytes depend on: a store whose `store.json` records the same
 /// fingerprint (and the same [`STORE_FORMAT_VERSION`]) is current. A new input of the text
-/// stages is a new field here and nowhere else: `TextPlan::fingerprint` fills it, and the
-/// store records it and compares it field by field ([`StoreFingerprint::differences`]).
+/// stages is a new field here: `TextPlan::fingerprint` fills it, the store records it, and
+/// `TextPlan::store_state` names it when it differs (`crate::difference`). If it can change
+/// the sentences without changing the counts, [`StoreRecord`] (what a build records of its
+/// store, and its examples' fingerprint holds) records it too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreFingerprint {
@@ -98,46 +100,6 @@ pub struct StoreFingerprint {
     /// given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spacy: Option<SpacyKey>,
-}
-
-impl StoreFingerprint {
-    /// The fields in which `self` differs from `other`, each as `name: self's, now other's`
-    /// (compact JSON), in field order; empty when they are the same.
-    pub fn differences(&self, other: &StoreFingerprint) -> Vec<String> {
-        let ours = serde_json::to_value(self).expect("a fingerprint serialises");
-        let theirs = serde_json::to_value(other).expect("a fingerprint serialises");
-        let field = |value: &serde_json::Value, name: &str| {
-            value.get(name).map_or("none".into(), |v| v.to_string())
-        };
-        let mut names: Vec<&String> = ours
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, _)| k)
-            .collect();
-        for (name, _) in theirs.as_object().into_iter().flatten() {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
-            .into_iter()
-            .filter(|name| ours.get(name.as_str()) != theirs.get(name.as_str()))
-            .map(|name| {
-                let (was, now) = (field(&ours, name), field(&theirs, name));
-                format!("{name}: {}, now {}", shorten(&was), shorten(&now))
-            })
-            .collect()
-    }
-}
-
-/// A recorded value in a message: long lists (the inputs) are cut.
-fn shorten(json: &str) -> String {
-    const MOST: usize = 80;
-    match json.char_indices().nth(MOST) {
-        Some((at, _)) => format!("{}…", &json[..at]),
-        None => json.to_string(),
-    }
 }
 
 /// What a build's manifest records of its store (`stages.store`): the store's settings and

@@ -15,6 +15,7 @@ use super::RowRule;
 use crate::{
     Error, Result,
     clean::{CleanRules, RULES_VERSION},
+    difference::{differences, made_otherwise},
     source::CorpusKind,
     split::{
         LineBreaks, RuleSplitter,
@@ -167,14 +168,13 @@ impl TextPlan {
             Ok(existing) => existing,
             Err(why) => return Ok(StoreState::Stale(why.to_string())),
         };
-        let differences = existing.made_from.differences(&self.fingerprint()?);
-        if !differences.is_empty() {
-            let why = format!("it was made with other {}", differences.join("; "));
-            return Ok(StoreState::Stale(why));
+        let changed = differences(&existing.made_from, &self.fingerprint()?);
+        if !changed.is_empty() {
+            return Ok(StoreState::Stale(made_otherwise(&changed)));
         }
         Ok(match SentenceStore::open(&self.out) {
             Ok(_) => StoreState::Current,
-            Err(e) => StoreState::Stale(e.to_string()),
+            Err(e) => StoreState::Stale(earlyberts_format::one_line(&e)),
         })
     }
 

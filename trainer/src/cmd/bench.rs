@@ -19,6 +19,10 @@ pub struct BenchArgs {
     /// Time the first steps of this build instead (its real lengths, dynamic padding).
     #[arg(long, value_name = "DIR", conflicts_with = "lengths")]
     build: Option<PathBuf>,
+    /// The vocab.txt the --build's ids refer to, when it is not the built-in uncased BERT
+    /// one (its pad id pads).
+    #[arg(long, value_name = "FILE", requires = "build")]
+    vocab: Option<PathBuf>,
     /// Synthetic examples with these lengths instead, one per line (e.g. a realistic
     /// corpus's, `make bench-lengths`).
     #[arg(long, value_name = "FILE", conflicts_with = "seq")]
@@ -57,6 +61,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         device: device.to_string(),
         seq: args.seq,
         build: args.build,
+        vocab: args.vocab,
         lengths: args.lengths,
         batch_size: args.batch_size,
         override_batch_size: args.override_batch_size,

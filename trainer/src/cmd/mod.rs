@@ -7,7 +7,7 @@ pub mod publish;
 pub mod replay;
 pub mod run;
 
-use earlyberts_format::Invalid;
+use earlyberts_format::{Invalid, training::REFERENCE_TRAINING};
 use earlyberts_trainer::{Error, device::DeviceChoice, run::TrainOptions, setting::Setting};
 
 /// The training settings `run` and `replay` share; each defaults to the reference's.
@@ -26,11 +26,14 @@ pub struct TrainArgs {
     /// kernels per shape [default: 64 on a GPU, 1 (the longest sequence) on the CPU].
     #[arg(long, value_name = "N")]
     pad_multiple: Option<u64>,
-    /// Peak learning rate [default: 1e-4, the reference].
-    #[arg(long, value_name = "RATE")]
+    #[arg(long, value_name = "RATE", help = format!(
+        "Peak learning rate [default: {}, the reference]", REFERENCE_TRAINING.peak_lr
+    ))]
     lr: Option<f64>,
-    /// Warm-up steps of the schedule [default: 10000, the reference].
-    #[arg(long, value_name = "STEPS")]
+    #[arg(long, value_name = "STEPS", help = format!(
+        "Warm-up steps of the schedule [default: {}, the reference]",
+        REFERENCE_TRAINING.warmup_steps
+    ))]
     warmup: Option<u64>,
 }
 
@@ -51,9 +54,10 @@ impl TrainArgs {
 /// `--device`, as the commands that train take it.
 #[derive(clap::Args)]
 pub struct DeviceArg {
-    /// `cpu`, `cuda`, `cuda:N` or `wgpu` (default: CUDA when compiled in and available, else
-    /// the CPU; wgpu only when named).
-    #[arg(long, value_parser = parse_device)]
+    #[arg(long, value_parser = parse_device, help = format!(
+        "{} (default: CUDA when compiled in and available, else the CPU; wgpu only when named)",
+        DeviceChoice::NAMES
+    ))]
     device: Option<DeviceChoice>,
 }
 
@@ -108,6 +112,9 @@ pub fn flag_context(err: Error) -> anyhow::Error {
             flag(*setting)
         )),
         Error::NoSeed => Some("--seed N is required (or --resume DIR)".into()),
+        Error::CandidatesDisagree { .. } => Some(format!(
+            "{err}: replay them apart, or all at one with --batch-size N --override-batch-size"
+        )),
         Error::BatchSizeDiffers { given, .. } => Some(format!(
             "--batch-size: {err}; drop the flag, or add --override-batch-size to train at {given} anyway"
         )),

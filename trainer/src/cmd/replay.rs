@@ -42,6 +42,10 @@ pub struct ReplayArgs {
     micro_batch: Option<String>,
     #[command(flatten)]
     train: TrainArgs,
+    /// The vocab.txt the candidates' ids refer to, when it is neither the initial
+    /// checkpoint's vocab.txt nor the built-in uncased BERT one (its pad id pads).
+    #[arg(long, value_name = "FILE")]
+    vocab: Option<PathBuf>,
     /// The architecture: `base`, `tiny`, or a Hugging Face config.json (default: the
     /// initial checkpoint's config.json, else base).
     #[arg(long, value_name = "base|tiny|FILE")]
@@ -95,6 +99,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         config: args.config,
         train,
         micro_batches,
+        vocab: args.vocab,
         thresholds,
     })
     .map_err(flag_context)?;

@@ -11,6 +11,7 @@ use std::{
 };
 
 use burn::tensor::backend::AutodiffBackend;
+use earlyberts_format::training::REFERENCE_TRAINING;
 use earlyberts_trainer::{
     Result,
     device::OnDevice,
@@ -55,11 +56,13 @@ pub struct RunArgs {
     micro_batch: Option<u64>,
     #[command(flatten)]
     train: TrainArgs,
-    /// Dropout probability everywhere [default: 0, as the reference trained].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", help = format!(
+        "Dropout probability everywhere [default: {}, as the reference trained]",
+        REFERENCE_TRAINING.dropout
+    ))]
     dropout: Option<f64>,
     /// Last optimizer step to run.
-    #[arg(long, default_value_t = 40_000)]
+    #[arg(long, default_value_t = REFERENCE_TRAINING.steps)]
     max_steps: u64,
     /// Steps after which to write a checkpoint, comma-separated (default: the EarlyBERTs
     /// schedule 10, 100..=1000 by 100, 2000..=20000 by 1000, 40000); the last step is

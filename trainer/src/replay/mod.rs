@@ -29,7 +29,7 @@ use crate::{
         BertConfig,
         params::{HfTensors, hf_names, normalised},
     },
-    run::{Start, TrainOptions, build_vocabulary, config_named, open_verified},
+    run::{Start, TrainOptions, build_vocabulary, config_named, open_build, verify},
     train::{StepLog, TrainConfig, Trainer, frozen},
 };
 
@@ -51,6 +51,9 @@ pub struct ReplayOptions {
     pub train: TrainOptions,
     /// The micro-batch sizes to try.
     pub micro_batches: MicroBatches,
+    /// The `vocab.txt` the candidates' ids refer to, when it is neither the initial
+    /// checkpoint's nor the built-in uncased BERT one.
+    pub vocab: Option<PathBuf>,
     pub thresholds: Thresholds,
 }
 
@@ -73,9 +76,9 @@ pub struct ReplayPlan {
     pub settings: Vec<TrainConfig>,
     pub steps: u64,
     pub candidates: Vec<PathBuf>,
-    /// The vocabulary the candidates' ids refer to (the init's `vocab.txt`, else the
-    /// built-in uncased BERT one).
-    vocab: Vocab,
+    /// The vocabulary each candidate's ids refer to (`--vocab`, the init's `vocab.txt` or
+    /// the built-in uncased BERT one, whichever has its sha256): its pad id pads.
+    vocabs: Vec<Vocab>,
     pub thresholds: Thresholds,
     /// The initial and target tensors under the model's names.
     init: HfTensors,
@@ -187,28 +190,31 @@ impl ReplayPlan {
                 path: options.target.clone(),
             });
         }
+        // The settings are checked against the candidates' manifests before their shards
+        // are hashed.
         let builds = options
             .builds
             .iter()
-            .map(|dir| open_verified(dir))
+            .map(|dir| open_build(dir))
             .collect::<Result<Vec<Build>>>()?;
         let settings = micro_batch_settings(&options, &builds)?;
         let needed = options.steps * settings[0].batch_size;
+        let start = Start::Checkpoint(options.init.clone());
+        let mut vocabs = Vec::with_capacity(builds.len());
         for build in &builds {
             check_candidate(build, needed, &model)?;
+            let given = options.vocab.as_deref();
+            vocabs.push(build_vocabulary(build.dir(), build, given, &start)?);
         }
-        let vocab = build_vocabulary(
-            builds[0].dir(),
-            &builds[0],
-            None,
-            &Start::Checkpoint(options.init.clone()),
-        )?;
+        for build in &builds {
+            verify(build.dir())?;
+        }
         Ok(ReplayPlan {
             model,
             settings,
             steps: options.steps,
             candidates: options.builds,
-            vocab,
+            vocabs,
             thresholds: options.thresholds,
             init,
             target,
@@ -224,10 +230,10 @@ impl ReplayPlan {
         sink: &mut impl ReplaySink,
     ) -> Result<ReplayReport> {
         let mut replays = Vec::new();
-        for build in &self.candidates {
+        for (build, vocab) in self.candidates.iter().zip(&self.vocabs) {
             for train in &self.settings {
                 sink.started(build, train.micro_batch);
-                let replay = self.replay::<B>(build, train, &device, sink)?;
+                let replay = self.replay::<B>(build, vocab, train, &device, sink)?;
                 sink.finished(&replay);
                 replays.push(replay);
             }
@@ -247,13 +253,14 @@ impl ReplayPlan {
     fn replay<B: AutodiffBackend>(
         &self,
         build: &Path,
+        vocab: &Vocab,
         train: &TrainConfig,
         device: &B::Device,
         sink: &mut impl ReplaySink,
     ) -> Result<Replay> {
         let model = self.model.from_hf_tensors::<B>(self.init.clone(), device)?;
         let mut trainer = Trainer::new(model, train.clone(), device)?;
-        let feed = StepFeed::new(Build::open(build)?, train.batch_size, &self.vocab);
+        let feed = StepFeed::new(Build::open(build)?, train.batch_size, vocab);
         let mut losses = Vec::with_capacity(self.steps as usize);
         for _ in 0..self.steps {
             let log = trainer.step(&feed)?;
@@ -280,10 +287,11 @@ fn micro_batch_settings(options: &ReplayOptions, builds: &[Build]) -> Result<Vec
         .map(|build| options.train.batch_size_on(build))
         .collect::<Result<Vec<u64>>>()?;
     if let Some(other) = batches.iter().position(|&b| b != batches[0]) {
-        return Err(Error::BatchSizeDiffers {
-            path: builds[other].dir().to_path_buf(),
-            given: batches[0],
-            build: batches[other],
+        return Err(Error::CandidatesDisagree {
+            first: builds[0].dir().to_path_buf(),
+            first_batch: batches[0],
+            other: builds[other].dir().to_path_buf(),
+            other_batch: batches[other],
         });
     }
     let batch = batches[0];
