@@ -280,6 +280,18 @@ fn a_store_made_under_other_rules_is_made_again() {
         fs::read_to_string(fx.path("first/manifest.json")).unwrap(),
         built
     );
+    // A build whose manifest records another seed is made again, saying which field.
+    let mut other: serde_json::Value = serde_json::from_str(&built).unwrap();
+    other["seed"] = 5.into();
+    fs::write(fx.path("first/manifest.json"), other.to_string()).unwrap();
+    build(&fx, "first", 1, 2, &recipe, &[])
+        .expect_code(0)
+        .expect_output("store: up to date")
+        .expect_output("' is not current: it was made with other seed: 5, now 1; making it again");
+    assert_eq!(
+        fs::read_to_string(fx.path("first/manifest.json")).unwrap(),
+        built
+    );
     // A store of another layout is made again too, saying so.
     fs::write(store.join("store.json"), r#"{"format_version": 1}"#).unwrap();
     build(&fx, "first", 1, 2, &recipe, &[])
