@@ -280,16 +280,40 @@ pub enum StageOutput {
     Audit(AuditReport),
 }
 
+/// What a stage is: its name in messages and progress bars, what it does to its output
+/// (a failure says `cannot {verb} '{output}'`), which directory that is, and what its
+/// progress counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageInfo {
+    pub name: &'static str,
+    pub verb: &'static str,
+    pub output: Output,
+    pub unit: Unit,
+}
+
+/// The directory a stage writes (or checks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The sentence store.
+    Store,
+    /// The build directory.
+    Build,
+}
+
+impl Output {
+    /// The directory in `plan`.
+    pub fn dir(self, plan: &BuildPlan) -> &std::path::Path {
+        match self {
+            Output::Store => &plan.text.out,
+            Output::Build => &plan.out,
+        }
+    }
+}
+
 /// One stage of a build.
 pub trait BuildStage {
-    /// Its name in messages and progress bars.
-    fn name(&self) -> &'static str;
-    /// What its progress counts.
-    fn unit(&self) -> Unit;
-    /// What it does to its output, for a failure's message (`cannot {verb} '{output}'`).
-    fn verb(&self) -> &'static str;
-    /// The directory it writes (or checks).
-    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path;
+    /// What it is.
+    fn info(&self) -> StageInfo;
     /// Whether the output present is what [`BuildStage::run`] would make.
     fn current(&self, state: &mut BuildState) -> Result<Found>;
     /// Makes the output.
@@ -300,20 +324,13 @@ pub trait BuildStage {
 struct StoreStage;
 
 impl BuildStage for StoreStage {
-    fn name(&self) -> &'static str {
-        "store"
-    }
-
-    fn verb(&self) -> &'static str {
-        "prepare"
-    }
-
-    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
-        &plan.text.out
-    }
-
-    fn unit(&self) -> Unit {
-        Unit::Bytes
+    fn info(&self) -> StageInfo {
+        StageInfo {
+            name: "store",
+            verb: "prepare",
+            output: Output::Store,
+            unit: Unit::Bytes,
+        }
     }
 
     fn current(&self, state: &mut BuildState) -> Result<Found> {
@@ -337,20 +354,13 @@ impl BuildStage for StoreStage {
 struct ExampleStage;
 
 impl BuildStage for ExampleStage {
-    fn name(&self) -> &'static str {
-        "examples"
-    }
-
-    fn verb(&self) -> &'static str {
-        "build"
-    }
-
-    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
-        &plan.out
-    }
-
-    fn unit(&self) -> Unit {
-        Unit::Examples
+    fn info(&self) -> StageInfo {
+        StageInfo {
+            name: "examples",
+            verb: "build",
+            output: Output::Build,
+            unit: Unit::Examples,
+        }
     }
 
     fn current(&self, state: &mut BuildState) -> Result<Found> {
@@ -400,20 +410,13 @@ impl BuildStage for ExampleStage {
 struct ProvenanceStage;
 
 impl BuildStage for ProvenanceStage {
-    fn name(&self) -> &'static str {
-        "provenance"
-    }
-
-    fn verb(&self) -> &'static str {
-        "index"
-    }
-
-    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
-        &plan.out
-    }
-
-    fn unit(&self) -> Unit {
-        Unit::Examples
+    fn info(&self) -> StageInfo {
+        StageInfo {
+            name: "provenance",
+            verb: "index",
+            output: Output::Build,
+            unit: Unit::Examples,
+        }
     }
 
     fn current(&self, state: &mut BuildState) -> Result<Found> {
@@ -437,20 +440,13 @@ impl BuildStage for ProvenanceStage {
 struct AuditStage;
 
 impl BuildStage for AuditStage {
-    fn name(&self) -> &'static str {
-        "audit"
-    }
-
-    fn verb(&self) -> &'static str {
-        "audit"
-    }
-
-    fn output<'p>(&self, plan: &'p BuildPlan) -> &'p std::path::Path {
-        &plan.out
-    }
-
-    fn unit(&self) -> Unit {
-        Unit::Examples
+    fn info(&self) -> StageInfo {
+        StageInfo {
+            name: "audit",
+            verb: "audit",
+            output: Output::Build,
+            unit: Unit::Examples,
+        }
     }
 
     /// A check is never "current": it runs every time.

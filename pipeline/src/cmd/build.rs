@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 use anyhow::Context;
 use earlyberts_format::provenance::PROVENANCE_RECORD_LEN;
 use earlyberts_pipeline::{
-    plan::{BuildOptions, BuildPlan, BuildStage, Found, StageOutput, Unit},
+    plan::{BuildOptions, BuildPlan, BuildStage, Found, StageInfo, StageOutput, Unit},
     reference::History,
 };
 
@@ -94,7 +94,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     let mut passed = true;
     let mut times = Vec::with_capacity(stages.len());
     for (i, stage) in stages.iter().enumerate() {
-        let name = stage.name();
+        let StageInfo { name, unit, .. } = stage.info();
         let stage_started = Instant::now();
         match stage.current(&mut state).map_err(flag_context)? {
             Found::Current { dir, verified } => {
@@ -111,7 +111,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
             }
             Found::Missing => {}
         }
-        let bar = match stage.unit() {
+        let bar = match unit {
             Unit::Bytes => bytes_bar(0, global.quiet),
             Unit::Examples => count_bar(0, global.quiet),
         };
@@ -154,8 +154,8 @@ fn stage_times(times: &[(&str, f64, bool)], total: f64) -> String {
 
 /// The context of a stage's failure: what it could not make.
 fn failed(stage: &dyn BuildStage, plan: &BuildPlan) -> String {
-    let output = stage.output(plan).display();
-    format!("cannot {} '{output}'", stage.verb())
+    let info = stage.info();
+    format!("cannot {} '{}'", info.verb, info.output.dir(plan).display())
 }
 
 /// Prints what a stage made; false when it found a problem.
