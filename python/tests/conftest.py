@@ -15,15 +15,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def built_binary(name):
+    """The workspace's `name` binary: $EARLYBERTS_<NAME>, else the debug or release build;
+    `(None, the places looked at)` when there is none."""
+    given = os.environ.get(f"EARLYBERTS_{name.upper()}")
+    candidates = [Path(given)] if given else [REPO / "target/debug" / name,
+                                              REPO / "target/release" / name]
+    return next((p for p in candidates if p.is_file()), None), candidates
+
+
 def pipeline_binary():
-    given = os.environ.get("EARLYBERTS_PIPELINE")
-    candidates = [Path(given)] if given else [REPO / "target/debug/pipeline",
-                                              REPO / "target/release/pipeline"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    pytest.exit(f"no pipeline binary at {candidates}: run `cargo build -p earlyberts-pipeline` "
-                "or set EARLYBERTS_PIPELINE", returncode=2)
+    path, candidates = built_binary("pipeline")
+    if path is None:
+        pytest.exit(f"no pipeline binary at {candidates}: run `cargo build -p earlyberts-pipeline` "
+                    "or set EARLYBERTS_PIPELINE", returncode=2)
+    return path
 
 
 class Cli:

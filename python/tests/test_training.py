@@ -11,13 +11,12 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import earlyberts
-from conftest import REPO
+from conftest import REPO, built_binary
 
 # README, "Training": what `trainer run --seed N` trains with.
 DOCUMENTED = {
@@ -38,13 +37,10 @@ def test_the_settings_are_the_documented_ones():
 
 
 def trainer_binary():
-    given = os.environ.get("EARLYBERTS_TRAINER")
-    candidates = [Path(given)] if given else [REPO / "target/debug/trainer",
-                                              REPO / "target/release/trainer"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    pytest.skip(f"no trainer binary at {candidates} (`cargo build --workspace` builds it)")
+    path, candidates = built_binary("trainer")
+    if path is None:
+        pytest.skip(f"no trainer binary at {candidates} (`cargo build --workspace` builds it)")
+    return path
 
 
 @pytest.fixture(scope="session")
