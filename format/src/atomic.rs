@@ -86,6 +86,24 @@ impl AtomicFile {
     }
 }
 
+/// Writes through to the temporary file (for writers that take an `io::Write`, such as
+/// parquet's); [`AtomicFile::commit`] still publishes it.
+impl Write for AtomicFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.writer
+            .as_mut()
+            .expect("AtomicFile is written only before commit")
+            .write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer
+            .as_mut()
+            .expect("AtomicFile is written only before commit")
+            .flush()
+    }
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.take().is_some() {

@@ -26,6 +26,8 @@ pub enum Stage {
     /// The trainer's dropout masks of optimizer step `index`: the stream's first draw seeds
     /// the backend's generator at the start of the step.
     Dropout,
+    /// The generated corpus of `pipeline fixture --synthetic` (index: the file or block).
+    Corpus,
 }
 
 impl Stage {
@@ -36,6 +38,7 @@ impl Stage {
             Stage::Mask => "mask",
             Stage::Init => "init",
             Stage::Dropout => "dropout",
+            Stage::Corpus => "corpus",
         }
     }
 }

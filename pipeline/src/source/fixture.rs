@@ -102,14 +102,14 @@ pub fn write_fixture(corpus: &FixtureCorpus, out: &Path) -> Result<FixtureFiles>
     Ok(files)
 }
 
-struct Article {
-    id: String,
-    title: String,
-    text: String,
+pub(crate) struct Article {
+    pub id: String,
+    pub title: String,
+    pub text: String,
 }
 
 /// Articles start at lines `### <id> <title>`.
-fn parse_articles(text: &str) -> Vec<Article> {
+pub(crate) fn parse_articles(text: &str) -> Vec<Article> {
     let mut articles: Vec<Article> = Vec::new();
     for line in text.lines() {
         if let Some(header) = line.strip_prefix("### ") {
