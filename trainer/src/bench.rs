@@ -375,3 +375,88 @@ pub fn median(values: &[f64]) -> f64 {
     sorted.sort_by(f64::total_cmp);
     sorted[sorted.len() / 2]
 }
+
+/// `trainer bench --feed-only`: the data feed alone — steps read from a build and collated
+/// into micro-batches on the device's backend, as `trainer run` makes them, with no model.
+#[derive(Clone, Debug)]
+pub struct FeedBench {
+    pub build: PathBuf,
+    pub vocab: Option<PathBuf>,
+    pub batch_size: Option<u64>,
+    pub override_batch_size: bool,
+    pub micro_batch: u64,
+    pub pad_multiple: u64,
+    /// Steps `1..=steps` are read.
+    pub steps: u64,
+    /// For the report.
+    pub device: String,
+}
+
+/// What `trainer bench --feed-only` prints.
+#[derive(Debug, Serialize)]
+pub struct FeedReport {
+    pub device: String,
+    pub data: String,
+    pub batch_size: u64,
+    pub micro_batch: u64,
+    pub steps: u64,
+    pub examples: u64,
+    pub tokens: u64,
+    pub seconds: f64,
+    pub examples_per_s: f64,
+    pub tokens_per_s: f64,
+}
+
+impl OnDevice for FeedBench {
+    type Output = FeedReport;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<FeedReport> {
+        let build = open_build(&self.build)?;
+        let batch_size = TrainOptions {
+            batch_size: self.batch_size,
+            override_batch_size: self.override_batch_size,
+            ..TrainOptions::default()
+        }
+        .batch_size_on(&build)?;
+        TrainConfig {
+            batch_size,
+            pad_multiple: self.pad_multiple,
+            ..TrainConfig::reference(self.micro_batch)
+        }
+        .check()?;
+        let vocab = build_vocabulary(
+            &self.build,
+            &build,
+            self.vocab.as_deref(),
+            &Start::Random(0),
+        )?;
+        let feed = StepFeed::new(build, batch_size, &vocab);
+        let pad_to = PadTo {
+            multiple: self.pad_multiple as usize,
+            limit: usize::MAX,
+        };
+        let started = Instant::now();
+        let (mut examples, mut tokens) = (0, 0);
+        for step in 1..=self.steps {
+            let (batch, _, _) = feed.step(step)?;
+            for micro in batch.chunks(self.micro_batch as usize) {
+                tokens +=
+                    crate::data::collate::<B>(micro, feed.pad(), pad_to, &device).tokens as u64;
+            }
+            examples += batch.len() as u64;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(FeedReport {
+            device: self.device,
+            data: format!("build {}", self.build.display()),
+            batch_size,
+            micro_batch: self.micro_batch,
+            steps: self.steps,
+            examples,
+            tokens,
+            seconds,
+            examples_per_s: examples as f64 / seconds.max(1e-9),
+            tokens_per_s: tokens as f64 / seconds.max(1e-9),
+        })
+    }
+}

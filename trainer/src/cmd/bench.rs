@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use earlyberts_trainer::bench::{BenchOptions, Timing};
+use earlyberts_trainer::bench::{BenchOptions, FeedBench, Timing};
 
 use crate::cmd::{DeviceArg, flag_context, pad_multiple};
 
@@ -52,10 +52,30 @@ pub struct BenchArgs {
     /// The device's peak TFLOP/s, to report MFU.
     #[arg(long, value_name = "TFLOPS")]
     peak_tflops: Option<f64>,
+    /// Time the data feed alone: --steps steps of --build read and collated into padded
+    /// micro-batches on the device, as `trainer run` feeds its model, with no model (prints
+    /// examples and tokens per second).
+    #[arg(long, requires = "build")]
+    feed_only: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let device = args.device.choice()?;
+    if args.feed_only {
+        let feed = FeedBench {
+            build: args.build.expect("clap requires --build"),
+            vocab: args.vocab,
+            batch_size: args.batch_size,
+            override_batch_size: args.override_batch_size,
+            micro_batch: args.micro_batch,
+            pad_multiple: pad_multiple(args.pad_multiple, device).unwrap_or(1),
+            steps: args.steps,
+            device: device.to_string(),
+        };
+        let report = device.dispatch(feed).map_err(flag_context)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let options = BenchOptions {
         config: args.config,
         device: device.to_string(),
