@@ -11,6 +11,18 @@ pub enum Error {
     /// From the shard format crate (shards, manifests, vocabularies).
     #[error(transparent)]
     Format(#[from] earlyberts_format::Error),
+    /// A stage that would not fit on its disk.
+    #[error(
+        "'{}': the {stage} stage needs about {} more and its disk has {} free: make {} of space (or build elsewhere: --out, --store) and run again",
+        dir.display(), crate::disk::size_text(*need), crate::disk::size_text(*free),
+        crate::disk::size_text(need - free)
+    )]
+    DiskFull {
+        dir: PathBuf,
+        stage: &'static str,
+        need: u64,
+        free: u64,
+    },
     /// An operating-system failure on a file.
     #[error("'{}'", path.display())]
     Io {

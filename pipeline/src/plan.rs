@@ -15,8 +15,8 @@
 use std::path::PathBuf;
 
 use earlyberts_format::{
-    Build, DirLock, Invalid, MANIFEST_FILE, Manifest, Vocab,
-    provenance::{ProvenanceIndex, ProvenanceInfo},
+    Build, DirLock, Invalid, MANIFEST_FILE, Manifest, SHARD_DIR, Vocab,
+    provenance::{PROVENANCE_RECORD_LEN, ProvenanceIndex, ProvenanceInfo},
     verify::Progress,
     verify::verify_build,
 };
@@ -25,6 +25,7 @@ use crate::{
     Error, Result,
     audit::{AuditReport, audit},
     difference::{differences, made_otherwise},
+    disk,
     examples::{BuildPairs, ExampleSource, ExamplesFingerprint, StageRecord, write_examples},
     provenance::write_provenance,
     recipe::{InputOverrides, Recipe, RecipeKind},
@@ -318,12 +319,27 @@ pub trait BuildStage {
     fn current(&self, state: &mut BuildState) -> Result<Found>;
     /// Makes the output.
     fn run(&self, state: &mut BuildState, progress: &dyn Progress) -> Result<StageOutput>;
+    /// About how many bytes [`BuildStage::run`] has still to write (an upper estimate, less
+    /// what a resumed run already wrote), checked against the free space before it runs.
+    fn disk_needed(&self, _state: &mut BuildState) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// The text stages into the sentence store ([`prepare`]); shared by the seeds' builds.
 struct StoreStage;
 
 impl BuildStage for StoreStage {
+    fn disk_needed(&self, state: &mut BuildState) -> Result<u64> {
+        let text = &state.plan.text;
+        let mut bytes = 0;
+        for (_, path) in &text.inputs {
+            bytes += crate::source::text_bytes_estimate(path)?;
+        }
+        let need = (bytes as f64 * disk::STORE_PER_TEXT_BYTE) as u64;
+        Ok(need.saturating_sub(disk::used_bytes(&text.out)))
+    }
+
     fn info(&self) -> StageInfo {
         StageInfo {
             name: "store",
@@ -354,6 +370,15 @@ impl BuildStage for StoreStage {
 struct ExampleStage;
 
 impl BuildStage for ExampleStage {
+    /// An example holds two sentences of the store's mean length, and three tokens more.
+    fn disk_needed(&self, state: &mut BuildState) -> Result<u64> {
+        let examples = state.examples()? as f64;
+        let totals = state.store()?.manifest().totals;
+        let per_example = 2.0 * totals.tokens as f64 / totals.sentences.max(1) as f64 + 3.0;
+        let need = (examples * per_example * disk::SHARD_PER_TOKEN) as u64;
+        Ok(need.saturating_sub(disk::used_bytes(&state.plan.out.join(SHARD_DIR))))
+    }
+
     fn info(&self) -> StageInfo {
         StageInfo {
             name: "examples",
@@ -410,6 +435,10 @@ impl BuildStage for ExampleStage {
 struct ProvenanceStage;
 
 impl BuildStage for ProvenanceStage {
+    fn disk_needed(&self, state: &mut BuildState) -> Result<u64> {
+        Ok(state.examples()? * PROVENANCE_RECORD_LEN as u64)
+    }
+
     fn info(&self) -> StageInfo {
         StageInfo {
             name: "provenance",

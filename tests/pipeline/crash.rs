@@ -2,7 +2,8 @@
 //! then re-run, it finishes with the uninterrupted build's manifest and no temporary or
 //! partial file left; a re-run keeps the shards a killed run finished; SIGTERM stops with a
 //! message; a full disk (a file-size limit) is a one-line error naming the file, and a re-run
-//! with space succeeds; two builds into one directory at once: the second is refused; a
+//! with space succeeds; a build too big for its filesystem (a tmpfs, as root) is refused
+//! before it writes, saying how much more it needs; two builds into one directory at once: the second is refused; a
 //! killed `prepare` resumes after its last committed store shard.
 //!
 //! `make test` runs 5 kill points; `EARLYBERTS_KILL_POINTS=20` (`make test-slow`) runs more.
@@ -222,6 +223,68 @@ fn a_full_disk_is_a_clear_error_and_a_rerun_succeeds() {
     build(&fx, "full").expect_code(0);
     assert_eq!(fx.manifest("full"), fx.manifest("reference"));
     assert_eq!(leftovers(&fx.path("full")), Vec::<PathBuf>::new());
+}
+
+/// A tmpfs mounted at a directory for a test, unmounted when dropped; `None` (the test
+/// skips) where this is not root or may not mount, unless EARLYBERTS_REQUIRE_ROOT=1 (CI).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !mounted {
+            assert!(
+                std::env::var("EARLYBERTS_REQUIRE_ROOT").as_deref() != Ok("1"),
+                "EARLYBERTS_REQUIRE_ROOT=1 but a tmpfs cannot be mounted at {}",
+                dir.display()
+            );
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_build_too_big_for_its_filesystem_says_how_much_more_it_needs_then_resumes() {
+    let fx = SampleInputs::new();
+    build(&fx, "reference").expect_code(0);
+    let Some(disk) = Tmpfs::mount(&fx.path("small"), "8k") else {
+        return;
+    };
+    let mut command = command(&fx, "small/build");
+    let out = run(&mut command).expect_code(2);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.dump());
+    for needle in ["small/build/store", "the store stage needs about", "make "] {
+        assert!(out.stderr.contains(needle), "{needle:?}\n{}", out.dump());
+    }
+    // Refused before writing: no store, no manifest, nothing a rerun could take as done.
+    assert!(!fx.path("small/build/store/store.json").exists());
+    assert!(!fx.path("small/build/manifest.json").exists());
+    disk.resize("64m");
+    run(&mut command).expect_code(0);
+    assert_eq!(fx.manifest("small/build"), fx.manifest("reference"));
+    assert_eq!(leftovers(&fx.path("small/build")), Vec::<PathBuf>::new());
 }
 
 #[test]

@@ -1,11 +1,16 @@
 //! `pipeline build --recipe R --seed S --out DIR`: inputs → sentence store → verified,
 //! audited example shards. Stages whose outputs are present and match are skipped.
 
-use std::{path::PathBuf, process::ExitCode, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
 
 use anyhow::Context;
 use earlyberts_format::provenance::PROVENANCE_RECORD_LEN;
 use earlyberts_pipeline::{
+    disk,
     plan::{BuildOptions, BuildPlan, BuildStage, Found, StageInfo, StageOutput, Unit},
     reference::History,
 };
@@ -111,6 +116,9 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
             }
             Found::Missing => {}
         }
+        let dir = stage.info().output.dir(&plan).to_path_buf();
+        let left = stage.disk_needed(&mut state).map_err(flag_context)?;
+        disk::check(&dir, name, left).map_err(flag_context)?;
         let bar = match unit {
             Unit::Bytes => bytes_bar(0, global.quiet),
             Unit::Examples => count_bar(0, global.quiet),
@@ -119,6 +127,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
         let output = stage
             .run(&mut state, &Bar(bar.clone()))
             .map_err(flag_context)
+            .map_err(|e| on_full_disk(e, &dir, name, left))
             .with_context(|| failed(stage.as_ref(), &plan))?;
         bar.finish_and_clear();
         times.push((name, stage_started.elapsed().as_secs_f64(), true));
@@ -150,6 +159,28 @@ fn stage_times(times: &[(&str, f64, bool)], total: f64) -> String {
         })
         .collect();
     parts.join("; ")
+}
+
+/// A stage stopped by a full disk (its estimate was short, or something else filled the
+/// disk meanwhile) says how much it needed and that a rerun resumes.
+fn on_full_disk(error: anyhow::Error, dir: &Path, stage: &str, left: u64) -> anyhow::Error {
+    let full = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+    });
+    if !full {
+        return error;
+    }
+    let free = disk::free_bytes(dir).map_or(String::new(), |f| {
+        format!(", {} free now", disk::size_text(f))
+    });
+    error.context(format!(
+        "the disk of '{}' is full: the {stage} stage had about {} to write when it started{free}; \
+         make space and run again (the build resumes)",
+        dir.display(),
+        disk::size_text(left)
+    ))
 }
 
 /// The context of a stage's failure: what it could not make.

@@ -28,7 +28,7 @@ pub struct BookArchiveReader {
 }
 
 /// bzip2 shrinks English text about fourfold (BookCorpus: 1.18 GB → 4.85 GB).
-const BZIP2_TEXT_RATIO: u64 = 4;
+pub(crate) const BZIP2_TEXT_RATIO: u64 = 4;
 
 impl BookArchiveReader {
     /// Opens the archive and starts decoding it.

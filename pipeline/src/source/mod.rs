@@ -88,6 +88,21 @@ pub trait CorpusReader: Send {
 /// parallel hand-off.
 pub const CHUNK_TEXTS: usize = 1024;
 
+/// About how many bytes of text `path` holds, from its footer or its size, without reading
+/// it (as [`CorpusReader::text_bytes_hint`]).
+pub fn text_bytes_estimate(path: &Path) -> Result<u64> {
+    if path.to_string_lossy().ends_with(".parquet") {
+        return Ok(ParquetTextReader::open(path)?.text_bytes_hint());
+    }
+    let len = std::fs::metadata(path)
+        .map_err(|e| crate::Error::io(path, e))?
+        .len();
+    Ok(match path.to_string_lossy().ends_with(".tar.bz2") {
+        true => len * bookcorpus::BZIP2_TEXT_RATIO,
+        false => len,
+    })
+}
+
 /// Opens `path` with the reader its extension calls for (`.parquet`, `.tar.bz2`, `.csv`).
 pub fn open(path: &Path) -> Result<Box<dyn CorpusReader>> {
     let name = path.to_string_lossy();
