@@ -292,6 +292,14 @@ fn where_finds_every_occurrence_in_a_keyed_build() {
             "--text {text:?} --first"
         );
         assert!(first_steps.iter().all(|&s| s == steps[0]));
+        // The summary counts what it printed, whatever the window of shards read.
+        let out = run(pipeline().arg("where").arg(&small).args(args(true)));
+        let n = first.len();
+        let said = format!(
+            "{n} occurrence{} up to the first step",
+            if n == 1 { "" } else { "s" }
+        );
+        assert!(out.stderr.contains(&said), "{said:?} in {}", out.stderr);
     }
     later_passes_first_and_misses(&build, answer.examples.len() as u64);
 }

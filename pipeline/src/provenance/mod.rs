@@ -116,13 +116,13 @@ pub struct Occurrence {
 pub enum Scope {
     /// Every occurrence.
     All,
-    /// At least the occurrences of the first step (of this many examples) that has any;
-    /// a token search stops reading shards after that step.
+    /// The occurrences of the first step (of this many examples) that has any; a token
+    /// search stops reading shards after that step.
     FirstStep { batch_size: u64 },
 }
 
-/// The occurrences of `query` in `build` (all of them, or at least those of the first step
-/// that has any), by example, then position.
+/// The occurrences of `query` in `build` (all of them, or those of the first step that has
+/// any), by example, then position.
 pub fn find(
     build: &Build,
     index: &ProvenanceIndex,
@@ -135,7 +135,17 @@ pub fn find(
         Query::Tokens(needle) => by_tokens(build, index, needle, scope)?,
     };
     found.sort_by_key(|o| (o.example, o.positions.start));
+    // A token search reads whole windows of shards: what it found past the first step goes.
+    if let (Scope::FirstStep { batch_size }, Some(first)) = (scope, found.first()) {
+        let end = first_step_end(first.example, batch_size);
+        found.truncate(found.partition_point(|o| o.example < end));
+    }
     Ok(found)
+}
+
+/// The end (excluded) of the step of `batch_size` examples that holds example `k`.
+fn first_step_end(k: u64, batch_size: u64) -> u64 {
+    (k / batch_size + 1) * batch_size
 }
 
 /// The segments whose record matches `wanted` (in `scope`), from one scan of the index;
@@ -155,7 +165,7 @@ fn by_record(
         }
     })?;
     if let (Scope::FirstStep { batch_size }, Some(&(first, ..))) = (scope, found.first()) {
-        let end = (first / batch_size + 1) * batch_size;
+        let end = first_step_end(first, batch_size);
         found.retain(|&(k, ..)| k < end);
     }
     if found.is_empty() {
@@ -230,12 +240,10 @@ fn by_tokens(
     let mut found: Vec<Occurrence> = Vec::new();
     let mut next = 0;
     while next < shards.len() {
-        if let (Scope::FirstStep { batch_size }, Some(first)) = (scope, found.first()) {
-            // The first step ends before example (k / B + 1) · B.
-            let end = (first.example / batch_size + 1) * batch_size;
-            if shards[next].first_example >= end {
-                break;
-            }
+        if let (Scope::FirstStep { batch_size }, Some(first)) = (scope, found.first())
+            && shards[next].first_example >= first_step_end(first.example, batch_size)
+        {
+            break;
         }
         let to = (next + window).min(shards.len());
         found.extend(tokens_in_shards(build, index, needle, next..to)?);
