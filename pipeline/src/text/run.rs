@@ -82,19 +82,31 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
         checkpoint.as_ref().map(|c| c.at),
         progress,
     );
-    loop {
-        let mut window = dealer.window(window())?;
-        if window.is_empty() {
-            break;
-        }
-        let outputs: Vec<ChunkOutput> = window
-            .par_iter_mut()
-            .map(|dealt| stages.process(dealt))
-            .collect::<Result<_>>()?;
-        for (dealt, output) in window.iter().zip(&outputs) {
-            sink.append(dealt, output)?;
-            progress.advance(dealt.chunk.bytes);
-        }
+    // A window is processed on the pool while the window before it is sunk and the one after
+    // it read (rayon::join): reading and sinking are sequential, and would leave the other
+    // threads idle between windows. The sink still takes the chunks in order.
+    let mut current = dealer.window(window())?;
+    let mut done: Option<(Vec<Dealt>, Vec<ChunkOutput>)> = None;
+    while !current.is_empty() {
+        let (outputs, next) = rayon::join(
+            || {
+                current
+                    .par_iter_mut()
+                    .map(|dealt| stages.process(dealt))
+                    .collect::<Result<Vec<ChunkOutput>>>()
+            },
+            || -> Result<Vec<Dealt>> {
+                if let Some((dealt, outputs)) = done.take() {
+                    sink_window(&mut sink, &dealt, &outputs, progress)?;
+                }
+                dealer.window(window())
+            },
+        );
+        let (outputs, next) = (outputs?, next?);
+        done = Some((std::mem::replace(&mut current, next), outputs));
+    }
+    if let Some((dealt, outputs)) = done {
+        sink_window(&mut sink, &dealt, &outputs, progress)?;
     }
     let sunk = sink.finish()?;
     let manifest = StoreManifest::new(
@@ -110,6 +122,20 @@ pub fn prepare(plan: &TextPlan, progress: &dyn Progress) -> Result<Prepared> {
         manifest,
         resumed: checkpoint.as_ref().map(Checkpoint::resumed),
     })
+}
+
+/// Appends a processed window to the store, chunk by chunk in order.
+fn sink_window(
+    sink: &mut StoreSink,
+    window: &[Dealt],
+    outputs: &[ChunkOutput],
+    progress: &dyn Progress,
+) -> Result<()> {
+    for (dealt, output) in window.iter().zip(outputs) {
+        sink.append(dealt, output)?;
+        progress.advance(dealt.chunk.bytes);
+    }
+    Ok(())
 }
 
 /// Runs `part` of the spaCy work of `plan`: splits that part's chunks of the Wikipedia
