@@ -220,7 +220,7 @@ impl Recipe {
 /// The pairs and order of a build, made the recipe kind's way.
 pub enum BuildPairs {
     Keyed {
-        pairing: Pairing,
+        pairing: Box<Pairing>,
         total: u64,
     },
     Reference {
@@ -255,7 +255,10 @@ impl BuildPairs {
                 available,
             });
         }
-        Ok(BuildPairs::Keyed { pairing, total })
+        Ok(BuildPairs::Keyed {
+            pairing: Box::new(pairing),
+            total,
+        })
     }
 
     /// Examples the build holds.

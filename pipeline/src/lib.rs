@@ -25,9 +25,11 @@
 //!
 //! Around them: [`recipe`] (every parameter of a build), [`recorded`] (what a build's
 //! manifest records of them, read back typed), [`difference`] (which of them changed), [`plan`] (a build resolved once,
-//! its stages listed in order, the skip and resume logic), [`audit`] (does a build keep
-//! the recipe's promises), [`oracles`] (the properties the tests and fuzzers check). The
-//! traits of the text stages live in [`stage`].
+//! its stages listed in order, the skip and resume logic), [`disk`] (the space a stage
+//! needs, checked before it writes), [`audit`] (does a build keep the recipe's promises),
+//! [`oracles`] (the properties the tests and fuzzers check), [`synthetic`] (a generated
+//! corpus of the real shape and size, for `make rehearse`). The traits of the text stages
+//! live in [`stage`].
 
 pub mod clean;
 pub mod examples;
@@ -43,6 +45,7 @@ pub mod tokenize;
 
 pub mod audit;
 pub mod difference;
+pub mod disk;
 mod error;
 pub mod oracles;
 pub mod plan;
@@ -50,5 +53,6 @@ pub mod provenance;
 pub mod recipe;
 pub mod recorded;
 pub mod stage;
+pub mod synthetic;
 
 pub use error::{Error, Result, SpacyMissing};

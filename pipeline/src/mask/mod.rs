@@ -134,14 +134,16 @@ impl MaskingPolicy {
         tokens.extend_from_slice(second);
         tokens.push(special.sep);
         // 1. choose and replace
-        let mut chosen: Vec<(u16, u16)> = Vec::new(); // (position, original id)
+        // (position, original id); a position of the whole pair, before the length rule
+        // cuts it below max_length (≤ 65,535), may pass u16.
+        let mut chosen: Vec<(u32, u16)> = Vec::new();
         let [start, end] = self.random_token_range;
         for (position, token) in tokens.iter_mut().enumerate() {
             let original = *token;
             if special.is_special(original) || !stream.chance(self.probability) {
                 continue;
             }
-            chosen.push((position as u16, original));
+            chosen.push((position as u32, original));
             if stream.chance(self.mask_token) {
                 *token = special.mask;
             } else if stream.chance(self.random_token_of_rest) {
@@ -191,7 +193,7 @@ impl MaskingPolicy {
         &self,
         mut tokens: Vec<u16>,
         mut segment_a_len: usize,
-        mut chosen: Vec<(u16, u16)>,
+        mut chosen: Vec<(u32, u16)>,
         mut label: NspLabel,
         special: &SpecialTokens,
     ) -> Example {
@@ -214,7 +216,8 @@ impl MaskingPolicy {
         Example {
             token_ids: tokens,
             segment_a_len: segment_a_len as u16,
-            mlm_positions: chosen.iter().map(|&(p, _)| p).collect(),
+            // Below max_length, so in u16, once cut (and every position is cut below it).
+            mlm_positions: chosen.iter().map(|&(p, _)| p as u16).collect(),
             mlm_labels: chosen.iter().map(|&(_, original)| original).collect(),
             nsp_label: label,
         }

@@ -245,3 +245,28 @@ fn bad_policies_are_refused() {
         assert!(policy.validate().unwrap_err().to_string().contains(message));
     }
 }
+
+/// A pair longer than u16 positions (a sentence of 70,000 tokens: an article without a
+/// sentence end) is masked over all of it, capped, then cut: the kept labels are those of
+/// the kept positions, none wrapped from past 65,535 into the kept part.
+#[test]
+fn a_pair_past_65_535_tokens_keeps_only_labels_of_its_kept_positions() {
+    let policy = MaskingPolicy {
+        max_predictions: 100_000,
+        ..MaskingPolicy::default()
+    };
+    let a: Vec<u16> = (0..70_000u32).map(|i| 2000 + (i % 20_000) as u16).collect();
+    for k in 0..5 {
+        let e = apply(&policy, &a, &[3000, 3001], NspLabel::IsNext, k);
+        assert_eq!(e.token_ids.len(), 512);
+        assert!(e.validate().is_ok());
+        let original = [vec![101], a[..510].to_vec(), vec![102]].concat();
+        assert_eq!(unmasked(&e), original, "example {k}");
+        // About 15% of the 510 kept tokens, not 15% of the 70,003.
+        assert!(
+            (40..120).contains(&e.mlm_positions.len()),
+            "{}",
+            e.mlm_positions.len()
+        );
+    }
+}

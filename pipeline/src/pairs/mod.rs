@@ -16,14 +16,14 @@
 //! Each choice is a keyed permutation ([`KeyedPermutation`]), so the pair of example `k` is
 //! computed in O(1) time and memory, for any `k`, on any thread.
 
+pub(crate) mod index_set;
 mod permutation;
-mod starts;
 
 use earlyberts_format::NspLabel;
 use serde::{Deserialize, Serialize};
 
+use self::index_set::IndexSet;
 pub use self::permutation::KeyedPermutation;
-use self::starts::PairStarts;
 use earlyberts_format::random::{Stage, Stream};
 
 /// Pairing options of a recipe.
@@ -51,7 +51,7 @@ enum Starts {
     /// Pair `i` starts at sentence `2i`.
     Consecutive,
     /// Pair `i` starts at the `i`-th listed sentence (pairs within documents).
-    Listed(PairStarts),
+    Listed(IndexSet),
 }
 
 /// The pairs of a corpus and their training order, for one seed.
@@ -85,7 +85,7 @@ impl Pairing {
         seed: u64,
     ) -> Pairing {
         let starts = if options.respect_documents {
-            let mut starts = PairStarts::default();
+            let mut starts = IndexSet::default();
             let mut i = 0;
             while i + 1 < sentences {
                 if document(i) == document(i + 1) {

@@ -311,7 +311,7 @@ impl<'a> ReferenceMaker<'a> {
             if undo.is_some_and(|u| u.contains(&c)) {
                 tokens[c as usize] = original;
             } else {
-                labelled.push((c, original));
+                labelled.push((u32::from(c), original));
             }
         }
         let (segment_a, label) = (rows.segment_a[i], rows.labels[i]);

@@ -7,13 +7,17 @@
 use std::ops::Range;
 
 use earlyberts_format::{Invalid, NspLabel};
+use rayon::prelude::*;
 
 use super::{
     history::{History, ReferenceParams},
     numpy::NumpyLegacy,
     python::PyRandom,
 };
-use crate::{Error, Result, store::SentenceStore};
+use crate::{Error, Result, pairs::index_set::IndexSet, store::SentenceStore};
+
+/// The longest row the reference kind takes: its columns (chosen positions) are u16.
+const MAX_ROW_TOKENS: u64 = 1 << 16;
 
 /// One run of the script: the lines it wrote and the order it wrote them in.
 #[derive(Clone, Debug)]
@@ -39,9 +43,10 @@ pub(super) struct Batch {
 /// The pairs, order and batches of a reference build, and its caps once counted.
 pub struct ReferencePlan {
     pub(super) pairs: u64,
-    /// Pairs given a random second sentence, ascending (`sorted(S)`).
-    pub(super) drawn: Vec<u32>,
-    /// `S` in draw order: drawn pair `drawn[j]` gets the second sentence of pair `partner[j]`.
+    /// Pairs given a random second sentence (`sorted(S)`, as a bitmap: 11 MB, not 180).
+    pub(super) drawn: IndexSet,
+    /// `S` in draw order: the `j`-th drawn pair (`drawn.get(j)`) gets the second sentence
+    /// of pair `partner[j]`.
     pub(super) partner: Vec<u32>,
     /// numpy's shuffle of the pairs, for the runs that write in that order.
     pub(super) order: Vec<u32>,
@@ -89,8 +94,7 @@ impl ReferencePlan {
         // The first run: the NSP draws from Python's stream, then numpy's shuffle.
         let mut python = PyRandom::seed(seed);
         let partner = python.sample_range_u32(pairs32, (even / 4) as usize);
-        let mut drawn = partner.clone();
-        drawn.sort_unstable();
+        let drawn = IndexSet::from_members(partner.iter().map(|&p| u64::from(p)), pairs);
         let shuffled = params.history != History::Fresh;
         let order = if shuffled {
             let mut order: Vec<u32> = (0..pairs32).collect();
@@ -109,7 +113,7 @@ impl ReferencePlan {
             seed,
             total,
         };
-        plan.processes = plan.runs(&params.history, params.batch_size, store);
+        plan.processes = plan.runs(&params.history, params.batch_size, store)?;
         Ok(plan)
     }
 
@@ -120,7 +124,7 @@ impl ReferencePlan {
 
     /// Pairs with a random second sentence.
     pub fn random_next_pairs(&self) -> u64 {
-        self.drawn.len() as u64
+        self.drawn.len()
     }
 
     /// Examples this build holds.
@@ -134,7 +138,7 @@ impl ReferencePlan {
     }
 
     /// The runs of `history`, each with its batches up to the lines it wrote.
-    fn runs(&self, history: &History, batch: u64, store: &SentenceStore) -> Vec<Process> {
+    fn runs(&self, history: &History, batch: u64, store: &SentenceStore) -> Result<Vec<Process>> {
         let ranges: Vec<(Range<u64>, bool, bool)> = match history {
             History::Fresh => vec![(0..self.pairs, false, true)],
             History::Resumed => vec![(0..self.pairs, true, false)],
@@ -153,35 +157,63 @@ impl ReferencePlan {
             .into_iter()
             .map(|(lines, shuffled, after_nsp)| {
                 let end = lines.end.min(self.total);
-                let mut batches = Vec::new();
-                let (mut first, mut offset) = (lines.start, 0u64);
-                while first < end {
-                    // A run computes whole batches up to the last pair, wherever it stopped.
-                    let size = batch.min(self.pairs - first);
-                    let len = (first..first + size)
-                        .map(|line| {
-                            let (a, b, _) = self.pair(self.pair_of_line(line, shuffled));
-                            store.sentence_len(a) + store.sentence_len(b) + 3
-                        })
-                        .max()
-                        .unwrap_or(0) as u64;
-                    batches.push(Batch {
-                        first,
-                        size,
-                        len,
-                        offset,
-                    });
-                    offset += 4 * size * len;
-                    first += size;
-                }
-                Process {
+                // A run computes whole batches up to the last pair, wherever it stopped.
+                let firsts: Vec<u64> = (lines.start..end).step_by(batch as usize).collect();
+                let lens: Vec<u64> = firsts
+                    .par_iter()
+                    .map(|&first| {
+                        self.batch_len(
+                            first..first + batch.min(self.pairs - first),
+                            shuffled,
+                            store,
+                        )
+                    })
+                    .collect::<Result<_>>()?;
+                let mut offset = 0;
+                let batches = firsts
+                    .iter()
+                    .zip(lens)
+                    .map(|(&first, len)| {
+                        let size = batch.min(self.pairs - first);
+                        let made = Batch {
+                            first,
+                            size,
+                            len,
+                            offset,
+                        };
+                        offset += 4 * size * len;
+                        made
+                    })
+                    .collect();
+                Ok(Process {
                     lines: lines.start.min(self.total)..end,
                     shuffled,
                     after_nsp,
                     batches,
-                }
+                })
             })
             .collect()
+    }
+
+    /// The longest row of the batch of `lines`: the collator pads every row to it. Its
+    /// columns are u16 (as the examples' positions): a longer row is refused.
+    fn batch_len(&self, lines: Range<u64>, shuffled: bool, store: &SentenceStore) -> Result<u64> {
+        let mut longest = 0;
+        for line in lines {
+            let (a, b, _) = self.pair(self.pair_of_line(line, shuffled));
+            let len = (store.sentence_len(a) + store.sentence_len(b) + 3) as u64;
+            if len > MAX_ROW_TOKENS {
+                return Err(Error::Store {
+                    path: store.dir().to_path_buf(),
+                    reason: format!(
+                        "line {line} pairs sentences {a} and {b} into {len} tokens; the \
+                         reference kind takes rows of at most {MAX_ROW_TOKENS}"
+                    ),
+                });
+            }
+            longest = longest.max(len);
+        }
+        Ok(longest)
     }
 
     /// The two rows of line `line` of the output (for the provenance index).
@@ -205,13 +237,13 @@ impl ReferencePlan {
 
     /// Pair `i` in corpus order: its two rows and its label.
     pub(super) fn pair(&self, i: u64) -> (u64, u64, NspLabel) {
-        match self.drawn.binary_search(&(i as u32)) {
-            Ok(j) => (
+        match self.drawn.rank(i) {
+            Some(j) => (
                 2 * i,
-                2 * u64::from(self.partner[j]) + 1,
+                2 * u64::from(self.partner[j as usize]) + 1,
                 NspLabel::RandomNext,
             ),
-            Err(_) => (2 * i, 2 * i + 1, NspLabel::IsNext),
+            None => (2 * i, 2 * i + 1, NspLabel::IsNext),
         }
     }
 }

@@ -85,8 +85,22 @@ impl PyRandom {
 
     /// `sample(range(n), k)` for a large `n`: the pool branch with a compact pool (the NSP
     /// draw: `n ≤ setsize` always holds there, see reference-exact.md §3).
+    ///
+    /// In place: the entry taken at draw `i` is swapped to the pool's end (`n − 1 − i`,
+    /// which no later draw reaches), so the sample is the pool's tail reversed and no
+    /// second vector of `k` entries is held beside the pool (at the full corpus, 180 MB).
     pub fn sample_range_u32(&mut self, n: u32, k: usize) -> Vec<u32> {
-        self.pool_sample((0..n).collect(), k)
+        let mut pool: Vec<u32> = (0..n).collect();
+        let n = pool.len();
+        for i in 0..k {
+            let j = self.randbelow((n - i) as u64) as usize;
+            pool.swap(j, n - i - 1);
+        }
+        pool.copy_within(n - k.., 0);
+        pool.truncate(k);
+        pool.reverse();
+        pool.shrink_to_fit();
+        pool
     }
 
     /// The pool branch of `sample` over `pool`: `j = _randbelow(n − i)`, take `pool[j]`,
