@@ -284,6 +284,49 @@ impl ProvenanceIndex {
 mod tests {
     use super::*;
 
+    /// Records past byte 2^32 of the index (2^28 + 4 records: 5.4 GB, a sparse file) are
+    /// found where they were written, by `records` as by the writer's positions.
+    #[test]
+    fn records_past_four_gib_are_read_from_their_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PROVENANCE_FILE);
+        let examples = (1u64 << 28) + 4;
+        let file = File::create(&path).unwrap();
+        file.set_len(examples * PROVENANCE_RECORD_LEN as u64)
+            .unwrap();
+        let record = |k: u64| Provenance {
+            first: (k % (1 << 32)) as u32,
+            second: u32::MAX,
+            first_document: 3,
+            second_document: (k >> 8) as u32,
+            first_tokens: 250,
+            second_tokens: 9,
+        };
+        let tail = examples - 3..examples;
+        let mut bytes = Vec::new();
+        tail.clone().for_each(|k| record(k).encode(&mut bytes));
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(SeekFrom::Start(tail.start * PROVENANCE_RECORD_LEN as u64))
+            .unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        let index = ProvenanceIndex {
+            path,
+            info: ProvenanceInfo {
+                format: PROVENANCE_VERSION,
+                root_hash: PayloadHash(0),
+                examples,
+                hash: PayloadHash(0),
+            },
+        };
+        let expected: Vec<Provenance> = tail.clone().map(record).collect();
+        assert_eq!(index.records(tail).unwrap(), expected);
+        assert_eq!(
+            index.records(0..1).unwrap()[0],
+            Provenance::decode(&[0; 20])
+        );
+        assert!(index.records(examples..examples + 1).is_err());
+    }
+
     #[test]
     fn records_round_trip_and_place_their_segments() {
         let record = Provenance {

@@ -112,6 +112,22 @@ mod tests {
         }
     }
 
+    /// Ten times the real corpus's pairs and far past 2^32: every image stays below n and
+    /// inverts (sampled: the whole range is too long to walk).
+    #[test]
+    fn stays_a_bijection_past_two_to_the_32() {
+        for n in [1_000_000_000u64, (1 << 32) + 3, 1 << 40] {
+            let p = KeyedPermutation::new(n, &mut Stream::new(2, Stage::Order, 0));
+            let edges = [0, 1, (1 << 32) - 1, 1 << 32, n / 2, n - 2, n - 1];
+            let spread = (0..2000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % n);
+            for i in edges.into_iter().filter(|&i| i < n).chain(spread) {
+                let j = p.apply(i);
+                assert!(j < n, "n={n} i={i} j={j}");
+                assert_eq!(p.invert(j), i, "n={n} i={i}");
+            }
+        }
+    }
+
     #[test]
     fn looks_shuffled() {
         let p = KeyedPermutation::new(10_000, &mut Stream::new(1, Stage::Order, 0));
