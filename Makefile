@@ -28,7 +28,7 @@ BUILD_FLAGS ?=
 # needed where the spaCy parts ran on a cluster (the store records their setup).
 SPACY_FLAGS ?= $(if $(EARLYBERTS_SPACY_MODEL),--spacy-model $(EARLYBERTS_SPACY_MODEL) --allow-spacy-version)
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu fetch data test-slurm which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu fetch data rehearse test-rehearse test-slurm which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,6 +98,31 @@ data: fetch ## fetch the pinned sources, build SEEDS with RECIPE (LIMIT=N: first
 	  else echo "no published manifest $$golden yet: build not compared"; fi; \
 	done
 
+# `make data` rehearsed at the real size before anything is downloaded: a generated corpus
+# of the real shape (SCALE=1: 41 Wikipedia parquet files and the BookCorpus archive, 25 GB of
+# text; the reference recipe gets Wikipedia as given rows, `wiki-sentences.csv`), built for
+# two seeds on one store with RECIPE (LIMIT=N: the first N examples), then verify, where,
+# inspect, the Python package and the trainer's data feed, each measured (scripts/rehearse.py).
+# REHEARSE_DIR is removed afterwards unless REHEARSE_FLAGS=--keep.
+SCALE ?= 1
+REHEARSE_DIR ?= target/rehearse
+REHEARSE_FLAGS ?=
+rehearse: ## generate a corpus of the real shape (SCALE=1: 25 GB of text) and run `make data`'s build for two seeds, verify, where, inspect, Python and the trainer's feed on it; prints what each stage costs
+	$(BUILD_PIPELINE)
+	$(BUILD_TRAINER)
+	python3 scripts/rehearse.py --scale $(SCALE) --recipe $(RECIPE) $(if $(LIMIT),--limit $(LIMIT)) \
+		--work $(REHEARSE_DIR) --pipeline $(PIPELINE) --trainer $(TRAINER) --python $(PYTHON) $(REHEARSE_FLAGS)
+
+# In `make test`: both recipes at SCALE=0.01 (250 MB of text) with the tests' debug binaries.
+test-rehearse: ## `make rehearse SCALE=0.01` for both recipes, on the tests' build
+	$(CARGO) build --quiet --workspace $(TEST_FEATURES)
+	$(MAKE) --no-print-directory rehearse SCALE=0.01 RECIPE=manifests/recipes/earlyberts-keyed.toml \
+		BUILD_PIPELINE=true BUILD_TRAINER=true PIPELINE=target/debug/pipeline TRAINER=target/debug/trainer \
+		PYTHON=$(PYTHON_TEST_ENV)/bin/python REHEARSE_DIR=target/rehearse-test
+	$(MAKE) --no-print-directory rehearse SCALE=0.01 RECIPE=manifests/recipes/earlyberts.toml \
+		BUILD_PIPELINE=true BUILD_TRAINER=true PIPELINE=target/debug/pipeline TRAINER=target/debug/trainer \
+		PYTHON=$(PYTHON_TEST_ENV)/bin/python REHEARSE_DIR=target/rehearse-test
+
 # Which run history made the published EarlyBERTs checkpoints of seed SEED? The step-STEP
 # revision and the MultiBERTs step-0 checkpoint are fetched (lock them first: `pipeline
 # fetch --lock --only multiberts,earlyberts-seedN`), the first STEP × WHICH_BATCH examples
@@ -161,7 +186,7 @@ bench-python: ## build.step and TrainingOrder against the FORMAT.md numpy reader
 	$(BUILD_PIPELINE)
 	$(PYTHON) scripts/bench_python.py
 
-test: check unit-test test-python test-slurm ## everything CI runs: formatting, lints, docs, all tests (Rust, Python, Slurm), benchmarks compile
+test: check unit-test test-python test-slurm test-rehearse ## everything CI runs: formatting, lints, docs, all tests (Rust, Python, Slurm), the rehearsal at SCALE=0.01, benchmarks compile
 
 # The tests build the trainer with the wgpu backend too (one build of burn for every test):
 # its tests run the GPU code path on any Vulkan driver, lavapipe (Mesa's software one) in
