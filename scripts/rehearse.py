@@ -16,9 +16,12 @@ For each it prints wall time, CPU time, parallelism, peak anonymous and peak fil
 memory (sampled from /proc every 50 ms) and bytes written, then totals and the disk each
 output takes. Any command that fails, or a stage that does not show, fails the rehearsal.
 The work directory is removed at the end (--keep keeps it; a kept corpus is used again).
+With --faults, the first seed's build is then killed (SIGKILL) halfway through its examples
+stage, and a new store halfway through its stage; each rerun must resume to the
+uninterrupted bytes (root hash, store shard hashes).
 
     python3 scripts/rehearse.py --scale 1 [--recipe manifests/recipes/earlyberts.toml]
-        [--limit 10240000] [--work DIR] [--json FILE]
+        [--limit 10240000] [--seeds 1 2] [--work DIR] [--json FILE] [--keep] [--faults]
 """
 
 import argparse
