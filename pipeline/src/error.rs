@@ -132,6 +132,12 @@ pub enum Error {
     /// A build without its provenance index, or with a damaged one.
     #[error("'{}' {reason}; run `pipeline build` again with the options that made the build: it writes the index and leaves the shards as they are", build.display())]
     NoProvenance { build: PathBuf, reason: String },
+    /// A list of terms to count that cannot be used.
+    #[error("terms file '{}': {reason}", path.display())]
+    Terms { path: PathBuf, reason: String },
+    /// An exposure table that cannot be read or written.
+    #[error("exposure table '{}': {reason}", path.display())]
+    Exposure { path: PathBuf, reason: String },
     /// A text query with nothing to search for.
     #[error("'{text}' has no tokens to search for")]
     EmptyQuery { text: String },

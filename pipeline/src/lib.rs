@@ -47,6 +47,7 @@ pub mod audit;
 pub mod difference;
 pub mod disk;
 mod error;
+pub mod exposure;
 pub mod oracles;
 pub mod plan;
 pub mod provenance;

@@ -56,6 +56,9 @@ enum Command {
     /// was trained on (exit status 1 when nowhere).
     #[command(name = "where")]
     Where(cmd::r#where::WhereArgs),
+    /// Count, for every token (or each term of a list), how often it had been seen and
+    /// been an MLM target by each step, as one long table (parquet, CSV or JSON lines).
+    Exposure(cmd::exposure::ExposureArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => cmd::verify::run(&cli.global, args),
         Command::Inspect(args) => cmd::inspect::run(&cli.global, args),
         Command::Where(args) => cmd::r#where::run(&cli.global, args),
+        Command::Exposure(args) => cmd::exposure::run(&cli.global, args),
     }
 }
 

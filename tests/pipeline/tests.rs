@@ -12,6 +12,9 @@ mod inspect;
 // `pipeline where`: occurrences of sentences, documents and texts, for both recipe kinds.
 mod provenance;
 
+// `pipeline exposure`: every token's and every term's counts by step, for both recipe kinds.
+mod exposure;
+
 // The text stages: fixture corpus, prepare (thread-count independence), sentences, tokenize.
 mod text;
 

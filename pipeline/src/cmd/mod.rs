@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod build;
+pub mod exposure;
 pub mod fetch;
 pub mod fixture;
 pub mod inspect;
