@@ -172,7 +172,7 @@ MYPY_CACHE = target/mypy-cache/pyenv
 test-python: ## the Python package's tests (pytest, every call checked against the CLI) and its type stubs (stubtest, mypy --strict) in target/pyenv
 	$(CARGO) build --quiet --workspace $(TEST_FEATURES)
 	test -x $(PYTHON_TEST_ENV)/bin/python || python3 -m venv $(PYTHON_TEST_ENV)
-	$(PYTHON_TEST_ENV)/bin/python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' numpy pytest 'mypy==2.4.1'
+	$(PYTHON_TEST_ENV)/bin/python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' numpy pandas pytest 'mypy==2.4.1'
 	VIRTUAL_ENV=$(abspath $(PYTHON_TEST_ENV)) $(PYTHON_TEST_ENV)/bin/maturin develop --quiet -m python/Cargo.toml
 	mkdir -p $(MYPY_CACHE)
 	cd $(MYPY_CACHE) && $(abspath $(PYTHON_TEST_ENV))/bin/python -m mypy.stubtest earlyberts._earlyberts \

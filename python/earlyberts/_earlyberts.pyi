@@ -4,11 +4,20 @@ python/tests/typed_usage.py against them (`mypy --strict`); python/tests/test_ty
 checks the dicts' keys and value types against what the module returns."""
 
 from os import PathLike
-from typing import ClassVar, List, Literal, Optional, Tuple, Union, final, overload
+from typing import Any, ClassVar, List, Literal, Optional, Sequence, Tuple, Union, final, overload
 
 from typing_extensions import Self
 
-from .types import Batch, Example, Manifest, OccurrenceDict, TorchBatch, TrainingSettings
+from .types import (
+    Batch,
+    Example,
+    Manifest,
+    OccurrenceDict,
+    TermExposure,
+    TokenExposure,
+    TorchBatch,
+    TrainingSettings,
+)
 
 __all__ = ["BuildError", "Build", "Occurrence", "reference_training", "checkpoint_steps"]
 
@@ -106,6 +115,22 @@ class Build:
               batch_size: Optional[int] = None) -> List[Occurrence]:
         """Where the model saw `text`, store sentence `sentence` or document `document`
         (exactly one), by step, as `pipeline where` prints it."""
+    @overload
+    def exposure(self, steps: Optional[Sequence[int]] = None, terms: None = None,
+                 batch_size: Optional[int] = None, *,
+                 as_frame: Literal[False]) -> TokenExposure: ...
+    @overload
+    def exposure(self, steps: Optional[Sequence[int]] = None, *, terms: Sequence[str],
+                 batch_size: Optional[int] = None, as_frame: Literal[False]) -> TermExposure: ...
+    @overload
+    def exposure(self, steps: Optional[Sequence[int]] = None,
+                 terms: Optional[Sequence[str]] = None, batch_size: Optional[int] = None,
+                 as_frame: Optional[bool] = None) -> Any:
+        """How often each token (or each of `terms`) had been seen and been an MLM target
+        by each step (default: the EarlyBERTs checkpoint steps), as `pipeline exposure`
+        counts it: a `pandas.DataFrame` when pandas is installed (or `as_frame=True`), else
+        (or with `as_frame=False`) a dict of numpy arrays, `TokenExposure` or
+        `TermExposure`."""
     def decode(self, index: int) -> str:
         """Example `index` as `pipeline inspect` prints it."""
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Int64Array", "Example", "Batch", "TorchBatch", "OccurrenceDict", "Manifest", "RecipeInfo",
     "InputFile", "VocabInfo", "Layout", "NspCounts", "Totals", "ShardEntry", "TrainingSettings",
+    "UInt64Array", "TokenExposure", "TermExposure",
 ]
 
 Int64Array = npt.NDArray[np.int64]
@@ -67,6 +68,50 @@ class TorchBatch(TypedDict):
     attention_mask: torch.Tensor
     labels: torch.Tensor
     next_sentence_label: torch.Tensor
+
+
+UInt64Array = npt.NDArray[np.uint64]
+"""A numpy array of uint64: steps and counts."""
+
+
+class TokenExposure(TypedDict):
+    """`Build.exposure(as_frame=False)`: the long table of `pipeline exposure`, one row per
+    step and token id (steps ascending, then ids 0…vocab size − 1), counts cumulative up to
+    the step."""
+
+    step: UInt64Array
+    token_id: npt.NDArray[np.uint32]
+    token: npt.NDArray[np.object_]
+    """The token's text in the vocabulary (`##`-prefixed for a word piece)."""
+    seen: UInt64Array
+    """Positions holding the token in the examples' text, before masking."""
+    target: UInt64Array
+    """MLM targets whose label is the token."""
+    masked: UInt64Array
+    """Of those targets, the ones shown as `[MASK]`."""
+    kept: UInt64Array
+    """… shown as the token itself."""
+    replaced: UInt64Array
+    """… shown as another token."""
+
+
+class TermExposure(TypedDict):
+    """`Build.exposure(terms=…, as_frame=False)`: one row per step and term (steps
+    ascending, then the terms in the order given), counts cumulative up to the step."""
+
+    step: UInt64Array
+    term: npt.NDArray[np.object_]
+    tokens: npt.NDArray[np.object_]
+    """The term's WordPiece tokens, space-separated."""
+    seen: UInt64Array
+    """Occurrences of its token sequence in the examples' text, before masking."""
+    fully_masked: UInt64Array
+    """Occurrences whose every token was an MLM target."""
+    partly_masked: UInt64Array
+    """Occurrences with some but not all of their tokens MLM targets."""
+    first_step: npt.NDArray[np.int64]
+    """The first step whose examples hold the term; -1 where none of the build's do (a
+    DataFrame holds `<NA>` there)."""
 
 
 class OccurrenceDict(TypedDict):

@@ -2,8 +2,13 @@
 //! and loss layers take), made from the decoded values without a Python object per token.
 
 use earlyberts_format::{Example, PaddedBatch};
+use earlyberts_pipeline::exposure::table::{Column, Table};
 use numpy::{IntoPyArray, PyArrayMethods};
-use pyo3::{exceptions::PyImportError, prelude::*, types::PyDict};
+use pyo3::{
+    exceptions::PyImportError,
+    prelude::*,
+    types::{PyDict, PyList},
+};
 
 fn widened<T: Copy + Into<i64>>(values: &[T]) -> Vec<i64> {
     values.iter().map(|&v| v.into()).collect()
@@ -63,4 +68,49 @@ fn torch_from_numpy(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         ))
     })?;
     torch.getattr("from_numpy")
+}
+
+/// A long table of `pipeline exposure` as a dict of 1-D numpy arrays under its column names
+/// (counts uint64, token ids uint32, text as object arrays, a missing first step as -1), or
+/// as a `pandas.DataFrame` (a missing first step as `<NA>`) when `as_frame` is true, or is
+/// `None` and pandas imports.
+pub fn table<'py>(
+    py: Python<'py>,
+    table: &Table,
+    as_frame: Option<bool>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let pandas = match as_frame {
+        Some(false) => None,
+        None => py.import("pandas").ok(),
+        Some(true) => Some(py.import("pandas").map_err(|e| {
+            PyImportError::new_err(format!(
+                "as_frame=True needs pandas ({e}); install it with `pip install pandas`, or pass as_frame=False for numpy arrays"
+            ))
+        })?),
+    };
+    let numpy = py.import("numpy")?;
+    let dict = PyDict::new(py);
+    for (name, column) in &table.columns {
+        let array = match column {
+            Column::U64(v) => v.clone().into_pyarray(py).into_any(),
+            Column::U32(v) => v.clone().into_pyarray(py).into_any(),
+            Column::Text(v) => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("dtype", "object")?;
+                numpy.call_method("array", (PyList::new(py, v)?,), Some(&kwargs))?
+            }
+            Column::MaybeU64(v) => match &pandas {
+                Some(pandas) => pandas.call_method1("array", (PyList::new(py, v)?, "UInt64"))?,
+                None => {
+                    let signed = v.iter().map(|x| x.map_or(-1, |x| x as i64));
+                    signed.collect::<Vec<i64>>().into_pyarray(py).into_any()
+                }
+            },
+        };
+        dict.set_item(*name, array)?;
+    }
+    match pandas {
+        Some(pandas) => pandas.call_method1("DataFrame", (dict,)),
+        None => Ok(dict.into_any()),
+    }
 }

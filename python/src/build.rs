@@ -4,10 +4,13 @@
 use std::{path::PathBuf, sync::OnceLock};
 
 use earlyberts_format::{
-    Build as BuildDir, PaddedBatch, StepBatch, Vocab, provenance::ProvenanceIndex,
+    Build as BuildDir, Invalid, PaddedBatch, StepBatch, Vocab, provenance::ProvenanceIndex,
     verify::verify_build,
 };
-use earlyberts_pipeline::provenance::{Query, Steps, open_index, sightings};
+use earlyberts_pipeline::{
+    exposure::{self, Terms, cache::cached_token_exposure, table::Table, term_exposure},
+    provenance::{Query, Steps, open_index, sightings},
+};
 use pyo3::{
     exceptions::{PyIndexError, PyValueError},
     prelude::*,
@@ -221,6 +224,58 @@ impl Build {
                 e => build_error(e),
             })?;
         Ok(found.lines.iter().map(Occurrence::from).collect())
+    }
+
+    /// How often each token had been seen and been an MLM target by each step, as
+    /// `pipeline exposure` counts it: one row per step and token id (`step`, `token_id`,
+    /// `token`, `seen`, `target`, `masked`, `kept`, `replaced`). With `terms` (words or
+    /// phrases, each tokenized as the build tokenizes): one row per step and term (`step`,
+    /// `term`, `tokens`, `seen`, `fully_masked`, `partly_masked`, `first_step`). `steps`
+    /// defaults to the EarlyBERTs checkpoint steps, `batch_size` to the recipe's. A
+    /// `pandas.DataFrame` when pandas is installed (or `as_frame=True`), else a dict of
+    /// numpy arrays. Token counts are cached beside the build.
+    #[pyo3(signature = (steps = None, terms = None, batch_size = None, as_frame = None))]
+    fn exposure<'py>(
+        &self,
+        py: Python<'py>,
+        steps: Option<Vec<u64>>,
+        terms: Option<Vec<String>>,
+        batch_size: Option<u64>,
+        as_frame: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let steps = steps.unwrap_or_default();
+        let value_error = |e: earlyberts_pipeline::Error| match e {
+            earlyberts_pipeline::Error::Invalid(Invalid::TooSmall { field, value, .. }) => {
+                PyValueError::new_err(match field.as_str() {
+                    "steps" => "exposure(): steps are numbered from 1".to_string(),
+                    _ => format!("exposure({field}={value}): a step holds at least 1 example"),
+                })
+            }
+            earlyberts_pipeline::Error::Invalid(e) => {
+                PyValueError::new_err(format!("exposure(): {e}"))
+            }
+            earlyberts_pipeline::Error::EmptyQuery { text } => {
+                PyValueError::new_err(format!("term {text:?} has no tokens to count"))
+            }
+            e => build_error(e),
+        };
+        let points = exposure::points(&self.build, &steps, batch_size).map_err(value_error)?;
+        let vocab = self.vocabulary()?;
+        let table = match terms {
+            Some(terms) => {
+                if terms.is_empty() {
+                    return Err(PyValueError::new_err("terms=[]: give at least one term"));
+                }
+                let terms = Terms::new(terms, vocab).map_err(value_error)?;
+                let counted = py.detach(|| term_exposure(&self.build, &points, terms));
+                Table::of_terms(&counted.map_err(value_error)?, vocab)
+            }
+            None => {
+                let counted = py.detach(|| cached_token_exposure(&self.build, &points, vocab));
+                Table::of_tokens(&counted.map_err(value_error)?.0, vocab)
+            }
+        };
+        arrays::table(py, &table, as_frame)
     }
 
     /// Example `index` as `pipeline inspect` prints it: a header line, then the tokens,

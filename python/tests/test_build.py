@@ -129,6 +129,63 @@ def test_where_is_the_clis(cli, builds, kind):
     assert build.where(text="zyzzyva quixotic xylophone") == []
 
 
+def cli_table(cli, build, *flags):
+    """`pipeline exposure BUILD FLAGS… --format jsonl` as columns."""
+    rows = cli.jsonl("exposure", build, *flags, "--format", "jsonl")
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+def test_exposure_is_the_clis(cli, builds, kind):
+    build = earlyberts.Build(builds[kind])
+    steps = [1, 3, len(build) // 8 + 1, 40]  # the last two wrap past the end
+    flags = ["--steps", ",".join(map(str, steps)), "--batch-size", 8]
+    ours = build.exposure(steps=steps, batch_size=8, as_frame=False)
+    theirs = cli_table(cli, builds[kind], *flags)
+    assert list(ours) == list(theirs)
+    for column, values in theirs.items():
+        assert ours[column].tolist() == values, column
+    assert ours["seen"].dtype == np.uint64 and ours["token_id"].dtype == np.uint32
+    terms = ["the", "lake", "the fictional province", "zyzzyva quixotic"]
+    (builds["root"] / "terms.txt").write_text("\n".join(terms) + "\n")
+    ours = build.exposure(steps=steps, terms=terms, batch_size=8, as_frame=False)
+    theirs = cli_table(cli, builds[kind], *flags, "--terms", builds["root"] / "terms.txt")
+    assert list(ours) == list(theirs)
+    for column, values in theirs.items():
+        expected = [-1 if v is None else v for v in values]
+        assert ours[column].tolist() == expected, column
+    assert ours["first_step"].tolist()[-1] == -1  # never seen
+
+
+def test_exposure_is_a_dataframe_where_pandas_is(builds):
+    pandas = pytest.importorskip("pandas")
+    build = earlyberts.Build(builds["keyed"])
+    frame = build.exposure(steps=[2, 5], terms=["the", "zyzzyva"], batch_size=8)
+    assert isinstance(frame, pandas.DataFrame)
+    arrays = build.exposure(steps=[2, 5], terms=["the", "zyzzyva"], batch_size=8, as_frame=False)
+    assert list(frame.columns) == list(arrays)
+    assert frame["seen"].tolist() == arrays["seen"].tolist()
+    assert frame["first_step"].isna().tolist() == [False, True, False, True]
+    tokens = build.exposure(steps=[2], batch_size=8)
+    assert tokens.loc[tokens.token == "the", "seen"].item() > 0
+
+
+def test_exposure_without_pandas_is_numpy(builds):
+    import subprocess
+    import sys
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "import earlyberts\n"
+        f"b = earlyberts.Build({str(builds['keyed'])!r})\n"
+        "print(type(b.exposure(steps=[1], batch_size=8)).__name__)\n"
+        "try:\n    b.exposure(steps=[1], as_frame=True)\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    kind, error = out.stdout.splitlines()
+    assert kind == "dict"
+    assert error.startswith("as_frame=True needs pandas (") and "pip install pandas" in error
+
+
 def test_decode_is_inspects_text(cli, builds, kind):
     build = earlyberts.Build(builds[kind])
     text = cli.run("inspect", builds[kind], "--examples", f"0..{len(build)}").stdout
@@ -163,6 +220,14 @@ BAD_CALLS = [
      "step(1): batch size must be at least 1"),
     ("a micro-batch that does not divide", lambda b, r: b.step(1, batch_size=12, micro_batch=5),
      ValueError, "micro_batch=5 does not divide the batch size 12"),
+    ("exposure at step 0", lambda b, r: b.exposure(steps=[0, 10]), ValueError,
+     "exposure(): steps are numbered from 1"),
+    ("exposure at batch size 0", lambda b, r: b.exposure(batch_size=0), ValueError,
+     "exposure(batch_size=0): a step holds at least 1 example"),
+    ("a term without tokens", lambda b, r: b.exposure(terms=["lake", "\x07"]), ValueError,
+     'term "\\u{7}" has no tokens to count'),
+    ("no terms", lambda b, r: b.exposure(terms=[]), ValueError,
+     "terms=[]: give at least one term"),
     ("an example past the end", lambda b, r: b.example(len(b)), IndexError,
      f"example {N} is out of range: the build holds {N} examples"),
     ("an example before the start", lambda b, r: b.example(-len(b) - 1), IndexError,

@@ -101,6 +101,10 @@ def test_every_dict_is_its_typeddict(builds, kind):
                  Tuple[int, int, Literal["A", "B"], int, int, Tuple[int, int], int], repr(hit))
     conforms(earlyberts.reference_training(), t.TrainingSettings, "reference_training()")
     conforms(earlyberts.checkpoint_steps(), List[int], "checkpoint_steps()")
+    conforms(build.exposure(steps=[1, 40], batch_size=8, as_frame=False), t.TokenExposure,
+             "exposure()")
+    conforms(build.exposure(steps=[1, 40], terms=["the", "zyzzyva"], batch_size=8,
+                            as_frame=False), t.TermExposure, "exposure(terms=…)")
 
 
 def test_torch_batches_are_their_typeddict(builds):

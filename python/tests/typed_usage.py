@@ -25,8 +25,11 @@ from earlyberts.types import (
     Manifest,
     OccurrenceDict,
     ShardEntry,
+    TermExposure,
+    TokenExposure,
     TorchBatch,
     TrainingSettings,
+    UInt64Array,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +93,13 @@ def use_build(path: Path) -> Build:
     assert_type(hit.masked, int)
     assert_type(hit.to_dict(), OccurrenceDict)
     assert_type(build.decode(0), str)
+    tokens = assert_type(build.exposure(steps=[10, 100], batch_size=8, as_frame=False),
+                         TokenExposure)
+    assert_type(tokens["seen"], UInt64Array)
+    assert_type(tokens["token"], npt.NDArray[np.object_])
+    terms = assert_type(build.exposure(terms=["the lake"], as_frame=False), TermExposure)
+    assert_type(terms["first_step"], npt.NDArray[np.int64])
+    assert_type(build.exposure(), Any)
 
     settings = assert_type(earlyberts.reference_training(), TrainingSettings)
     assert_type(settings["peak_lr"], float)

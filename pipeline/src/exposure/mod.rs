@@ -61,8 +61,11 @@ impl Points {
             return Err(Invalid::too_small("steps", 0, 1).into());
         }
         let seen = |s: u64| {
-            s.checked_mul(batch_size)
-                .ok_or_else(|| Invalid::too_small("steps", s, 1))
+            s.checked_mul(batch_size).ok_or_else(|| Invalid::Unusable {
+                field: "steps".into(),
+                value: s.to_string(),
+                reason: format!("{s} steps of {batch_size} examples overflow 64 bits"),
+            })
         };
         let mut wraps = false;
         let mut cuts = Vec::with_capacity(steps.len());
