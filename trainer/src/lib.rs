@@ -10,6 +10,8 @@
 //! - [`run`]: [`run::RunPlan`] — a run resolved before training, and the training loop.
 //! - [`replay`]: which build and micro-batch size made a checkpoint, by replaying its
 //!   steps and comparing the updates.
+//! - [`suite`]: an audit of a run's checkpoints (hashes, identical revisions, distances,
+//!   updates against the learning rates), without replaying.
 //! - [`device`]: CPU or CUDA, and the one dispatch from a choice to a backend.
 //! - [`panics`]: the first panics of any thread, for an error that names the cause.
 //! - [`publish`]: a run's checkpoints as a git repository with one branch per step.
@@ -32,6 +34,7 @@ pub mod run;
 pub mod schedule;
 pub mod setting;
 pub mod state;
+pub mod suite;
 pub mod train;
 
 pub use error::{Error, Result};

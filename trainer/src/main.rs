@@ -40,6 +40,10 @@ enum Command {
     /// Which candidate build made a checkpoint: replay its steps from the initial weights on
     /// each build and compare the updates.
     Replay(Box<cmd::replay::ReplayArgs>),
+    /// Audit the checkpoints of one run: content hashes, identical revisions, distances
+    /// from the initial weights and between revisions, updates against the learning rates
+    /// (exit status 1 on any finding).
+    Suite(cmd::suite::SuiteArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Plot(args) => cmd::plot::run(args),
         Command::Replay(args) => cmd::replay::run(*args),
+        Command::Suite(args) => cmd::suite::run(args),
     });
     let panicked = earlyberts_trainer::panics::summary();
     match (result, panicked) {

@@ -17,6 +17,9 @@ mod parity;
 // `trainer plot`: log step axis, several runs, SVG and PNG checked by content.
 mod plot;
 
+// `trainer suite`: a checkpoint suite audited, clean and with each kind of fault.
+mod suite;
+
 // Training steps on the tiny config: losses, determinism, micro-batches.
 mod training;
 

@@ -6,6 +6,7 @@ pub mod plot;
 pub mod publish;
 pub mod replay;
 pub mod run;
+pub mod suite;
 
 use earlyberts_format::{Invalid, training::REFERENCE_TRAINING};
 use earlyberts_trainer::{Error, device::DeviceChoice, run::TrainOptions, setting::Setting};
