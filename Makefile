@@ -136,6 +136,13 @@ STEP ?= 10
 WHICH_BATCH ?= 256
 HISTORIES ?= fresh resumed
 MICRO_BATCHES ?= 256,128,64,32,16,8
+# Two rounds (the default): every history at the first size of MICRO_BATCHES, then only the
+# matching one at the others (`trainer replay --micro-batch-after-match`); WHICH_ROUNDS=1
+# replays every history at every size.
+WHICH_ROUNDS ?= 2
+# AUDIT=1: fetch all 31 revisions of the seed too and audit them first (`trainer suite`:
+# identical revisions, distances, updates against the learning rates); a finding stops here.
+AUDIT ?=
 REPLAY_FLAGS ?=
 WIKI_INPUT ?= --wiki '$(DATA)/sources/wikipedia/20220301.en/*.parquet'
 BOOKS_INPUT ?= --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2
@@ -146,7 +153,9 @@ which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step
 	$(BUILD_PIPELINE)
 	$(BUILD_TRAINER)
 	$(PIPELINE) fetch --sources $(SOURCES) --lock-file $(LOCK) --data-dir $(DATA)/sources \
-		--only multiberts,earlyberts-seed$(SEED)
+		--only multiberts,earlyberts-seed$(SEED)$(if $(AUDIT),$(comma)earlyberts-seed$(SEED)-suite)
+	$(if $(AUDIT),$(TRAINER) suite --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
+		--revisions $(DATA)/sources/earlyberts/seed$(SEED))
 	$(foreach history,$(HISTORIES),$(PIPELINE) build --recipe $(RECIPE) --seed $(SEED) \
 		--history $(history) --out $(call history_dir,$(history)) \
 		--limit-examples $$(( $(STEP) * $(WHICH_BATCH) )) --store $(DATA)/store-$(RECIPE_NAME) \
@@ -154,6 +163,7 @@ which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step
 	$(TRAINER) replay --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
 		--target $(DATA)/sources/earlyberts/seed$(SEED)/step$(STEP) --steps $(STEP) \
 		--batch-size $(WHICH_BATCH) --override-batch-size --micro-batch $(MICRO_BATCHES) \
+		$(if $(filter 2,$(WHICH_ROUNDS)),--micro-batch-after-match) \
 		$(foreach history,$(HISTORIES),--build $(call history_dir,$(history))) $(REPLAY_FLAGS)
 
 # `import earlyberts`: the package in python/ (maturin + pyo3, one abi3 wheel), installed into

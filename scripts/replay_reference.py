@@ -21,6 +21,13 @@ Writes, under OUT:
                steps each weight has moved by well under a micro-unit.
     reference.json  the settings, the build's root hash, the library versions, and each
                step's rate and losses
+    init.safetensors  init's tensors as safetensors (the tied decoder copies left out), so
+               that tests without torch can compute with the initial weights (the fake
+               Hub's suite of revisions in tests/pipeline/replay.rs)
+
+    python scripts/replay_reference.py init-safetensors OUT
+
+writes OUT/init.safetensors from an existing OUT/init.
 
 The examples come from `pipeline inspect BUILD --examples 0..N --format jsonl`, turned into
 the records the reference's preprocessing writes (`token_ids`, `mlm_labels` with -100 where
@@ -147,6 +154,7 @@ def make_fixture(args):
     records = read_examples(args.pipeline, args.build, args.steps * args.batch_size)
     trained, log = train(init, records, args.steps, args.batch_size, args.micro_batch)
     trained.save_pretrained(out / "target", safe_serialization=True)
+    init_safetensors(argparse.Namespace(out=out))
     manifest = json.loads((Path(args.build) / "manifest.json").read_text())
     (out / "reference.json").write_text(json.dumps(dict(
         made_by="scripts/replay_reference.py make-fixture",
@@ -160,6 +168,17 @@ def make_fixture(args):
     print(f"wrote {out}: {args.steps} steps of {args.batch_size} "
           f"(micro-batch {args.micro_batch}), rates {[s['lr'] for s in log]}, "
           f"final loss {log[-1]['loss']:.6f}")
+
+
+def init_safetensors(args):
+    from safetensors.torch import save_file
+    out = Path(args.out)
+    state = torch.load(out / "init" / "pytorch_model.bin", map_location="cpu")
+    # The decoder shares the word embeddings' storage, which safetensors refuses.
+    tensors = {name: t.clone().contiguous() for name, t in state.items()
+               if not name.startswith("cls.predictions.decoder.")}
+    save_file(tensors, str(out / "init.safetensors"))
+    print(f"wrote {out / 'init.safetensors'}: {len(tensors)} tensors")
 
 
 def main():
@@ -176,7 +195,11 @@ def main():
     fixture.add_argument("--micro-batch", type=int, default=4)
     fixture.add_argument("--seed", type=int, default=1234)
     fixture.add_argument("--hidden-size", type=int, default=16)
+    converted = sub.add_parser("init-safetensors")
+    converted.add_argument("out")
     args = parser.parse_args()
+    if args.command == "init-safetensors":
+        return init_safetensors(args)
     if args.batch_size % args.micro_batch:
         sys.exit("--micro-batch must divide --batch-size")
     make_fixture(args)

@@ -189,6 +189,35 @@ fn replay_finds_the_build_and_the_micro_batch_of_a_pytorch_run() {
         farthest / right,
         best_wrong_data / farthest
     );
+    // Two rounds: every build once at 12, then only the matching one at 6, 4 and 3, with
+    // the same errors as when every build ran at every size.
+    let two_rounds = candidates
+        .replay(
+            &fixture().join("target"),
+            &[
+                "--micro-batch",
+                "12,6,4,3",
+                "--micro-batch-after-match",
+                "--format",
+                "json",
+            ],
+        )
+        .expect_code(0);
+    let fewer = self::results(&two_rounds);
+    let replayed: Vec<(&str, u64)> = fewer.iter().map(|(n, m, _)| (n.as_str(), *m)).collect();
+    let mut expected: Vec<(&str, u64)> = candidates.names.iter().map(|n| (*n, 12)).collect();
+    expected.extend([("fresh-seed1", 6), ("fresh-seed1", 4), ("fresh-seed1", 3)]);
+    assert_eq!(sorted(replayed), sorted(expected), "{}", two_rounds.dump());
+    for (name, micro_batch, v) in &fewer {
+        let all = results
+            .iter()
+            .find(|r| (&r.0, r.1) == (name, *micro_batch))
+            .unwrap();
+        assert_eq!(
+            v["relative_error"], all.2["relative_error"],
+            "{name} at {micro_batch}"
+        );
+    }
     // The verdict line of the text output names the build and the micro-batch size.
     let text = candidates
         .replay(&fixture().join("target"), &["--micro-batch", "4"])
@@ -235,6 +264,11 @@ fn replay_compares_a_checkpoint_without_heads_on_what_it_has() {
         };
         assert_eq!(v["verdict"], expected, "{name}: {v}");
     }
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
 }
 
 /// Copies a `BertForPreTraining` checkpoint as a `BertModel` one.
@@ -326,16 +360,25 @@ fn make_which_history_end_to_end_against_a_fake_hub() {
             &files,
         );
     }
-    for (step, sha) in [("step10", "e10"), ("step100", "e100")] {
+    // All 31 revisions of EarlyBERTs seed 1, one branch each: step10 is the PyTorch run's,
+    // the others go on in its direction as far as the reference's rates carry them.
+    for (step, weights) in suite_revisions() {
         let files = [
             ("config.json", read("target/config.json")),
-            ("model.safetensors", read("target/model.safetensors")),
+            ("model.safetensors", weights),
             (
                 "README.md",
                 b"a model card the replay does not need\n".to_vec(),
             ),
         ];
-        serve_hub_repo(&server, "personads/earlyberts-seed1", step, sha, &files);
+        let (revision, sha) = (format!("step{step}"), format!("e{step}"));
+        serve_hub_repo(
+            &server,
+            "personads/earlyberts-seed1",
+            &revision,
+            &sha,
+            &files,
+        );
     }
     let root = tempfile::tempdir().unwrap();
     let lock = root.path().join("sources.lock");
@@ -346,14 +389,14 @@ fn make_which_history_end_to_end_against_a_fake_hub() {
             "fetch",
             "--lock",
             "--only",
-            "multiberts,earlyberts-seed1",
+            "multiberts,earlyberts-seed1,earlyberts-seed1-suite",
             "--sources",
         ])
         .arg(repo().join("manifests/sources.toml"))
         .arg("--lock-file")
         .arg(&lock))
     .expect_code(0)
-    .expect_output("locked 19 files");
+    .expect_output("locked 77 files");
     let text = fs::read_to_string(&lock).unwrap();
     assert!(
         !text.contains("README.md") && text.contains("resolve/e10/model.safetensors"),
@@ -376,6 +419,7 @@ fn make_which_history_end_to_end_against_a_fake_hub() {
             "WHICH_BATCH=12",
             "MICRO_BATCHES=12,4",
             "HISTORIES=fresh resumed",
+            "AUDIT=1",
         ])
         .arg(format!("WIKI_INPUT=--sentences {}", spacy_rows().display()))
         .arg(format!("BOOKS_INPUT=--books {}", inputs.books().display()))
@@ -396,4 +440,121 @@ fn make_which_history_end_to_end_against_a_fake_hub() {
             .join("data/sources/earlyberts/seed1/step10/model.safetensors")
             .is_file()
     );
+    // The audit of the 31 revisions ran first and found nothing; two rounds replayed each
+    // history once at 12, then only the matching one at 4.
+    assert!(
+        out.stdout.contains("31 revisions; initial weights"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stdout.contains("verdict: no findings"),
+        "{}",
+        out.dump()
+    );
+    let replays = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" at micro-batch "))
+        .count();
+    assert_eq!(replays, 3, "{}", out.dump());
+    // The same revisions with step300 serving step40000's weights: found.
+    let fetched = root.path().join("data/sources/earlyberts/seed1");
+    let faulty = root.path().join("faulty");
+    for (step, _) in suite_revisions() {
+        let from = fetched.join(format!("step{}", if step == 300 { 40_000 } else { step }));
+        let to = faulty.join(format!("step{step}"));
+        fs::create_dir_all(&to).unwrap();
+        for name in ["config.json", "model.safetensors"] {
+            fs::copy(from.join(name), to.join(name)).unwrap();
+        }
+    }
+    let init = root.path().join("data/sources/multiberts/seed_1-step_0k");
+    let out = run(trainer()
+        .arg("suite")
+        .arg("--init")
+        .arg(&init)
+        .arg("--revisions")
+        .arg(&faulty));
+    let out = out.expect_code(1);
+    for finding in [
+        "finding: step300 moved a weight by",
+        "finding: step400 is no farther from the initial weights than step300",
+        "finding: step40000 holds the same weights as step300",
+    ] {
+        assert!(out.stdout.contains(finding), "{finding}\n{}", out.dump());
+    }
+}
+
+/// The EarlyBERTs revisions of a run that goes on in the direction of the PyTorch run's
+/// first 10 steps: step `s` is `w₁₀ + (w₁₀ − w₀)·(L(s) − L(10))/L(10)`, `L(s)` the sum of
+/// the reference's rates of steps 1…s, so each interval moves each weight as far as its
+/// rates carried the first 10 steps.
+fn suite_revisions() -> Vec<(u64, Vec<u8>)> {
+    use safetensors::{SafeTensors, tensor::TensorView};
+    let init = fs::read(fixture().join("init.safetensors")).unwrap();
+    let target = fs::read(fixture().join("target/model.safetensors")).unwrap();
+    let (init, target) = (
+        SafeTensors::deserialize(&init).unwrap(),
+        SafeTensors::deserialize(&target).unwrap(),
+    );
+    let floats = |bytes: &[u8]| -> Vec<f64> {
+        bytes
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+            .collect()
+    };
+    let rates = reference_rate_sums(40_000);
+    let steps = earlyberts_format::training::checkpoint_steps();
+    steps
+        .into_iter()
+        .map(|step| {
+            if step == 10 {
+                return (
+                    step,
+                    fs::read(fixture().join("target/model.safetensors")).unwrap(),
+                );
+            }
+            let scale = (rates[step as usize] - rates[10]) / rates[10];
+            let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = target
+                .tensors()
+                .into_iter()
+                .map(|(name, view)| {
+                    let (w10, w0) = (
+                        floats(view.data()),
+                        floats(init.tensor(&name).unwrap().data()),
+                    );
+                    let bytes = w10
+                        .iter()
+                        .zip(&w0)
+                        .flat_map(|(a, b)| ((a + (a - b) * scale) as f32).to_le_bytes())
+                        .collect();
+                    (name, view.shape().to_vec(), bytes)
+                })
+                .collect();
+            let views = tensors.iter().map(|(name, shape, bytes)| {
+                let view = TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap();
+                (name.clone(), view)
+            });
+            (step, safetensors::serialize(views, None).unwrap())
+        })
+        .collect()
+}
+
+/// `sums[s]`: the reference's learning rates of optimizer steps 1…s added up (step k runs
+/// at schedule position k − 1: linear warm-up, then linear decay).
+fn reference_rate_sums(steps: u64) -> Vec<f64> {
+    let r = earlyberts_format::training::REFERENCE_TRAINING;
+    let rate = |p: u64| match p < r.warmup_steps {
+        true => r.peak_lr * p as f64 / r.warmup_steps as f64,
+        false => {
+            let left = 1.0 - (p - r.warmup_steps) as f64 / (r.decay_steps - r.warmup_steps) as f64;
+            (r.peak_lr - r.end_lr) * left + r.end_lr
+        }
+    };
+    let mut sums = vec![0.0];
+    for k in 1..=steps {
+        sums.push(sums[k as usize - 1] + rate(k - 1));
+    }
+    sums
 }

@@ -40,6 +40,10 @@ pub struct ReplayArgs {
     /// divisor of the batch size) [default: 8, as `trainer run`].
     #[arg(long, value_name = "N,N,…|all")]
     micro_batch: Option<String>,
+    /// Two rounds: every build at the first --micro-batch size, then only the builds that
+    /// match at the others (the data decides at any size: one replay per wrong build).
+    #[arg(long)]
+    micro_batch_after_match: bool,
     #[command(flatten)]
     train: TrainArgs,
     /// The vocab.txt the candidates' ids refer to, when it is neither the initial
@@ -99,15 +103,21 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         config: args.config,
         train,
         micro_batches,
+        after_match: args.micro_batch_after_match,
         vocab: args.vocab,
         thresholds,
     })
     .map_err(flag_context)?;
-    let total = plan.steps * (plan.candidates.len() * plan.settings.len()) as u64;
+    // Two rounds: the second round's replays lengthen the bar as they start.
+    let per_build = match plan.after_match {
+        true => 1,
+        false => plan.settings.len(),
+    };
+    let total = plan.steps * (plan.candidates.len() * per_build) as u64;
     let report = device
         .dispatch(Replaying {
+            bar: progress_bar(total, plan.steps, args.quiet),
             plan,
-            bar: progress_bar(total, args.quiet),
         })
         .map_err(flag_context)?;
     match args.format {
@@ -132,7 +142,7 @@ fn micro_batch_sizes(list: &str) -> anyhow::Result<MicroBatches> {
         .map_err(|_| anyhow::anyhow!("--micro-batch '{list}' is not sizes like 256,64,8 or all"))
 }
 
-fn progress_bar(total: u64, quiet: bool) -> Progress {
+fn progress_bar(total: u64, steps: u64, quiet: bool) -> Progress {
     let target = match quiet {
         true => ProgressDrawTarget::hidden(),
         false => ProgressDrawTarget::stderr(),
@@ -142,7 +152,7 @@ fn progress_bar(total: u64, quiet: bool) -> Progress {
         ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed_precise} < {eta}]")
             .expect("the template is valid"),
     );
-    Progress(bar)
+    Progress { bar, steps }
 }
 
 /// The replays, on whichever backend the device needs.
@@ -152,14 +162,18 @@ struct Replaying {
 }
 
 /// A progress bar over every replayed step, and a line per finished replay.
-struct Progress(ProgressBar);
+struct Progress {
+    bar: ProgressBar,
+    /// Steps a replay takes.
+    steps: u64,
+}
 
 impl OnDevice for Replaying {
     type Output = ReplayReport;
 
     fn run<B: AutodiffBackend>(mut self, device: B::Device) -> Result<ReplayReport> {
         let report = self.plan.run::<B>(device, &mut self.bar);
-        self.bar.0.finish_and_clear();
+        self.bar.bar.finish_and_clear();
         report
     }
 }
@@ -167,11 +181,14 @@ impl OnDevice for Replaying {
 impl ReplaySink for Progress {
     fn started(&mut self, build: &std::path::Path, micro_batch: u64) {
         let message = format!("{} at micro-batch {micro_batch}", build.display());
-        self.0.set_message(message);
+        self.bar.set_message(message);
+        if self.bar.position() + self.steps > self.bar.length().unwrap_or(0) {
+            self.bar.inc_length(self.steps);
+        }
     }
 
     fn step(&mut self, _log: &StepLog) {
-        self.0.inc(1);
+        self.bar.inc(1);
     }
 
     fn finished(&mut self, replay: &Replay) {
@@ -182,6 +199,6 @@ impl ReplaySink for Progress {
             replay.comparison.overall.relative_error,
             replay.verdict.label()
         );
-        self.0.suspend(|| eprintln!("{line}"));
+        self.bar.suspend(|| eprintln!("{line}"));
     }
 }

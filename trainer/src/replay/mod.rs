@@ -51,6 +51,9 @@ pub struct ReplayOptions {
     pub train: TrainOptions,
     /// The micro-batch sizes to try.
     pub micro_batches: MicroBatches,
+    /// Replay every candidate at the first size only, then the matching ones at the others
+    /// (the data decides at any size; the size needs only the right data).
+    pub after_match: bool,
     /// The `vocab.txt` the candidates' ids refer to, when it is neither the initial
     /// checkpoint's nor the built-in uncased BERT one.
     pub vocab: Option<PathBuf>,
@@ -76,6 +79,8 @@ pub struct ReplayPlan {
     pub settings: Vec<TrainConfig>,
     pub steps: u64,
     pub candidates: Vec<PathBuf>,
+    /// Two rounds: the other micro-batch sizes only for candidates that match at the first.
+    pub after_match: bool,
     /// The vocabulary each candidate's ids refer to (`--vocab`, the init's `vocab.txt` or
     /// the built-in uncased BERT one, whichever has its sha256): its pad id pads.
     vocabs: Vec<Vocab>,
@@ -112,7 +117,8 @@ pub struct ReplayReport {
     /// The parameters compared, and those the target lacks.
     pub compared: Vec<String>,
     pub left_out: Vec<String>,
-    /// In the plan's order: builds as given, each at every micro-batch size.
+    /// In the plan's order: builds as given, each at every micro-batch size (in two rounds:
+    /// every build at the first size, then the matching ones at the others).
     pub replays: Vec<Replay>,
 }
 
@@ -214,6 +220,7 @@ impl ReplayPlan {
             settings,
             steps: options.steps,
             candidates: options.builds,
+            after_match: options.after_match,
             vocabs,
             thresholds: options.thresholds,
             init,
@@ -223,19 +230,33 @@ impl ReplayPlan {
         })
     }
 
-    /// Replays every candidate at every micro-batch size on `device`.
+    /// Replays every candidate at every micro-batch size on `device`; with `after_match`,
+    /// every candidate at the first size, then those that match at the others.
     pub fn run<B: AutodiffBackend>(
         &self,
         device: B::Device,
         sink: &mut impl ReplaySink,
     ) -> Result<ReplayReport> {
+        let (first, others) = self.settings.split_first().expect("one setting at least");
         let mut replays = Vec::new();
+        let first_round = match self.after_match {
+            true => std::slice::from_ref(first),
+            false => &self.settings[..],
+        };
         for (build, vocab) in self.candidates.iter().zip(&self.vocabs) {
-            for train in &self.settings {
-                sink.started(build, train.micro_batch);
-                let replay = self.replay::<B>(build, vocab, train, &device, sink)?;
-                sink.finished(&replay);
-                replays.push(replay);
+            for train in first_round {
+                replays.push(self.replay_reported::<B>(build, vocab, train, &device, sink)?);
+            }
+        }
+        if self.after_match {
+            let matched: Vec<usize> = (0..self.candidates.len())
+                .filter(|&i| replays[i].verdict != Verdict::NoMatch)
+                .collect();
+            for i in matched {
+                for train in others {
+                    let (build, vocab) = (&self.candidates[i], &self.vocabs[i]);
+                    replays.push(self.replay_reported::<B>(build, vocab, train, &device, sink)?);
+                }
             }
         }
         Ok(ReplayReport {
@@ -246,6 +267,21 @@ impl ReplayPlan {
             left_out: self.left_out.clone(),
             replays,
         })
+    }
+
+    /// [`ReplayPlan::replay`], told to `sink`.
+    fn replay_reported<B: AutodiffBackend>(
+        &self,
+        build: &Path,
+        vocab: &Vocab,
+        train: &TrainConfig,
+        device: &B::Device,
+        sink: &mut impl ReplaySink,
+    ) -> Result<Replay> {
+        sink.started(build, train.micro_batch);
+        let replay = self.replay::<B>(build, vocab, train, device, sink)?;
+        sink.finished(&replay);
+        Ok(replay)
     }
 
     /// `steps` optimizer steps on `build` from the initial weights with a fresh optimizer,
