@@ -5,7 +5,7 @@
 //! `(S − 1)·B … S·B` of the build read round and round, so the examples seen by step `S`
 //! are `⌊S·B / n⌋` whole passes over the build's `n` examples and its first `S·B mod n`
 //! ([`Points`]). One parallel pass over the shards counts each stretch of the build
-//! between two such ends once ([`pass`]); the counts at each step are sums of those.
+//! between two such ends once (`pass.rs`); the counts at each step are sums of those.
 //! [`token_exposure`] counts every WordPiece id ([`TokenExposure`], cached beside the
 //! build by [`cache`]); [`term_exposure`] counts words and phrases as token sequences
 //! ([`TermExposure`]). `pipeline exposure` prints them; the Python package returns them as

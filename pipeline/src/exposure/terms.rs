@@ -9,7 +9,7 @@ use super::{
     Points,
     pass::{Tallied, Tally, pass},
 };
-use crate::{Error, Result, provenance::Query};
+use crate::{Error, Result, provenance::text_tokens, tokenize::BertWordPiece};
 
 /// The counts kept for each term, in the order of [`TermExposure::counts`]:
 /// - `seen`: occurrences of its token sequence in the examples' text (before masking;
@@ -26,14 +26,13 @@ pub struct Terms {
 }
 
 impl Terms {
-    /// Each of `texts` tokenized under `vocab`; a term without tokens is refused.
+    /// Each of `texts` tokenized under `vocab` as `pipeline where --text` tokenizes (one
+    /// tokenizer for all: making one costs milliseconds); a term without tokens is refused.
     pub fn new(texts: Vec<String>, vocab: &Vocab) -> Result<Terms> {
+        let tokenizer = BertWordPiece::new(vocab)?;
         let tokens = texts
             .iter()
-            .map(|text| match Query::text(text, vocab)? {
-                Query::Tokens(ids) => Ok(ids),
-                _ => unreachable!("a text query is a token sequence"),
-            })
+            .map(|text| text_tokens(&tokenizer, text))
             .collect::<Result<_>>()?;
         Ok(Terms { texts, tokens })
     }

@@ -54,13 +54,21 @@ pub struct Sightings {
 impl Query {
     /// A search for the tokens of `text` under `vocab` (uncased BERT WordPiece).
     pub fn text(text: &str, vocab: &Vocab) -> Result<Query> {
-        let mut ids = Vec::new();
-        BertWordPiece::new(vocab)?.encode_into(text, &mut ids)?;
-        if ids.is_empty() {
-            return Err(Error::EmptyQuery { text: text.into() });
-        }
-        Ok(Query::Tokens(ids))
+        Ok(Query::Tokens(text_tokens(
+            &BertWordPiece::new(vocab)?,
+            text,
+        )?))
     }
+}
+
+/// The tokens of `text` searched for (refused when it has none).
+pub fn text_tokens(tokenizer: &BertWordPiece, text: &str) -> Result<Vec<u16>> {
+    let mut ids = Vec::new();
+    tokenizer.encode_into(text, &mut ids)?;
+    if ids.is_empty() {
+        return Err(Error::EmptyQuery { text: text.into() });
+    }
+    Ok(ids)
 }
 
 /// The provenance index `pipeline build` wrote beside the build's shards.

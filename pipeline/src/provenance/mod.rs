@@ -23,7 +23,7 @@ use earlyberts_format::{
 };
 use rayon::prelude::*;
 
-pub use by_step::{Sighting, Sightings, Steps, open_index, sightings};
+pub use by_step::{Sighting, Sightings, Steps, open_index, sightings, text_tokens};
 
 use crate::{Error, Result, examples::BuildPairs, mask::MaskingPolicy, store::SentenceStore};
 

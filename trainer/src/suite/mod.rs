@@ -71,7 +71,8 @@ impl Optimizer {
         let correction = (1..=to.clamp(1, 100_000))
             .map(|t| (1.0 - b2.powi(t as i32)).sqrt() / (1.0 - b1.powi(t as i32)))
             .fold(1.0f64, f64::max);
-        let rates: f64 = (from + 1..=to).map(|k| self.schedule.for_step(k)).sum();
+        // A fold from +0 (an empty `sum` of floats is −0).
+        let rates = (from + 1..=to).fold(0.0, |sum, k| sum + self.schedule.for_step(k));
         rates * (ratio * correction + self.weight_decay * magnitude)
     }
 }
