@@ -149,12 +149,12 @@ BOOKS_INPUT ?= --books $(DATA)/sources/bookcorpus/bookcorpus.tar.bz2
 comma := ,
 # A history's build directory (`continued:C1,C2` → `…-continued-C1-C2`).
 history_dir = $(DATA)/which-history/seed$(SEED)-$(subst :,-,$(subst $(comma),-,$(1)))
-which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step-STEP checkpoint: fetch it, build each history's first STEP × 256 examples, replay, print the verdict
+which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step-STEP checkpoint: fetch it, build each history's first STEP × 256 examples, replay (two rounds), print the verdict; AUDIT=1 audits the seed's 31 revisions first
 	$(BUILD_PIPELINE)
 	$(BUILD_TRAINER)
 	$(PIPELINE) fetch --sources $(SOURCES) --lock-file $(LOCK) --data-dir $(DATA)/sources \
-		--only multiberts,earlyberts-seed$(SEED)$(if $(AUDIT),$(comma)earlyberts-seed$(SEED)-suite)
-	$(if $(AUDIT),$(TRAINER) suite --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
+		--only multiberts,earlyberts-seed$(SEED)$(if $(filter 1,$(AUDIT)),$(comma)earlyberts-seed$(SEED)-suite)
+	$(if $(filter 1,$(AUDIT)),$(TRAINER) suite --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
 		--revisions $(DATA)/sources/earlyberts/seed$(SEED))
 	$(foreach history,$(HISTORIES),$(PIPELINE) build --recipe $(RECIPE) --seed $(SEED) \
 		--history $(history) --out $(call history_dir,$(history)) \
@@ -163,7 +163,7 @@ which-history: ## which run history (HISTORIES) made EarlyBERTs seed SEED's step
 	$(TRAINER) replay --init $(DATA)/sources/multiberts/seed_$(SEED)-step_0k \
 		--target $(DATA)/sources/earlyberts/seed$(SEED)/step$(STEP) --steps $(STEP) \
 		--batch-size $(WHICH_BATCH) --override-batch-size --micro-batch $(MICRO_BATCHES) \
-		$(if $(filter 2,$(WHICH_ROUNDS)),--micro-batch-after-match) \
+		$(if $(filter 1,$(WHICH_ROUNDS)),,--micro-batch-after-match) \
 		$(foreach history,$(HISTORIES),--build $(call history_dir,$(history))) $(REPLAY_FLAGS)
 
 # `import earlyberts`: the package in python/ (maturin + pyo3, one abi3 wheel), installed into

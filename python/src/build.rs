@@ -243,12 +243,20 @@ impl Build {
         batch_size: Option<u64>,
         as_frame: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        if steps.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PyValueError::new_err(
+                "steps=[]: give at least one step, or None for the checkpoint steps",
+            ));
+        }
         let steps = steps.unwrap_or_default();
         let value_error = |e: earlyberts_pipeline::Error| match e {
             earlyberts_pipeline::Error::Invalid(Invalid::TooSmall { field, value, .. }) => {
                 PyValueError::new_err(match field.as_str() {
                     "steps" => "exposure(): steps are numbered from 1".to_string(),
-                    _ => format!("exposure({field}={value}): a step holds at least 1 example"),
+                    "batch_size" => {
+                        format!("exposure(batch_size={value}): a step holds at least 1 example")
+                    }
+                    _ => "exposure(): the build holds no examples".to_string(),
                 })
             }
             earlyberts_pipeline::Error::Invalid(e) => {

@@ -228,6 +228,8 @@ BAD_CALLS = [
      'term "\\u{7}" has no tokens to count'),
     ("no terms", lambda b, r: b.exposure(terms=[]), ValueError,
      "terms=[]: give at least one term"),
+    ("no steps", lambda b, r: b.exposure(steps=[]), ValueError,
+     "steps=[]: give at least one step, or None for the checkpoint steps"),
     ("an example past the end", lambda b, r: b.example(len(b)), IndexError,
      f"example {N} is out of range: the build holds {N} examples"),
     ("an example before the start", lambda b, r: b.example(-len(b) - 1), IndexError,

@@ -10,13 +10,44 @@ use serde_json::Value;
 
 use crate::util::{SampleInputs, keyed_recipe, pipeline, reference_recipe, repo, run};
 
-const BATCH: u64 = 8;
+/// Steps to count at, of `batch` examples.
+struct Query {
+    steps: Vec<u64>,
+    batch: u64,
+}
 
-/// Steps before, at and past the end of a build of `total` examples (one ends exactly at
-/// the end of the second pass).
-fn steps(total: u64) -> Vec<u64> {
-    let pass = total / BATCH;
-    vec![1, 2, pass, pass + 1, 2 * total / BATCH, 2 * pass + 7]
+impl Query {
+    /// The flags of `pipeline exposure` and `where` for it.
+    fn flags(&self) -> [String; 4] {
+        let list = self.steps.iter().map(u64::to_string).collect::<Vec<_>>();
+        [
+            "--steps".into(),
+            list.join(","),
+            "--batch-size".into(),
+            self.batch.to_string(),
+        ]
+    }
+}
+
+/// The queries a build of `total` examples is checked with: steps of 8 before, at and past
+/// the end of the build (wrapping twice); steps of a divisor of `total` ending exactly at
+/// the end of the first and second passes; and steps that read only the first 24 examples.
+fn queries(total: u64) -> Vec<Query> {
+    let pass = total / 8;
+    let mut queries = vec![Query {
+        steps: vec![1, 2, pass, pass + 1, 2 * pass + 1, 2 * pass + 7],
+        batch: 8,
+    }];
+    if let Some(d) = (2..=16).find(|d| total.is_multiple_of(*d)) {
+        let pass = total / d;
+        let steps = vec![1, pass, 2 * pass, 2 * pass + 1];
+        queries.push(Query { steps, batch: d });
+    }
+    queries.push(Query {
+        steps: vec![1, 2, 3],
+        batch: 8,
+    });
+    queries
 }
 
 /// An example as `inspect --format jsonl` prints it.
@@ -56,12 +87,12 @@ fn inspect_all(build: &Path, total: u64) -> Vec<Printed> {
 
 /// `(step, token_id) → [seen, target, masked, kept, replaced]`, counted example by example
 /// over the positions each step trains on.
-fn brute_force(examples: &[Printed], steps: &[u64]) -> BTreeMap<(u64, u64), [u64; 5]> {
+fn brute_force(examples: &[Printed], q: &Query) -> BTreeMap<(u64, u64), [u64; 5]> {
     let mask = u64::from(Vocab::bert_base_uncased().special().mask);
     let total = examples.len() as u64;
     let mut counts: BTreeMap<(u64, u64), [u64; 5]> = BTreeMap::new();
-    for &step in steps {
-        for position in 0..step * BATCH {
+    for &step in &q.steps {
+        for position in 0..step * q.batch {
             let e = &examples[(position % total) as usize];
             let mut text = e.token_ids.clone();
             for (&p, &label) in e.positions.iter().zip(&e.labels) {
@@ -86,7 +117,7 @@ fn brute_force(examples: &[Printed], steps: &[u64]) -> BTreeMap<(u64, u64), [u64
 }
 
 /// `pipeline exposure BUILD ARGS…`: its output and stderr.
-fn exposure(build: &Path, args: &[&str]) -> (String, String) {
+fn exposure(build: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> (String, String) {
     let out = run(pipeline().arg("exposure").arg(build).args(args)).expect_code(0);
     (out.stdout, out.stderr)
 }
@@ -116,20 +147,29 @@ fn token_rows(jsonl: &str, steps: &[u64]) -> BTreeMap<(u64, u64), [u64; 5]> {
     rows
 }
 
-/// Every token at every step, in each format, cached and counted again.
+/// Every token at every step of each query; in each format, cached and counted again, for
+/// the first.
 fn check_tokens(build: &Path) {
     let total = Build::open(build).unwrap().len();
-    let steps = steps(total);
-    let list = steps
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let args = |format: &'static str| ["--steps", &list, "--batch-size", "8", "--format", format];
-    let expected = brute_force(&inspect_all(build, total), &steps);
-    let (jsonl, said) = exposure(build, &args("jsonl"));
-    assert!(said.contains("counted and cached"), "{said}");
-    assert_eq!(token_rows(&jsonl, &steps), expected);
+    let examples = inspect_all(build, total);
+    let queries = queries(total);
+    for q in &queries {
+        let (jsonl, said) = exposure(
+            build,
+            &[&q.flags()[..], &["--format".into(), "jsonl".into()]].concat(),
+        );
+        assert!(said.contains("counted and cached"), "{said}");
+        assert_eq!(
+            token_rows(&jsonl, &q.steps),
+            brute_force(&examples, q),
+            "{:?}",
+            q.flags()
+        );
+    }
+    let q = &queries[0];
+    let args = |format: &str| [&q.flags()[..], &["--format".into(), format.into()]].concat();
+    let (jsonl, _) = exposure(build, &args("jsonl"));
+    let expected = brute_force(&examples, q);
     // The second query is read from the cache, with the same answer in every format.
     let (again, said) = exposure(build, &args("jsonl"));
     assert!(said.contains("read from the cache"), "{said}");
@@ -143,19 +183,16 @@ fn check_tokens(build: &Path) {
     assert_eq!(csv_rows.len() - 1, jsonl.lines().count());
     // A token holding a comma is quoted.
     let comma = Vocab::bert_base_uncased().id(",").unwrap();
-    assert!(csv.contains(&format!("\n{},{comma},\",\",", steps[0])));
+    assert!(csv.contains(&format!("\n{},{comma},\",\",", q.steps[0])));
     let parquet = build.join("out.parquet");
     let mut command = pipeline();
-    command
-        .arg("exposure")
-        .arg(build)
-        .args(&args("parquet")[..4]);
+    command.arg("exposure").arg(build).args(q.flags());
     run(command.arg("--out").arg(&parquet)).expect_code(0);
-    let (read, _) = read_tokens(&parquet, Vocab::bert_base_uncased().len(), BATCH).unwrap();
-    assert_eq!(read.steps, steps);
+    let (read, _) = read_tokens(&parquet, Vocab::bert_base_uncased().len(), q.batch).unwrap();
+    assert_eq!(read.steps, q.steps);
     let vocab_size = read.vocab_size;
     for (&(step, id), c) in &expected {
-        let s = steps.iter().position(|&x| x == step).unwrap();
+        let s = q.steps.iter().position(|&x| x == step).unwrap();
         let at = s * vocab_size + id as usize;
         assert_eq!(
             read.counts.each_ref().map(|k| k[at]),
@@ -164,78 +201,109 @@ fn check_tokens(build: &Path) {
         );
     }
     // A damaged cache is counted again and replaced.
-    let cache = std::fs::read_dir(build.join("exposure")).unwrap();
-    let cache = cache.map(|e| e.unwrap().path()).next().unwrap();
+    let cache = build.join("exposure").join(cache_name(build, &q.flags()));
     std::fs::write(&cache, b"PAR1 not a table").unwrap();
     let (recounted, said) = exposure(build, &args("jsonl"));
     assert!(said.contains("counted and cached"), "{said}");
     assert_eq!(recounted, jsonl);
 }
 
-/// Each term's counts and first step, against `pipeline where --text`.
-fn check_terms(build: &Path) {
+/// The cache file a query writes, as `pipeline exposure` names it on stderr.
+fn cache_name(build: &Path, flags: &[String]) -> String {
+    let (_, said) = exposure(build, &[flags, &["--format".into(), "csv".into()]].concat());
+    let at = said.find("tokens-").unwrap();
+    said[at..at + "tokens-".len() + 16 + ".parquet".len()].to_string()
+}
+
+/// Each term's counts and first step for each query, against `pipeline where --text`;
+/// `late` is a word the first 24 examples do not hold (its first step is found reading on).
+fn check_terms(build: &Path, late: &str) {
     let total = Build::open(build).unwrap().len();
-    let steps = steps(total);
-    let list = steps
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let terms = ["the", "lake", "the city", "of the", "zyzzyva quokka", "The"];
+    let terms = [
+        "the",
+        "lake",
+        "the city",
+        "of the",
+        "zyzzyva quokka",
+        "The",
+        late,
+    ];
     let file = build.join("terms.txt");
     std::fs::write(&file, format!("{}\n\n", terms.join("\n  "))).unwrap();
-    let file = file.to_str().unwrap();
-    let args = [
-        "--terms",
-        file,
-        "--steps",
-        &list,
-        "--batch-size",
-        "8",
-        "--format",
-        "jsonl",
-    ];
-    let (jsonl, _) = exposure(build, &args);
-    let rows: Vec<Value> = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(rows.len(), steps.len() * terms.len());
-    let last = steps.last().unwrap().to_string();
-    for (t, term) in terms.iter().enumerate() {
-        let found = where_lines(build, &["--text", term, "--until-step", &last]);
-        let first = where_lines(build, &["--text", term, "--first"]);
-        let len = tokens_of(term);
-        for (s, &step) in steps.iter().enumerate() {
-            let row = &rows[s * terms.len() + t];
-            assert_eq!(
-                (row["step"].as_u64(), row["term"].as_str()),
-                (Some(step), Some(*term))
-            );
-            let upto: Vec<&(u64, u64)> = found.iter().filter(|(at, _)| *at <= step).collect();
-            let fully = upto.iter().filter(|(_, m)| *m == len).count() as u64;
-            let partly = upto.iter().filter(|(_, m)| *m > 0 && *m < len).count() as u64;
-            let counts =
-                ["seen", "fully_masked", "partly_masked"].map(|k| row[k].as_u64().unwrap());
-            assert_eq!(
-                counts,
-                [upto.len() as u64, fully, partly],
-                "{term:?} at step {step}"
-            );
-            assert_eq!(
-                row["first_step"].as_u64(),
-                first.first().map(|f| f.0),
-                "{term:?}"
-            );
+    for q in queries(total) {
+        let args = [
+            &q.flags()[..],
+            &["--terms".into(), file.display().to_string()],
+        ]
+        .concat();
+        let (jsonl, _) = exposure(
+            build,
+            &[&args[..], &["--format".into(), "jsonl".into()]].concat(),
+        );
+        let rows: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), q.steps.len() * terms.len());
+        let last = q.steps.last().unwrap().to_string();
+        for (t, term) in terms.iter().enumerate() {
+            let found = where_lines(build, q.batch, &["--text", term, "--until-step", &last]);
+            let first = where_lines(build, q.batch, &["--text", term, "--first"]);
+            let len = tokens_of(term);
+            for (s, &step) in q.steps.iter().enumerate() {
+                let row = &rows[s * terms.len() + t];
+                assert_eq!(
+                    (row["step"].as_u64(), row["term"].as_str()),
+                    (Some(step), Some(*term))
+                );
+                let upto: Vec<&(u64, u64)> = found.iter().filter(|(at, _)| *at <= step).collect();
+                let fully = upto.iter().filter(|(_, m)| *m == len).count() as u64;
+                let partly = upto.iter().filter(|(_, m)| *m > 0 && *m < len).count() as u64;
+                let counts =
+                    ["seen", "fully_masked", "partly_masked"].map(|k| row[k].as_u64().unwrap());
+                assert_eq!(
+                    counts,
+                    [upto.len() as u64, fully, partly],
+                    "{term:?} at step {step}"
+                );
+                assert_eq!(
+                    row["first_step"].as_u64(),
+                    first.first().map(|f| f.0),
+                    "{term:?}"
+                );
+            }
         }
     }
 }
 
-/// `(step, masked)` of each line of `where BUILD ARGS… --batch-size 8`.
-fn where_lines(build: &Path, args: &[&str]) -> Vec<(u64, u64)> {
+/// A whole word of the vocabulary that the build's text holds, but not its first 24
+/// examples.
+fn late_word(build: &Path) -> String {
+    let total = Build::open(build).unwrap().len();
+    let examples = inspect_all(build, total);
+    let text = |e: &Printed| {
+        let mut ids = e.token_ids.clone();
+        for (&p, &l) in e.positions.iter().zip(&e.labels) {
+            ids[p as usize] = l;
+        }
+        ids
+    };
+    let early: std::collections::BTreeSet<u64> = examples[..24].iter().flat_map(text).collect();
+    let vocab = Vocab::bert_base_uncased();
+    examples[24..]
+        .iter()
+        .flat_map(text)
+        .filter(|id| !early.contains(id))
+        .map(|id| vocab.token(id as u16).unwrap().to_string())
+        .find(|w| w.len() > 3 && w.chars().all(|c| c.is_ascii_lowercase()))
+        .expect("a word first seen after example 24")
+}
+
+/// `(step, masked)` of each line of `where BUILD ARGS… --batch-size BATCH`.
+fn where_lines(build: &Path, batch: u64, args: &[&str]) -> Vec<(u64, u64)> {
     let out = run(pipeline().arg("where").arg(build).args(args).args([
         "--batch-size",
-        "8",
+        &batch.to_string(),
         "--format",
         "jsonl",
     ]));
@@ -265,7 +333,7 @@ fn exposure_equals_a_brute_force_count_in_a_keyed_build() {
     let mut command = fx.build_command(&keyed_recipe(), 3, "keyed");
     run(command.args(["--examples-per-shard", "8"])).expect_code(0);
     check_tokens(&fx.path("keyed"));
-    check_terms(&fx.path("keyed"));
+    check_terms(&fx.path("keyed"), &late_word(&fx.path("keyed")));
     // The same bytes on one thread and on three, counted afresh each time.
     let table = |threads: &str| {
         std::fs::remove_dir_all(fx.path("keyed/exposure")).unwrap();
@@ -308,7 +376,7 @@ fn exposure_equals_a_brute_force_count_in_a_reference_build() {
         .arg(fx.books());
     run(&mut command).expect_code(0);
     check_tokens(&fx.path("reference"));
-    check_terms(&fx.path("reference"));
+    check_terms(&fx.path("reference"), &late_word(&fx.path("reference")));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use earlyberts_format::Build;
+use earlyberts_format::{Build, Invalid};
 use earlyberts_pipeline::{
     Error,
     exposure::{
@@ -79,7 +79,7 @@ pub fn run(_global: &GlobalArgs, args: ExposureArgs) -> anyhow::Result<ExitCode>
         Error::Invalid(invalid) if invalid.field() == "batch_size" => {
             anyhow::anyhow!("--batch-size 0: a step holds at least 1 example")
         }
-        Error::Invalid(invalid) if invalid.field() == "steps" => {
+        Error::Invalid(invalid @ Invalid::TooSmall { .. }) if invalid.field() == "steps" => {
             anyhow::anyhow!("--steps: {invalid} (steps are numbered from 1)")
         }
         e => anyhow::Error::new(e).context(format!("cannot count in '{}'", args.build.display())),
@@ -87,7 +87,7 @@ pub fn run(_global: &GlobalArgs, args: ExposureArgs) -> anyhow::Result<ExitCode>
     let (table, what) = match &args.terms {
         Some(path) => {
             let terms = Terms::from_file(path, &vocab)?;
-            let n = terms.texts.len();
+            let n = terms.texts().len();
             let exposure = term_exposure(&build, &points, terms)?;
             (Table::of_terms(&exposure, &vocab), format!("{n} terms"))
         }
@@ -130,7 +130,7 @@ fn cache_note(cached: &Cached) -> String {
 
 fn summarize(points: &Points, what: &str, started: Instant) {
     eprintln!(
-        "exposure: {} steps × {what}; {} examples read at most ({:.2} s)",
+        "exposure: {} steps × {what}; the first {} examples counted ({:.2} s)",
         points.steps.len(),
         points.limit(),
         started.elapsed().as_secs_f64()

@@ -115,36 +115,53 @@ impl Points {
     }
 
     /// Each step's counts from the stretches' (`width` counts each), as one array of
-    /// `steps × width`.
-    fn cumulative(&self, stretches: &[Vec<u64>], width: usize) -> Vec<u64> {
+    /// `steps × width`; refused where a count passes 2^64 (a step far past the build's end).
+    fn cumulative(&self, stretches: &[Vec<u64>], width: usize) -> Result<Vec<u64>> {
         let ends = self.ends();
-        let mut whole = vec![0u64; width];
-        let mut prefix = vec![vec![0u64; width]]; // prefix[j]: stretches 0..j
-        for stretch in stretches {
-            let mut next = prefix.last().expect("starts with zeros").clone();
-            add(&mut next, stretch, 1);
-            prefix.push(next);
+        let at: Vec<(u64, u64, usize)> = (self.steps.iter())
+            .map(|&s| {
+                let (passes, rest) = self.at(s);
+                (s, passes, ends.partition_point(|&e| e <= rest))
+            })
+            .collect();
+        // The sums of stretches 0..j, kept only for the j a step needs (and the whole
+        // build's, for the steps that wrap).
+        let mut wanted: Vec<usize> = at.iter().map(|a| a.2).collect();
+        wanted.push(stretches.len());
+        let mut prefixes: Vec<(usize, Vec<u64>)> = Vec::new();
+        let mut running = vec![0u64; width];
+        for j in 0..=stretches.len() {
+            if wanted.contains(&j) {
+                prefixes.push((j, running.clone()));
+            }
+            if let Some(stretch) = stretches.get(j) {
+                running.iter_mut().zip(stretch).for_each(|(a, b)| *a += b);
+            }
         }
-        if self.limit == self.total {
-            whole.clone_from(prefix.last().expect("starts with zeros"));
-        }
+        let prefix = |j: usize| &prefixes.iter().find(|p| p.0 == j).expect("kept").1;
+        let whole = prefix(stretches.len());
         let mut out = Vec::with_capacity(self.steps.len() * width);
-        for &s in &self.steps {
-            let (passes, rest) = self.at(s);
-            let done = ends.partition_point(|&e| e <= rest);
-            let mut counts = prefix[done].clone();
-            add(&mut counts, &whole, passes);
+        for (s, passes, done) in at {
+            let mut counts = prefix(done).clone();
+            if passes > 0 {
+                add_times(&mut counts, whole, passes).ok_or_else(|| Invalid::Unusable {
+                    field: "steps".into(),
+                    value: s.to_string(),
+                    reason: format!("its counts at {s} steps pass 2^64"),
+                })?;
+            }
             out.extend_from_slice(&counts);
         }
-        out
+        Ok(out)
     }
 }
 
-/// `into += times × from`, element by element.
-fn add(into: &mut [u64], from: &[u64], times: u64) {
+/// `into += times × from`, element by element; `None` on overflow.
+fn add_times(into: &mut [u64], from: &[u64], times: u64) -> Option<()> {
     for (a, b) in into.iter_mut().zip(from) {
-        *a += times * b;
+        *a = a.checked_add(times.checked_mul(*b)?)?;
     }
+    Some(())
 }
 
 /// The build's steps to count at: `steps`, else the EarlyBERTs checkpoint steps, at
@@ -170,7 +187,15 @@ mod tests {
             [0, 1, 3]
         );
         let stretches = [vec![1], vec![10], vec![100], vec![1000]];
-        assert_eq!(p.cumulative(&stretches, 1), [11, 111, 1111 + 1]);
+        assert_eq!(p.cumulative(&stretches, 1).unwrap(), [11, 111, 1111 + 1]);
+        // A step ending exactly at the end of the build, and of the second pass.
+        let exact = Points::new(&[5, 10, 11], 2, 10).unwrap();
+        assert_eq!((exact.limit(), exact.cuts.clone()), (10, vec![2]));
+        let stretches = [vec![1], vec![10]];
+        assert_eq!(exact.cumulative(&stretches, 1).unwrap(), [11, 22, 23]);
+        // Counts past 2^64 are refused, not wrapped.
+        let far = Points::new(&[u64::MAX / 2], 2, 10).unwrap();
+        assert!(far.cumulative(&[vec![u64::MAX / 8], vec![1]], 1).is_err());
         let short = Points::new(&[1, 2], 4, 100).unwrap();
         assert_eq!((short.limit(), short.cuts.clone()), (8, vec![4]));
         assert_eq!(Points::new(&[], 256, 1 << 30).unwrap().steps.len(), 31);

@@ -101,7 +101,7 @@ fn tally_shard(
 
 fn merge(into: &mut Tallied, from: Tallied) {
     for (a, b) in into.stretches.iter_mut().zip(&from.stretches) {
-        super::add(a, b, 1);
+        a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
     }
     for (a, b) in into.firsts.iter_mut().zip(&from.firsts) {
         *a = (*a).min(*b);

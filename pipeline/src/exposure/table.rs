@@ -23,6 +23,9 @@ use parquet::{
 use super::{TERM_COUNTS, TOKEN_COUNTS, TermExposure, TokenExposure};
 use crate::{Error, Result};
 
+/// Rows of a parquet row group.
+const ROWS: usize = 1 << 16;
+
 /// A table's output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableFormat {
@@ -76,14 +79,14 @@ impl Table {
     /// term's first step.
     pub fn of_terms(exposure: &TermExposure, vocab: &Vocab) -> Table {
         let terms = &exposure.terms;
-        let n = terms.texts.len();
+        let n = terms.texts().len();
         let rows = exposure.steps.len() * n;
         let step = exposure
             .steps
             .iter()
             .flat_map(|&s| std::iter::repeat_n(s, n));
         let pieces: Vec<String> = terms
-            .tokens
+            .tokens()
             .iter()
             .map(|ids| {
                 let names = ids.iter().map(|&id| vocab.token(id).unwrap_or("[?]"));
@@ -93,7 +96,7 @@ impl Table {
         let cycle = |v: &[String]| v.iter().cycle().take(rows).cloned().collect();
         let mut columns = vec![
             ("step", Column::U64(step.collect())),
-            ("term", Column::Text(cycle(&terms.texts))),
+            ("term", Column::Text(cycle(terms.texts()))),
             ("tokens", Column::Text(cycle(&pieces))),
         ];
         for (name, counts) in TERM_COUNTS.into_iter().zip(&exposure.counts) {
@@ -136,6 +139,7 @@ impl Table {
         let props = WriterProperties::builder()
             .set_created_by("earlyberts exposure".into())
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_max_row_group_row_count(Some(ROWS))
             .set_key_value_metadata(Some(
                 metadata
                     .iter()
@@ -144,7 +148,6 @@ impl Table {
             ))
             .build();
         let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
-        const ROWS: usize = 1 << 16;
         for start in (0..self.rows().max(1)).step_by(ROWS) {
             let end = (start + ROWS).min(self.rows());
             let arrays = self.columns.iter().map(|(_, c)| c.slice(start..end));

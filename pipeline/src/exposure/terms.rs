@@ -3,7 +3,7 @@
 
 use std::{ops::Range, path::Path};
 
-use earlyberts_format::{Build, Example, Vocab};
+use earlyberts_format::{Build, Example, Invalid, Vocab};
 
 use super::{
     Points,
@@ -18,23 +18,39 @@ use crate::{Error, Result, provenance::text_tokens, tokenize::BertWordPiece};
 /// - `partly_masked`: occurrences with some but not all of their tokens targets.
 pub const TERM_COUNTS: [&str; 3] = ["seen", "fully_masked", "partly_masked"];
 
-/// Terms and their token sequences.
+/// Terms and their token sequences: at least one term, each of at least one token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Terms {
-    pub texts: Vec<String>,
-    pub tokens: Vec<Vec<u16>>,
+    texts: Vec<String>,
+    tokens: Vec<Vec<u16>>,
 }
 
 impl Terms {
     /// Each of `texts` tokenized under `vocab` as `pipeline where --text` tokenizes (one
     /// tokenizer for all: making one costs milliseconds); a term without tokens is refused.
     pub fn new(texts: Vec<String>, vocab: &Vocab) -> Result<Terms> {
+        if texts.is_empty() {
+            return Err(Invalid::Empty {
+                field: "terms".into(),
+            }
+            .into());
+        }
         let tokenizer = BertWordPiece::new(vocab)?;
         let tokens = texts
             .iter()
             .map(|text| text_tokens(&tokenizer, text))
             .collect::<Result<_>>()?;
         Ok(Terms { texts, tokens })
+    }
+
+    /// The terms as given.
+    pub fn texts(&self) -> &[String] {
+        &self.texts
+    }
+
+    /// Each term's WordPiece ids.
+    pub fn tokens(&self) -> &[Vec<u16>] {
+        &self.tokens
     }
 
     /// The terms of `path`, one a line (surrounding spaces and blank lines ignored).
@@ -59,7 +75,7 @@ impl Terms {
         Terms::new(texts, vocab).map_err(|e| match e {
             Error::EmptyQuery { text } => Error::Terms {
                 path: path.to_path_buf(),
-                reason: format!("term '{text}' has no tokens to count"),
+                reason: format!("term {text:?} has no tokens to count"),
             },
             e => e,
         })
@@ -152,24 +168,42 @@ impl Tally for TermTally {
     }
 }
 
+/// Reads on past the examples counted, for the patterns of `tally` not seen there, until
+/// each is seen or the build ends; `firsts` (by pattern) gets their first examples.
+fn first_sightings_after(
+    build: &Build,
+    points: &Points,
+    tally: &TermTally,
+    firsts: &mut [u64],
+) -> Result<()> {
+    let unseen: Vec<Vec<u16>> = (tally.patterns.iter().zip(firsts.iter()))
+        .filter(|(_, first)| **first == u64::MAX)
+        .map(|(p, _)| p.clone())
+        .collect();
+    if unseen.is_empty() || points.limit() >= build.len() {
+        return Ok(());
+    }
+    let mut rest = TermTally::new(&unseen);
+    rest.count = false;
+    let range = points.limit()..build.len();
+    let all_seen = |t: &Tallied| !t.firsts.contains(&u64::MAX);
+    let later = pass(build, points, range, &rest, all_seen)?;
+    for (pattern, first) in rest.patterns.iter().zip(later.firsts) {
+        let p = tally.patterns.binary_search(pattern).expect("a pattern");
+        firsts[p] = first;
+    }
+    Ok(())
+}
+
 /// The counts of each of `terms` in `build` at each step of `points`, and the first step
 /// each was seen (read past the last step's examples only as far as a term still unseen
 /// needs).
 pub fn term_exposure(build: &Build, points: &Points, terms: Terms) -> Result<TermExposure> {
-    let mut tally = TermTally::new(&terms.tokens);
+    let tally = TermTally::new(&terms.tokens);
     let mut tallied = pass(build, points, 0..points.limit(), &tally, |_| false)?;
-    let unseen = |t: &Tallied| t.firsts.contains(&u64::MAX);
-    if unseen(&tallied) && points.limit() < build.len() {
-        tally.count = false;
-        let later = pass(build, points, points.limit()..build.len(), &tally, |t| {
-            !unseen(t)
-        })?;
-        for (a, b) in tallied.firsts.iter_mut().zip(later.firsts) {
-            *a = (*a).min(b);
-        }
-    }
+    first_sightings_after(build, points, &tally, &mut tallied.firsts)?;
     let n = tally.patterns.len();
-    let all = points.cumulative(&tallied.stretches, tally.width());
+    let all = points.cumulative(&tallied.stretches, tally.width())?;
     let of_term: Vec<usize> = terms
         .tokens
         .iter()

@@ -38,39 +38,51 @@ impl TokenExposure {
     }
 }
 
-/// Counts of each token over a stretch: `[kind][id]`, flattened, for every id a record can
-/// hold (so a damaged shard's id past the vocabulary is reported, not indexed out of
-/// bounds).
+/// Counts of each token over a stretch: `[kind][id]`, flattened, for ids `0..=vocab_size`
+/// (the last slot takes any id past the vocabulary a damaged shard holds, so that it is
+/// reported rather than indexed out of bounds). The kinds: every position's id as shown,
+/// then `target`, `masked`, `kept`, `replaced`, then the ids shown at targets (`seen` is
+/// shown − shown at targets + targets: each target counts under its label).
 struct TokenTally {
+    vocab_size: usize,
     mask: u16,
 }
 
-/// Ids a record can hold.
-const IDS: usize = 1 << 16;
+/// The kinds a tally keeps.
+const KINDS: usize = 6;
+
+impl TokenTally {
+    /// The slot of `id`.
+    fn slot(&self, id: u16) -> usize {
+        usize::from(id).min(self.vocab_size)
+    }
+
+    fn ids(&self) -> usize {
+        self.vocab_size + 1
+    }
+}
 
 impl Tally for TokenTally {
     fn width(&self) -> usize {
-        TOKEN_COUNTS.len() * IDS
+        KINDS * self.ids()
     }
 
     fn add(&self, _k: u64, example: &Example, counts: &mut [u64], _firsts: &mut [u64]) {
-        let v = IDS;
-        let (seen, rest) = counts.split_at_mut(v);
+        let v = self.ids();
         for &id in &example.token_ids {
-            seen[usize::from(id)] += 1;
+            counts[self.slot(id)] += 1;
         }
         for (&p, &label) in example.mlm_positions.iter().zip(&example.mlm_labels) {
-            let (shown, label) = (example.token_ids[usize::from(p)], usize::from(label));
-            // The text held the label where the model was shown `shown`.
-            seen[usize::from(shown)] -= 1;
-            seen[label] += 1;
-            rest[label] += 1;
+            let shown = example.token_ids[usize::from(p)];
             let outcome = match shown {
-                s if s == self.mask => 1,
-                s if usize::from(s) == label => 2,
-                _ => 3,
+                s if s == self.mask => 2,
+                s if s == label => 3,
+                _ => 4,
             };
-            rest[outcome * v + label] += 1;
+            let label = self.slot(label);
+            counts[v + label] += 1;
+            counts[outcome * v + label] += 1;
+            counts[5 * v + self.slot(shown)] += 1;
         }
     }
 }
@@ -80,25 +92,31 @@ impl Tally for TokenTally {
 pub fn token_exposure(build: &Build, points: &Points, vocab: &Vocab) -> Result<TokenExposure> {
     let vocab_size = build.manifest().vocab.size as usize;
     let tally = TokenTally {
+        vocab_size,
         mask: vocab.special().mask,
     };
     let tallied = pass(build, points, 0..points.limit(), &tally, |_| false)?;
-    let all = points.cumulative(&tallied.stretches, tally.width());
-    // The last step has read every example read: its `seen` holds every id met.
-    let last_seen = &all[all.len() - tally.width()..][..IDS];
-    if let Some(id) = (vocab_size..IDS).find(|&id| last_seen[id] > 0) {
+    let all = points.cumulative(&tallied.stretches, tally.width())?;
+    // The last step has read every example read.
+    let (v, last) = (tally.ids(), &all[all.len() - tally.width()..]);
+    if last[vocab_size] > 0 || last[v + vocab_size] > 0 {
         return Err(Error::Verify {
             path: build.dir().to_path_buf(),
             reason: format!(
-                "its examples hold token id {id}, past its vocabulary's {vocab_size}: run `pipeline verify` on it"
+                "its examples hold token ids past its vocabulary's {vocab_size}: run `pipeline verify` on it"
             ),
         });
     }
-    let counts = std::array::from_fn(|kind| {
-        all.chunks(tally.width())
-            .flat_map(|step| &step[kind * IDS..kind * IDS + vocab_size])
-            .copied()
-            .collect()
+    let kind = |step: &[u64], kind: usize, id: usize| step[kind * v + id];
+    let counts = std::array::from_fn(|k| {
+        let mut values = Vec::with_capacity(points.steps.len() * vocab_size);
+        for step in all.chunks(tally.width()) {
+            values.extend((0..vocab_size).map(|id| match k {
+                0 => kind(step, 0, id) - kind(step, 5, id) + kind(step, 1, id),
+                k => kind(step, k, id),
+            }));
+        }
+        values
     });
     Ok(TokenExposure {
         steps: points.steps.clone(),

@@ -307,6 +307,8 @@ mod tests {
             "multiberts",
             "earlyberts-seed0",
             "earlyberts-seed4",
+            "earlyberts-seed0-suite",
+            "earlyberts-seed4-suite",
         ] {
             assert!(sources.has_group(group), "{group} in {groups:?}");
         }
@@ -316,7 +318,10 @@ mod tests {
             .files
             .iter()
             .filter(|f| f.dest.starts_with("earlyberts/"));
-        assert_eq!(earlyberts.clone().count(), 10);
+        // Steps 10 and 100 of each seed for the replay, the other 29 for the audit.
+        assert_eq!(earlyberts.clone().count(), 5 * 31);
         assert!(earlyberts.clone().all(|f| !f.default && f.hub.is_some()));
+        let suite = earlyberts.filter(|f| f.group.ends_with("-suite"));
+        assert_eq!(suite.count(), 5 * 29);
     }
 }

@@ -4,7 +4,10 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::bail;
-use earlyberts_trainer::suite::{Optimizer, SuiteOptions, audit, render, revisions_in, step_label};
+use earlyberts_trainer::{
+    Error,
+    suite::{MAX_STEP, SuiteOptions, audit, render, revisions_in, step_label},
+};
 
 /// Exit status: 0 when the suite has no finding, 1 when it has any, 2 on bad input.
 #[derive(clap::Args)]
@@ -23,7 +26,7 @@ pub struct SuiteArgs {
     #[arg(long, value_name = "DIR")]
     init: Option<PathBuf>,
     /// Peak learning rate of the run [default: the revisions' trainer_state.json, else the
-    /// reference's].
+    /// reference's; the rest of the optimizer from there too].
     #[arg(long, value_name = "RATE")]
     lr: Option<f64>,
     /// Warm-up steps of the run's schedule [default: as --lr].
@@ -60,17 +63,20 @@ pub fn run(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     if let Some(same) = duplicate_step(&revisions) {
         bail!("two checkpoints are labelled step{same}: give each step once");
     }
-    let optimizer = (args.lr.is_some() || args.warmup.is_some()).then(|| {
-        let mut given = Optimizer::reference();
-        given.schedule.peak = args.lr.unwrap_or(given.schedule.peak);
-        given.schedule.warmup = args.warmup.unwrap_or(given.schedule.warmup);
-        given.source = "given";
-        given
-    });
     let report = audit(SuiteOptions {
         init: args.init,
         revisions,
-        optimizer,
+        peak_lr: args.lr,
+        warmup: args.warmup,
+    })
+    .map_err(|e| match e {
+        Error::Invalid(invalid) if invalid.field() == "lr" => {
+            anyhow::anyhow!("--lr: {invalid}")
+        }
+        Error::Invalid(invalid) if invalid.field() == "step" => {
+            anyhow::anyhow!("a revision's {invalid}: audit steps up to {MAX_STEP}")
+        }
+        e => e.into(),
     })?;
     match args.format {
         Format::Text => print!("{}", render::text(&report)),

@@ -5,8 +5,8 @@
 //! another, (2) move away from the initial weights as the step grows, and (3) move between
 //! two labels by no more than AdamW can at the learning rates of the steps between them:
 //! each step changes a weight by at most `lr · (A + weight_decay · |w|)`, where `A` bounds
-//! Adam's `|m̂| / √v̂` for the run's betas (Cauchy–Schwarz over the moment sums:
-//! `(1 − β₁) / √((1 − β₂)(1 − β₁²/β₂))`, times the largest bias-correction factor). [`audit`]
+//! Adam's `|m̂| / √v̂` for the run's betas (Cauchy–Schwarz over the moments' sums, step by
+//! step with the bias corrections: `Bounds`). [`audit`]
 //! reads the revisions in step order, one at a time beside the initial weights and the
 //! previous revision, and reports each revision's content hash, its distances and every
 //! [`Finding`]; [`render`] prints it.
@@ -15,7 +15,7 @@ pub mod render;
 
 use std::path::{Path, PathBuf};
 
-use earlyberts_format::sha256_file;
+use earlyberts_format::{Invalid, sha256_file};
 use serde::Serialize;
 
 use crate::{
@@ -33,20 +33,25 @@ pub struct SuiteOptions {
     pub init: Option<PathBuf>,
     /// `(step, checkpoint directory)`, any order.
     pub revisions: Vec<(u64, PathBuf)>,
-    /// The run's optimizer; `None`: from the revisions' `trainer_state.json`, else the
-    /// reference's.
-    pub optimizer: Option<Optimizer>,
+    /// The run's peak rate and warm-up, where they differ from what the revisions'
+    /// `trainer_state.json` records (else the reference's).
+    pub peak_lr: Option<f64>,
+    pub warmup: Option<u64>,
 }
 
+/// The largest step an audit accepts: the bound is summed step by step.
+pub const MAX_STEP: u64 = 100_000_000;
+
 /// What bounds an interval's update: the schedule and AdamW's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Optimizer {
     pub schedule: LearningRateSchedule,
     pub beta_1: f64,
     pub beta_2: f64,
     pub weight_decay: f64,
-    /// Where these came from: `given`, `trainer_state.json` or `reference`.
-    pub source: &'static str,
+    /// Where these came from: `trainer_state.json` or `reference`, and `--lr`/`--warmup`
+    /// where given.
+    pub source: String,
 }
 
 impl Optimizer {
@@ -58,22 +63,95 @@ impl Optimizer {
             beta_1: r.beta_1,
             beta_2: r.beta_2,
             weight_decay: r.weight_decay,
-            source: "reference",
+            source: "reference".into(),
         }
     }
 
-    /// The largest change of a weight of magnitude at most `magnitude` over optimizer steps
-    /// `from + 1 ..= to`.
-    pub fn largest_update(&self, from: u64, to: u64, magnitude: f64) -> f64 {
-        let (b1, b2) = (self.beta_1, self.beta_2);
-        let ratio = (1.0 - b1) / ((1.0 - b2) * (1.0 - b1 * b1 / b2)).sqrt();
-        // The bias correction √(1 − β₂ᵗ) / (1 − β₁ᵗ) tends to 1; its largest value up to `to`.
-        let correction = (1..=to.clamp(1, 100_000))
-            .map(|t| (1.0 - b2.powi(t as i32)).sqrt() / (1.0 - b1.powi(t as i32)))
-            .fold(1.0f64, f64::max);
-        // A fold from +0 (an empty `sum` of floats is −0).
-        let rates = (from + 1..=to).fold(0.0, |sum, k| sum + self.schedule.for_step(k));
-        rates * (ratio * correction + self.weight_decay * magnitude)
+    /// Refuses settings the bound cannot use.
+    fn check(&self) -> Result<()> {
+        let within = |field: &str, x: f64, ok: bool, allowed: &str| match ok && x.is_finite() {
+            true => Ok(()),
+            false => Err(Error::Invalid(Invalid::out_of_range(field, x, allowed))),
+        };
+        within(
+            "beta_1",
+            self.beta_1,
+            (0.0..1.0).contains(&self.beta_1),
+            "[0, 1)",
+        )?;
+        within(
+            "beta_2",
+            self.beta_2,
+            self.beta_2 > 0.0 && self.beta_2 < 1.0,
+            "(0, 1)",
+        )?;
+        within(
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "[0, ∞)",
+        )?;
+        within(
+            "lr",
+            self.schedule.peak,
+            self.schedule.peak >= 0.0,
+            "[0, ∞)",
+        )
+    }
+}
+
+/// What AdamW can do by each optimizer step, summed step by step as the audit's steps grow:
+/// the rates so far, and the largest `|m̂_t| / √v̂_t` can be at any step so far.
+///
+/// By Cauchy–Schwarz over the moments' sums, `|m_t| ≤ (1 − β₁) √(S_t · v_t / (1 − β₂))` with
+/// `S_t = Σ_{j<t} (β₁²/β₂)^j`, so with the bias corrections `|m̂_t| / √v̂_t ≤ (1 − β₁) /
+/// (1 − β₁ᵗ) · √(S_t (1 − β₂ᵗ) / (1 − β₂))` — 1 at the first step, about 7.3 at most for the
+/// reference's betas, growing without bound where β₁² ≥ β₂ (the sum then has no limit).
+/// With weight decay a step moves a weight `w` by at most `lr · (that + decay · |w|)`.
+struct Bounds {
+    optimizer: Optimizer,
+    step: u64,
+    /// The rates of steps `1..=step`.
+    rates: f64,
+    /// The largest bias-corrected ratio over steps `1..=step`.
+    adam: f64,
+    sum: f64,
+    powers: [f64; 3],
+}
+
+impl Bounds {
+    fn new(optimizer: Optimizer) -> Bounds {
+        Bounds {
+            optimizer,
+            step: 0,
+            rates: 0.0,
+            adam: 0.0,
+            sum: 0.0,
+            powers: [1.0; 3],
+        }
+    }
+
+    /// Sums on to step `to` (never back).
+    fn advance(&mut self, to: u64) {
+        let (b1, b2) = (self.optimizer.beta_1, self.optimizer.beta_2);
+        while self.step < to {
+            self.step += 1;
+            self.rates += self.optimizer.schedule.for_step(self.step);
+            let [r, p1, p2] = &mut self.powers;
+            self.sum += *r;
+            *r *= b1 * b1 / b2;
+            *p1 *= b1;
+            *p2 *= b2;
+            let ratio = (1.0 - b1) / (1.0 - *p1) * (self.sum * (1.0 - *p2) / (1.0 - b2)).sqrt();
+            self.adam = self.adam.max(ratio);
+        }
+    }
+
+    /// The largest change of a weight of magnitude at most `magnitude` from the step whose
+    /// rates summed to `rates_before` to the current step.
+    fn allowed(&self, rates_before: f64, magnitude: f64) -> f64 {
+        let rates = (self.rates - rates_before).max(0.0);
+        rates * (self.adam + self.optimizer.weight_decay * magnitude)
     }
 }
 
@@ -152,7 +230,11 @@ impl Weights {
             });
         }
         let (path, raw) = read_weights(dir)?;
-        let values = normalised(raw);
+        let mut values = normalised(raw);
+        // A `pytorch_model.bin` keeps the decoder, a copy of the tied word embeddings (and
+        // of the prediction bias) that safetensors files leave out: without it the same
+        // weights hash the same in either file.
+        values.retain(|name, _| !name.starts_with("cls.predictions.decoder."));
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         for (name, (shape, data)) in &values {
             hasher.update(name.as_bytes());
@@ -212,22 +294,26 @@ impl Weights {
 pub fn audit(options: SuiteOptions) -> Result<SuiteReport> {
     let mut revisions = options.revisions;
     revisions.sort();
-    if revisions.is_empty() {
-        return Err(Error::NoCheckpoints {
-            path: PathBuf::from("(no revision given)"),
-        });
+    if let Some((step, _)) = revisions.last()
+        && *step > MAX_STEP
+    {
+        let allowed = format!("[0, {MAX_STEP}]");
+        return Err(Invalid::out_of_range("step", step, allowed).into());
     }
     let init_dir = options.init.clone().or_else(|| {
         let zero = revisions.iter().find(|(s, _)| *s == 0);
         zero.map(|(_, dir)| dir.clone())
     });
     let init = init_dir.as_deref().map(Weights::read).transpose()?;
-    let optimizer = match options.optimizer {
-        Some(given) => given,
-        None => recorded_optimizer(&revisions)?.unwrap_or_else(Optimizer::reference),
-    };
+    let mut optimizer = recorded_optimizer(&revisions)?.unwrap_or_else(Optimizer::reference);
+    if options.peak_lr.is_some() || options.warmup.is_some() {
+        optimizer.schedule.peak = options.peak_lr.unwrap_or(optimizer.schedule.peak);
+        optimizer.schedule.warmup = options.warmup.unwrap_or(optimizer.schedule.warmup);
+        optimizer.source += ", with the peak rate and warm-up given";
+    }
+    optimizer.check()?;
     let mut audit = Audit {
-        optimizer,
+        bounds: Bounds::new(optimizer.clone()),
         init,
         previous: None,
         out: Vec::new(),
@@ -245,7 +331,8 @@ pub fn audit(options: SuiteOptions) -> Result<SuiteReport> {
     })
 }
 
-/// The optimizer a `trainer run` checkpoint records, if the first revision has one.
+/// The optimizer a `trainer run` checkpoint records: that of the first revision with a
+/// `trainer_state.json`, if any has one.
 fn recorded_optimizer(revisions: &[(u64, PathBuf)]) -> Result<Option<Optimizer>> {
     let Some((_, dir)) = revisions.iter().find(|(_, d)| d.join(STATE_FILE).is_file()) else {
         return Ok(None);
@@ -265,20 +352,29 @@ fn recorded_optimizer(revisions: &[(u64, PathBuf)]) -> Result<Option<Optimizer>>
         beta_1: f64::from(state.train.beta_1),
         beta_2: f64::from(state.train.beta_2),
         weight_decay: f64::from(state.train.weight_decay),
-        source: "trainer_state.json",
+        source: STATE_FILE.into(),
     }))
 }
 
 /// The audit so far: what each new revision is compared with.
 struct Audit {
-    optimizer: Optimizer,
+    bounds: Bounds,
     init: Option<Weights>,
-    /// The previous revision's step, weights and distance from the initial weights.
-    previous: Option<(u64, Weights, Option<Distance>)>,
+    /// The previous revision: its step, weights, distance from the initial weights and the
+    /// rates summed up to it.
+    previous: Option<Previous>,
     out: Vec<Revision>,
     findings: Vec<Finding>,
-    /// `(step, sha256, tensor hash)` of every revision read, step 0 for the initial weights.
-    seen: Vec<(u64, String, String)>,
+    /// `(step, sha256, tensor hash, rates up to it)` of every revision read, step 0 for the
+    /// initial weights.
+    seen: Vec<(u64, String, String, f64)>,
+}
+
+struct Previous {
+    step: u64,
+    weights: Weights,
+    from_init: Option<Distance>,
+    rates: f64,
 }
 
 impl Audit {
@@ -287,58 +383,37 @@ impl Audit {
         if self.seen.is_empty()
             && let Some(init) = &self.init
         {
-            self.seen
-                .push((0, init.sha256.clone(), init.tensors.clone()));
+            let (sha, tensors) = (init.sha256.clone(), init.tensors.clone());
+            self.seen.push((0, sha, tensors, 0.0));
         }
-        if let Some((same_as, sha, _)) = self.seen.iter().find(|s| s.2 == weights.tensors) {
-            let bitwise = *sha == weights.sha256;
-            let finding = Finding::Identical {
+        self.bounds.advance(step);
+        let rates = self.bounds.rates;
+        // Weights may stay the same only where every step between ran at rate 0 (the
+        // reference's first step does).
+        if let Some((same_as, sha, _, before)) = self.seen.iter().find(|s| s.2 == weights.tensors)
+            && rates > *before
+        {
+            self.findings.push(Finding::Identical {
                 step,
                 same_as: *same_as,
-                bitwise,
-            };
-            // Weights may stay the same only where every step between ran at rate 0 (the
-            // reference's first step does), and a `step0` revision is the initial weights.
-            if self.optimizer.largest_update(*same_as, step, 1.0) > 0.0 {
-                self.findings.push(finding);
-            }
+                bitwise: *sha == weights.sha256,
+            });
         }
-        self.seen
-            .push((step, weights.sha256.clone(), weights.tensors.clone()));
+        let (sha, tensors) = (weights.sha256.clone(), weights.tensors.clone());
+        self.seen.push((step, sha, tensors, rates));
         let from_init = match &self.init {
             Some(init) => Some(weights.distance(init, dir)?.0),
             None => None,
         };
-        let base = self
-            .previous
-            .as_ref()
-            .map(|(s, w, _)| (*s, w))
-            .or(self.init.as_ref().map(|w| (0, w)));
-        let (from_previous, allowed) = match base {
-            Some((previous, base)) => {
-                let (d, magnitude) = weights.distance(base, dir)?;
-                let allowed = self.optimizer.largest_update(previous, step, magnitude);
-                // Rounding to f32 moves a weight by up to 2⁻²³ of its magnitude.
-                let slack = magnitude * 1e-6;
-                if d.largest > allowed + slack && step > previous {
-                    self.findings.push(Finding::TooLargeUpdate {
-                        step,
-                        previous,
-                        largest: d.largest,
-                        allowed,
-                    });
-                }
-                (Some(d), Some(allowed))
-            }
-            None => (None, None),
-        };
-        if let (Some((earlier, _, Some(before))), Some(now)) = (&self.previous, from_init)
+        let (from_previous, allowed) = self.check_update(step, &weights, dir)?;
+        if let (Some(previous), Some(now)) = (&self.previous, from_init)
+            && let Some(before) = previous.from_init
             && now.l2 <= before.l2
-            && step > 0
+            && rates > previous.rates
         {
             self.findings.push(Finding::NotGrowing {
                 step,
-                earlier: *earlier,
+                earlier: previous.step,
             });
         }
         self.out.push(Revision {
@@ -350,8 +425,41 @@ impl Audit {
             from_previous,
             allowed,
         });
-        self.previous = Some((step, weights, from_init));
+        self.previous = Some(Previous {
+            step,
+            weights,
+            from_init,
+            rates,
+        });
         Ok(())
+    }
+
+    /// The change since the previous revision (or the initial weights), against what the
+    /// rates between allow.
+    fn check_update(
+        &mut self,
+        step: u64,
+        weights: &Weights,
+        dir: &Path,
+    ) -> Result<(Option<Distance>, Option<f64>)> {
+        let base = match (&self.previous, &self.init) {
+            (Some(p), _) => (p.step, &p.weights, p.rates),
+            (None, Some(init)) => (0, init, 0.0),
+            (None, None) => return Ok((None, None)),
+        };
+        let (previous, base, rates_before) = base;
+        let (d, magnitude) = weights.distance(base, dir)?;
+        let allowed = self.bounds.allowed(rates_before, magnitude);
+        // Rounding to f32 moves a weight by up to 2⁻²³ of its magnitude.
+        if d.largest > allowed + magnitude * 1e-6 {
+            self.findings.push(Finding::TooLargeUpdate {
+                step,
+                previous,
+                largest: d.largest,
+                allowed,
+            });
+        }
+        Ok((Some(d), Some(allowed)))
     }
 }
 
@@ -389,12 +497,32 @@ mod tests {
 
     #[test]
     fn adam_moves_a_weight_by_at_most_its_bound() {
-        let o = Optimizer::reference();
+        let mut bounds = Bounds::new(Optimizer::reference());
+        bounds.advance(1);
+        // The first step runs at rate 0, and Adam's first ratio is 1.
+        assert_eq!((bounds.rates, bounds.adam), (0.0, 1.0));
         // Steps 1..=10 of the reference's warm-up: rates 0, 1e-8, …, 9e-8.
-        let allowed = o.largest_update(0, 10, 0.0);
-        let ratio = 0.1 / (0.001f64 * (1.0 - 0.81 / 0.999)).sqrt();
-        assert!((allowed - 45e-8 * ratio).abs() < 1e-15, "{allowed}");
-        assert_eq!(o.largest_update(10, 10, 1.0), 0.0);
-        assert!(o.largest_update(0, 40_000, 1.0) > o.largest_update(0, 20_000, 1.0));
+        bounds.advance(10);
+        assert!((bounds.rates - 45e-8).abs() < 1e-20, "{}", bounds.rates);
+        assert_eq!(bounds.allowed(0.0, 0.0), bounds.rates * bounds.adam);
+        assert_eq!(bounds.allowed(bounds.rates, 1.0), 0.0);
+        // The limit for the reference's betas.
+        bounds.advance(100_000);
+        let limit = 0.1 / (0.001f64 * (1.0 - 0.81 / 0.999)).sqrt();
+        assert!(
+            bounds.adam <= limit && bounds.adam > 0.99 * limit,
+            "{}",
+            bounds.adam
+        );
+        // Betas with β₁² ≥ β₂ have no limit: the bound grows, finite.
+        let mut wide = Bounds::new(Optimizer {
+            beta_1: 0.99,
+            beta_2: 0.9,
+            ..Optimizer::reference()
+        });
+        wide.advance(100);
+        let at_100 = wide.adam;
+        wide.advance(1000);
+        assert!(at_100.is_finite() && wide.adam.is_finite() && wide.adam > at_100);
     }
 }

@@ -7,7 +7,7 @@ use super::{Finding, SuiteReport};
 pub fn text(report: &SuiteReport) -> String {
     let o = &report.optimizer;
     let mut out = format!(
-        "{} revisions; initial weights: {}; update bound from the {} schedule (peak {:e}, warm-up {}), AdamW betas ({}, {}), weight decay {}\n\n",
+        "{} revisions; initial weights: {}; update bound from the schedule of {} (peak {:e}, warm-up {}), AdamW betas ({}, {}), weight decay {}\n\n",
         report.revisions.len(),
         report
             .init
