@@ -28,7 +28,7 @@ BUILD_FLAGS ?=
 # needed where the spaCy parts ran on a cluster (the store records their setup).
 SPACY_FLAGS ?= $(if $(EARLYBERTS_SPACY_MODEL),--spacy-model $(EARLYBERTS_SPACY_MODEL) --allow-spacy-version)
 
-.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu fetch data rehearse test-rehearse test-slurm which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
+.PHONY: help demo demo-build gpu-bundle bench-lengths bench-cpu fetch data train rehearse test-rehearse test-slurm which-history python test-python bench-python test test-wgpu test-slow check unit-test bench bench-build bench-splitter fuzz-seeds fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -122,6 +122,21 @@ test-rehearse: ## `make rehearse SCALE=0.01` for both recipes, on the tests' bui
 	$(MAKE) --no-print-directory rehearse SCALE=0.01 RECIPE=manifests/recipes/earlyberts.toml \
 		BUILD_PIPELINE=true BUILD_TRAINER=true PIPELINE=target/debug/pipeline TRAINER=target/debug/trainer \
 		PYTHON=$(PYTHON_TEST_ENV)/bin/python REHEARSE_DIR=target/rehearse-test
+
+# Training on this machine: SEEDS one after another, each started or resumed from its newest
+# saved state under RUNS (scripts/train-seed.sh, the script Slurm's train.sbatch runs), on
+# the builds `make data` made. DEVICE: cuda or cpu [the trainer's: CUDA where compiled in and
+# usable, else the CPU]; INIT_FLAGS for a first start only, TRAIN_FLAGS for every start.
+RUNS ?= runs
+DEVICE ?=
+INIT_FLAGS ?=
+TRAIN_FLAGS ?=
+train: ## train SEEDS (one after another; each resumes where it stopped) on the builds of `make data`: runs/seedN/stepK
+	$(BUILD_TRAINER)
+	@for seed in $(SEEDS); do \
+	  TRAINER=$(TRAINER) DATA=$(DATA) RECIPE=$(RECIPE) CORPUS=$(CORPUS) RUNS=$(RUNS) DEVICE=$(DEVICE) \
+	    INIT_FLAGS='$(INIT_FLAGS)' TRAIN_FLAGS='$(TRAIN_FLAGS)' scripts/train-seed.sh $$seed || exit $$?; \
+	done
 
 # Which run history made the published EarlyBERTs checkpoints of seed SEED? The step-STEP
 # revision and the MultiBERTs step-0 checkpoint are fetched (lock them first: `pipeline
@@ -221,9 +236,9 @@ unit-test: ## unit, property and end-to-end tests (the wgpu ones on lavapipe or 
 test-wgpu: ## only the GPU code path's tests, on wgpu (Vulkan; Debian without a GPU: apt install mesa-vulkan-drivers libvulkan1)
 	EARLYBERTS_REQUIRE_WGPU=1 $(CARGO) test --workspace $(TEST_FEATURES) -- wgpu
 
-test-slurm: ## the Slurm scripts of the spaCy stage on a one-node Slurm the test starts and stops (root, spaCy; Debian: apt install slurm-wlm munge); skips, saying why, without them
+test-slurm: ## the Slurm scripts (the spaCy stage's, training's) on a one-node Slurm the test starts and stops (root; Debian: apt install slurm-wlm munge; spaCy for its phase); skips, saying why, without them
 	$(CARGO) build --quiet --workspace $(TEST_FEATURES)
-	PIPELINE=target/debug/pipeline scripts/test-slurm.sh
+	PIPELINE=target/debug/pipeline TRAINER=target/debug/trainer scripts/test-slurm.sh
 
 test-slow: ## the full kill matrix: 20 SIGKILL points over a fixture build and 20 over a training run
 	EARLYBERTS_KILL_POINTS=20 $(CARGO) test -p earlyberts-pipeline --test integration crash::

@@ -862,6 +862,20 @@ fn killed_training_resumes_to_identical_weights() {
 
 #[test]
 fn sigint_finishes_the_step_saves_and_says_how_to_resume() {
+    interrupted_saves_and_resumes(&["INT"]);
+}
+
+/// A scheduler's SIGTERM beside the SIGUSR1 its job script passes on (train.sbatch), in
+/// either order, saves as one signal does: neither ends the process at once.
+#[test]
+fn sigusr1_with_sigterm_still_saves() {
+    interrupted_saves_and_resumes(&["USR1", "TERM"]);
+    interrupted_saves_and_resumes(&["TERM", "USR1"]);
+}
+
+/// A run of 500 steps sent `signals` after its first step: it finishes the step it is in,
+/// saves, says how to resume, exits 130, and resumes from there.
+fn interrupted_saves_and_resumes(signals: &[&str]) {
     use std::io::{BufRead, BufReader};
     let f = fixture();
     let out = f.root.join("out");
@@ -874,8 +888,12 @@ fn sigint_finishes_the_step_saves_and_says_how_to_resume() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     lines.next().unwrap().unwrap(); // step 1 done
     // the shell's built-in kill: no procps needed
+    let kills: Vec<String> = signals
+        .iter()
+        .map(|s| format!("kill -{s} {}", child.id()))
+        .collect();
     Command::new("sh")
-        .args(["-c", &format!("kill -INT {}", child.id())])
+        .args(["-c", &kills.join("; ")])
         .status()
         .unwrap();
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();

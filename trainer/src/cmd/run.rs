@@ -205,14 +205,20 @@ impl StepSink for Terminal {
 
 /// The first SIGINT/SIGTERM asks the loop to finish its step, save a checkpoint and stop;
 /// a second one ends the process at once (checkpoints are written atomically, so the last
-/// complete one stays usable).
+/// complete one stays usable). SIGUSR1 asks the same and never ends the process at once,
+/// whatever came before or after it: a job script passes it on when the scheduler signals
+/// the job, which may signal the trainer itself too (scripts/slurm/train.sbatch).
 fn stop_on_interrupt() -> Arc<AtomicBool> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let flag = Arc::new(AtomicBool::new(false));
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
-        // Registered first: exits when the flag is already set, i.e. on the second signal.
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag));
-        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+        // Registered first: exits when an interrupt came before, i.e. on the second one.
+        let _ =
+            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupted));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
-    flag
+    let _ = signal_hook::flag::register(SIGUSR1, Arc::clone(&stop));
+    stop
 }
