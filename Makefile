@@ -127,12 +127,14 @@ test-rehearse: ## `make rehearse SCALE=0.01` for both recipes, on the tests' bui
 # saved state under RUNS (scripts/train-seed.sh, the script Slurm's train.sbatch runs), on
 # the builds `make data` made. DEVICE: cuda or cpu [the trainer's: CUDA where compiled in and
 # usable, else the CPU]; INIT_FLAGS for a first start only, TRAIN_FLAGS for every start.
+# TRAINER is built (without CUDA) only where it is missing: for a GPU, build it first with
+# `cargo build --release --bin trainer --features cuda`.
 RUNS ?= runs
 DEVICE ?=
 INIT_FLAGS ?=
 TRAIN_FLAGS ?=
 train: ## train SEEDS (one after another; each resumes where it stopped) on the builds of `make data`: runs/seedN/stepK
-	$(BUILD_TRAINER)
+	test -x $(TRAINER) || $(BUILD_TRAINER)
 	@for seed in $(SEEDS); do \
 	  TRAINER=$(TRAINER) DATA=$(DATA) RECIPE=$(RECIPE) CORPUS=$(CORPUS) RUNS=$(RUNS) DEVICE=$(DEVICE) \
 	    INIT_FLAGS='$(INIT_FLAGS)' TRAIN_FLAGS='$(TRAIN_FLAGS)' scripts/train-seed.sh $$seed || exit $$?; \

@@ -8,7 +8,7 @@
 # every file is compared with a one-process `prepare`.
 #
 # Training (scripts/slurm/train.sbatch, submit-train.sh): two seeds of `tiny` on the CPU as
-# one array, the node declaring a GPU GRES that each task asks for; seed 0 is sent SIGTERM
+# one array, the node declaring two GPUs (GRES), one for each task; seed 0 is sent SIGTERM
 # mid-run (`scancel --batch --signal=TERM`, as a time limit's --signal or a preemption
 # sends it), saves and requeues itself; seed 1's trainer is killed with SIGKILL mid-run and
 # the seed submitted again. Both must end with checkpoints and a log identical to an
@@ -124,13 +124,13 @@ ReturnToService=2
 MinJobAge=3600
 SlurmdParameters=config_overrides
 GresTypes=gpu
-NodeName=$node NodeAddr=127.0.0.1 CPUs=4 RealMemory=8000 Gres=gpu:1 State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=4 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
-  # A GPU the node declares but does not have, its device /dev/null (Slurm 22.05 drops a
-  # GPU without a device file): the training tasks ask for it as on a cluster, and train on
-  # the CPU.
-  echo "NodeName=$node Name=gpu File=/dev/null" >"$STATE/gres.conf"
+  # Two GPUs the node declares but does not have, their devices /dev/null and /dev/zero
+  # (Slurm 22.05 drops a GPU without a device file): the training tasks ask for one each as
+  # on a cluster, and train on the CPU.
+  printf 'NodeName=%s Name=gpu File=%s\n' "$node" /dev/null "$node" /dev/zero >"$STATE/gres.conf"
   export SLURM_CONF=$STATE/slurm.conf
   for _ in $(seq 50); do [ -S "$STATE/munge.sock" ] && break; sleep 0.1; done
   slurmctld -D -f "$SLURM_CONF" >"$STATE/slurmctld.out" 2>&1 &
@@ -313,45 +313,69 @@ train_phase() {
   (cd "$STATE/submit" && RUNS=runs LOGS=logs SEEDS=0-1 \
     "$ROOT/scripts/slurm/submit-train.sh" --cpus-per-task=1 --mem=1G) ||
     fail "submit-train.sh exited $?"
-  local job again state runs=$STATE/submit/runs logs=$STATE/submit/logs
+  local job again state term kill runs=$STATE/submit/runs logs=$STATE/submit/logs
   job=$(squeue -h --states=all --name=earlyberts-train -o %F | sort -u)
   [[ $job =~ ^[0-9]+$ ]] || fail "submit-train.sh did not submit one array: '$job'"
   [[ $(field "${job}_0" TresPerNode) == *gpu:1 ]] ||
     fail "the tasks did not ask for the GPU: '$(field "${job}_0" TresPerNode)'"
-  # Seed 0: SIGTERM to the batch script after step 15; it must save, requeue and resume.
-  logged "$runs/seed0" 15
-  scancel --batch --signal=TERM "${job}_0"
-  # Seed 1: its trainer killed with SIGKILL after step 25.
-  logged "$runs/seed1" 25
-  pkill -9 -f -- "$TRAINER run --seed 1 |$TRAINER run --resume $runs/seed1 " ||
-    fail "seed 1's trainer was not running to be killed"
-  # Seed 0, requeued, waits Slurm's requeue delay (minutes) before it may start: waived here.
+  logged "$runs/seed0" 1
+  logged "$runs/seed1" 1
+  # SIGTERM goes to the task whose own job id is the array's (requeueing that id would
+  # requeue the whole array), SIGKILL to the other.
+  term=$(squeue -h --states=all --job="$job" -o "%A %K" | awk -v j="$job" '$1 == j {print $2}')
+  [[ $term =~ ^[01]$ ]] || fail "no task of array $job has its id: '$term'"
+  kill=$((1 - term))
+  # The one: SIGTERM to the batch script after step 15; it must save, requeue and resume.
+  logged "$runs/seed$term" 15
+  scancel --batch --signal=TERM "${job}_$term"
+  # The other: its trainer killed with SIGKILL after step 25.
+  logged "$runs/seed$kill" 25
+  pkill -9 -f -- "seed$kill --out $runs |--resume $runs/seed$kill " ||
+    fail "seed $kill's trainer was not running to be killed"
+  # Requeued, a task waits Slurm's requeue delay (minutes) before it may start: waived here,
+  # a few seconds after the requeue (a launch in the same second is refused).
   for _ in $(seq 600); do
-    [ "$(field "${job}_0" Restarts),$(field "${job}_0" JobState)" = 1,PENDING ] && break
+    [ "$(field "${job}_$term" Restarts),$(field "${job}_$term" JobState)" = 1,PENDING ] && break
     sleep 0.1
   done
-  scontrol update JobId="${job}_0" StartTime=now ||
-    fail "seed 0 was not requeued after SIGTERM: $(field "${job}_0" JobState)"
-  state=$(ended "${job}_1")
-  [ "$state,$(field "${job}_1" ExitCode)" = FAILED,137:0 ] ||
-    fail "seed 1 after SIGKILL ended $state, $(field "${job}_1" ExitCode), not FAILED, 137:0"
-  state=$(ended "${job}_0")
-  [ "$state" = COMPLETED ] || fail "seed 0 ended $state: $(cat "$logs/earlyberts-train-seed0.out")"
-  [ "$(field "${job}_0" Restarts)" = 1 ] ||
-    fail "seed 0 was not requeued once: Restarts=$(field "${job}_0" Restarts)"
-  grep -q "stopped and saved on SIGTERM; requeued" "$logs/earlyberts-train-seed0.out" ||
-    fail "seed 0's log does not say it saved and requeued: $(cat "$logs/earlyberts-train-seed0.out")"
-  # Seed 1 submitted again: it resumes from its newest checkpoint.
-  (cd "$STATE/submit" && RUNS=runs LOGS=logs SEEDS=1 \
+  sleep 2
+  scontrol update JobId="${job}_$term" StartTime=now ||
+    fail "seed $term was not requeued after SIGTERM: $(field "${job}_$term" JobState)"
+  state=$(ended "${job}_$kill")
+  [ "$state,$(field "${job}_$kill" ExitCode),$(field "${job}_$kill" Restarts)" = FAILED,137:0,0 ] ||
+    fail "seed $kill after SIGKILL ended $state, $(field "${job}_$kill" ExitCode), restarted $(field "${job}_$kill" Restarts) times, not FAILED, 137:0, 0"
+  state=$(ended "${job}_$term")
+  [ "$state" = COMPLETED ] || fail "seed $term ended $state: $(cat "$logs/earlyberts-train-seed$term.out")"
+  [ "$(field "${job}_$term" Restarts)" = 1 ] ||
+    fail "seed $term was not requeued once: Restarts=$(field "${job}_$term" Restarts)"
+  grep -q "stopped on SIGTERM (trainer exit 130), requeued to resume" "$logs/earlyberts-train-seed$term.out" ||
+    fail "seed $term's log does not say it saved and requeued: $(cat "$logs/earlyberts-train-seed$term.out")"
+  # The killed seed submitted again: it resumes from its newest checkpoint.
+  (cd "$STATE/submit" && RUNS=runs LOGS=logs SEEDS=$kill \
     "$ROOT/scripts/slurm/submit-train.sh" --cpus-per-task=1 --mem=1G >/dev/null) ||
-    fail "submit-train.sh for seed 1 again exited $?"
+    fail "submit-train.sh for seed $kill again exited $?"
   again=$(squeue -h --states=all --name=earlyberts-train -o %F | sort -u | grep -vx "$job")
-  state=$(ended "${again}_1")
-  [ "$state" = COMPLETED ] || fail "seed 1 submitted again ended $state: $(cat "$logs/earlyberts-train-seed1.out")"
-  grep -q "seed 1 resumes from its newest checkpoint" "$logs/earlyberts-train-seed1.out" ||
-    fail "seed 1 did not resume: $(cat "$logs/earlyberts-train-seed1.out")"
+  state=$(ended "${again}_$kill")
+  [ "$state" = COMPLETED ] || fail "seed $kill submitted again ended $state: $(cat "$logs/earlyberts-train-seed$kill.out")"
+  grep -q "seed $kill resumes from its newest checkpoint" "$logs/earlyberts-train-seed$kill.out" ||
+    fail "seed $kill did not resume: $(cat "$logs/earlyberts-train-seed$kill.out")"
+  cancelled
   for seed in 0 1; do same_run "$STATE/straight/seed$seed" "$runs/seed$seed"; done
-  echo "test-slurm: training passed: seed 0 stopped by SIGTERM, saved, requeued and resumed; seed 1 killed with SIGKILL and submitted again; both equal to uninterrupted runs"
+  echo "test-slurm: training passed: seed $term stopped by SIGTERM, saved, requeued and resumed; seed $kill killed with SIGKILL and submitted again; both equal to uninterrupted runs; a task cancelled outright stayed cancelled"
+}
+
+# A task cancelled outright (plain `scancel`) saves, but is not requeued.
+cancelled() {
+  local job state
+  (cd "$STATE/submit" && RUNS=cancelled LOGS=logs SEEDS=0 \
+    "$ROOT/scripts/slurm/submit-train.sh" --cpus-per-task=1 --mem=1G --job-name=earlyberts-cancelled \
+    >/dev/null) || fail "submit-train.sh for the cancelled task exited $?"
+  job=$(squeue -h --states=all --name=earlyberts-cancelled -o %F | sort -u)
+  logged "$STATE/submit/cancelled/seed0" 5
+  scancel "$job"
+  state=$(ended "${job}_0")
+  [ "$state,$(field "${job}_0" Restarts)" = CANCELLED,0 ] ||
+    fail "a task cancelled outright ended $state, restarted $(field "${job}_0" Restarts) times: $(cat "$STATE/submit/logs/earlyberts-cancelled-seed0.out")"
 }
 
 # Waits until run $1's log has $2 lines.
@@ -407,7 +431,7 @@ refusals() {
 }
 
 start_cluster
-echo "test-slurm: a one-node cluster (4 CPUs and a GPU declared, $(nproc) CPUs here) in $STATE"
+echo "test-slurm: a one-node cluster (4 CPUs and 2 GPUs declared, $(nproc) CPUs here) in $STATE"
 if [ "$SPACY" = 1 ]; then
   spacy_phase
 else

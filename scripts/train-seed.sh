@@ -23,8 +23,16 @@ if [ ! -f "$build/manifest.json" ]; then
   echo "train-seed.sh: seed $seed has no build at '$build': make it first (make data SEEDS=$seed), or set DATA, RECIPE, CORPUS" >&2
   exit 2
 fi
-# shellcheck disable=SC2086 # the flag variables hold several flags
-if compgen -G "$run/step*/trainer_state.json" >/dev/null; then
+# A saved state: a complete checkpoint, `stepK/` (not a `stepK.tmp/` being written) with its
+# weights and trainer_state.json, as the trainer finds them.
+saved=0
+for dir in "$run"/step*; do
+  [[ ${dir##*/} =~ ^step[0-9]+$ ]] && [ -f "$dir/trainer_state.json" ] &&
+    [ -f "$dir/model.safetensors" ] && saved=1
+done
+set -f # the flag variables hold several flags, split on spaces and never globbed
+# shellcheck disable=SC2086
+if [ "$saved" = 1 ]; then
   echo "train-seed.sh: seed $seed resumes from its newest checkpoint in '$run'"
   exec "$TRAINER" run --resume "$run" --build "$build" ${DEVICE:+--device "$DEVICE"} --quiet \
     $TRAIN_FLAGS

@@ -35,13 +35,19 @@ export EARLYBERTS TRAINER DATA RECIPE CORPUS RUNS DEVICE INIT_FLAGS TRAIN_FLAGS
   echo "submit-train.sh: no trainer binary at '$TRAINER': build it first (cargo build --release --bin trainer --features cuda) or set TRAINER" >&2
   exit 2
 }
-# Every seed of SEEDS (0-4, 0,3 or 1-2,4) must have its build.
+# Every seed of SEEDS, Slurm's array syntax (0-4, 0,3, 1-2,4, 0-4:2, 0-4%2), must have its
+# build.
 seeds=()
-for part in ${SEEDS//,/ }; do
-  case $part in
-    *-*) seeds+=($(seq "${part%-*}" "${part#*-}")) ;;
-    *) seeds+=("$part") ;;
-  esac
+IFS=, read -ra parts <<<"${SEEDS%\%*}"
+for part in "${parts[@]}"; do
+  if [[ $part =~ ^([0-9]+)-([0-9]+)(:([0-9]+))?$ ]]; then
+    mapfile -t -O "${#seeds[@]}" seeds < <(seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[4]:-1}" "${BASH_REMATCH[2]}")
+  elif [[ $part =~ ^[0-9]+$ ]]; then
+    seeds+=("$part")
+  else
+    echo "submit-train.sh: SEEDS='$SEEDS' is not an array of seeds (like 0-4, 0,3 or 1-2,4)" >&2
+    exit 2
+  fi
 done
 for seed in "${seeds[@]}"; do
   build=$DATA/builds/$CORPUS-$(basename "$RECIPE" .toml)-seed$seed
@@ -52,10 +58,8 @@ for seed in "${seeds[@]}"; do
 done
 mkdir -p "$LOGS" "$RUNS"
 
-gres=()
-[ -z "$GRES" ] || gres=(--gres="$GRES")
-job=$(sbatch --parsable --array="$SEEDS" "${gres[@]}" --output="$LOGS/%x-seed%a.out" "$@" \
-  "$here/train.sbatch")
+job=$(sbatch --parsable --array="$SEEDS" ${GRES:+--gres="$GRES"} --output="$LOGS/%x-seed%a.out" \
+  "$@" "$here/train.sbatch")
 job=${job%%;*}
-echo "training: job $job (array $SEEDS: one task a seed${GRES:+, $GRES each}, --device $DEVICE)"
-echo "logs: $LOGS/earlyberts-train-seedN.out; runs: $RUNS/seedN"
+echo "training: job $job (array $SEEDS: one task a seed${GRES:+, $GRES each}${DEVICE:+, --device $DEVICE})"
+echo "logs: $LOGS/<job name>-seedN.out; runs: $RUNS/seedN"

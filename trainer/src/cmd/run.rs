@@ -100,6 +100,9 @@ impl RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // Before anything slow (the build is hashed first): a signal that arrives while the run
+    // is being set up must not kill the process with SIGUSR1's default action.
+    let stop = stop_on_interrupt();
     let device = args.device.choice()?;
     let quiet = args.quiet;
     let mut options = args.options();
@@ -109,9 +112,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         options.train.pad_multiple = pad_multiple(options.train.pad_multiple, device);
     }
     let plan = RunPlan::new(options).map_err(flag_context)?;
+    if stop.load(Ordering::SeqCst) {
+        eprintln!(
+            "trainer: interrupted before the first step: nothing to save; run the same command again"
+        );
+        return Ok(ExitCode::from(130));
+    }
     let max_steps = plan.max_steps;
     let outcome = device
-        .dispatch(Training { plan, quiet })
+        .dispatch(Training { plan, quiet, stop })
         .map_err(flag_context)?;
     Ok(match outcome {
         RunOutcome::AlreadyDone { position } => {
@@ -136,13 +145,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 struct Training {
     plan: RunPlan,
     quiet: bool,
+    /// Set by a signal asking the run to save and stop.
+    stop: Arc<AtomicBool>,
 }
 
 impl OnDevice for Training {
     type Output = RunOutcome;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<RunOutcome> {
-        let mut sink = Terminal::new(self.plan.max_steps, self.quiet);
+        let mut sink = Terminal::new(self.plan.max_steps, self.quiet, self.stop);
         let outcome = self.plan.run::<B>(device, &mut sink);
         sink.bar.finish_and_clear();
         outcome
@@ -157,7 +168,7 @@ struct Terminal {
 }
 
 impl Terminal {
-    fn new(max_steps: u64, quiet: bool) -> Terminal {
+    fn new(max_steps: u64, quiet: bool, interrupted: Arc<AtomicBool>) -> Terminal {
         let target = if quiet {
             ProgressDrawTarget::hidden()
         } else {
@@ -172,7 +183,7 @@ impl Terminal {
         );
         Terminal {
             bar,
-            interrupted: stop_on_interrupt(),
+            interrupted,
             started: false,
         }
     }
